@@ -1,0 +1,3 @@
+from chainguard.cli import main
+
+main()

@@ -1,0 +1,497 @@
+"""The library surface: what the CLI (and users' own scripts) call.
+
+Each function wires the pipeline stages together: collectors → inventory; signed SBOM → trust →
+expected state; compare → findings → Report. Heavy imports happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from chainguard.errors import (
+    BundleError,
+    InputError,
+    OutputError,
+    SbomError,
+    UsageError,
+    VerificationFailure,
+)
+from chainguard.findings import Finding, Report, Stats
+from chainguard.models import (
+    DEFAULT_SHARD_SIZE,
+    ComponentKind,
+    DeploymentInfo,
+    ExpectedComponent,
+    ExpectedState,
+    Subject,
+    VerifiedStatement,
+)
+
+if TYPE_CHECKING:
+    from chainguard.collectors.tree import IgnoreRules
+    from chainguard.trust.keys import TrustedKey
+
+CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+class Progress(Protocol):
+    """Receives hashing progress; the CLI draws a bar on stderr with it."""
+
+    def start(self, files: int, total_bytes: int) -> None: ...
+
+    def advance(self, nbytes: int) -> None: ...
+
+
+# --------------------------------------------------------------------------------------- keys
+
+
+def keygen(prefix: Path, algorithm: str = "ecdsa-p256") -> tuple[Path, Path]:
+    from chainguard.trust.keys import generate_keypair
+
+    if algorithm not in ("ecdsa-p256", "ed25519"):
+        raise UsageError(f"unknown key algorithm {algorithm!r}; use ecdsa-p256 or ed25519")
+    return generate_keypair(prefix, algorithm, _password())  # type: ignore[arg-type]
+
+
+def _password() -> bytes | None:
+    from chainguard.trust.keys import PASSWORD_ENV
+
+    value = os.environ.get(PASSWORD_ENV)
+    return value.encode() if value is not None else None
+
+
+def load_trusted_keys(paths: Sequence[Path]) -> list[TrustedKey]:
+    from chainguard.trust.keys import load_public_key
+
+    return [load_public_key(p) for p in paths]
+
+
+# -------------------------------------------------------------------------------------- build
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    output: Path
+    components: tuple[str, ...]
+    files: int
+    bytes: int
+    seconds: float
+
+
+def build_sbom(
+    *,
+    name: str,
+    version: str,
+    models: Sequence[Path] = (),
+    datasets: Sequence[Path] = (),
+    output: Path,
+    blake3: bool = False,
+    serial: int | None = None,
+    expires: str | None = None,
+    ignore: Sequence[str] = (),
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM."""
+    from chainguard.collectors.safetensors import read_header
+    from chainguard.collectors.tree import collect_tree
+    from chainguard.hashing import HashSettings
+    from chainguard.sbom.build import ComponentInput
+    from chainguard.sbom.build import build_sbom as render
+
+    if not models and not datasets:
+        raise UsageError("nothing to describe: pass at least one --model or --dataset")
+    started = time.perf_counter()
+    settings = HashSettings(shard_size=shard_size, blake3=blake3)
+    inputs: list[ComponentInput] = []
+    seen: set[tuple[str, str]] = set()
+    files = total = 0
+    kinds: list[tuple[ComponentKind, Path]] = [("model", m) for m in models]
+    kinds += [("dataset", d) for d in datasets]
+    for kind, root in kinds:
+        comp_name = _component_name(root)
+        if (kind, comp_name) in seen:
+            raise UsageError(f"two {kind}s are both named {comp_name!r}; rename a directory")
+        seen.add((kind, comp_name))
+        rules = _ignore_rules(root, ignore, (output, Path(str(output) + ".sig")))
+        tree = collect_tree(
+            root,
+            settings,
+            ignore=rules,
+            mode="build",
+            progress=progress.advance if progress else None,
+            on_listed=progress.start if progress else None,
+        )
+        if tree.anomalies:
+            a = tree.anomalies[0]
+            more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
+            raise InputError(f"{root}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
+        digests = []
+        for f in tree.files:
+            if f.path.endswith(".safetensors"):
+                target = root if root.is_file() else root / f.path
+                f = replace(f, safetensors=read_header(target))
+            digests.append(f)
+        inputs.append(ComponentInput(kind=kind, name=comp_name, files=tuple(digests)))
+        files += len(tree.files)
+        total += tree.total_bytes()
+    deployment = DeploymentInfo(
+        name=name, version=version, serial=serial if serial is not None else 0, expires=expires
+    )
+    data = render(deployment, inputs)
+    _write_atomic(output, data, overwrite=True)
+    return BuildResult(
+        output=output,
+        components=tuple(f"{c.kind}:{c.name}" for c in inputs),
+        files=files,
+        bytes=total,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _component_name(root: Path) -> str:
+    name = root.resolve().name
+    return name or "root"
+
+
+def _ignore_rules(root: Path, patterns: Sequence[str], own_files: Sequence[Path]) -> IgnoreRules:
+    """Ignore globs plus chainguard's own SBOM/signature files when they sit inside the tree."""
+    from chainguard.collectors.tree import IgnoreRules
+
+    exact = set()
+    real_root = root.resolve()
+    for p in own_files:
+        try:
+            exact.add(p.resolve().relative_to(real_root).as_posix())
+        except ValueError:
+            continue
+    return IgnoreRules(tuple(patterns), frozenset(exact))
+
+
+def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
+    if not overwrite and path.exists():
+        raise OutputError(f"{path}: already exists; refusing to overwrite")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
+
+
+# --------------------------------------------------------------------------------------- sign
+
+
+def sign_sbom(sbom: Path, key: Path, output: Path | None = None) -> Path:
+    """Sign an SBOM with a key: Sigstore bundle v0.3 / DSSE / in-toto Statement v1."""
+    from chainguard.trust.bundle import key_bundle_json
+    from chainguard.trust.dsse import sign
+    from chainguard.trust.keys import load_private_key, public_key_from_pem
+    from chainguard.trust.statement import build_statement
+
+    data, state = read_sbom_file(sbom)
+    signing_key = load_private_key(key, _password())
+    statement = build_statement(
+        statement_subjects(state, data), CYCLONEDX_PREDICATE, _json_object(data, sbom)
+    )
+    envelope = sign(statement, IN_TOTO_PAYLOAD_TYPE, signing_key)
+    from cryptography.hazmat.primitives import serialization
+
+    pem = signing_key.public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    out = output or Path(str(sbom) + ".sig")
+    _write_atomic(
+        out, key_bundle_json(envelope, public_key_from_pem(pem, str(key))), overwrite=True
+    )
+    return out
+
+
+def statement_subjects(state: ExpectedState, sbom_bytes: bytes) -> list[Subject]:
+    """One subject per top-level component (root digest) plus the exact SBOM bytes."""
+    subjects = [Subject(f"deployment:{state.deployment.name}", (("sha256", _sha256(sbom_bytes)),))]
+    subjects += [Subject(c.bom_ref, (("sha256", c.root_digest),)) for c in state.components]
+    return subjects
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _json_object(data: bytes, source: Path | str) -> dict[str, object]:
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise SbomError(f"{source}: not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise SbomError(f"{source}: not a JSON object")
+    return value
+
+
+def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
+    from chainguard.sbom.read import read_sbom
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise SbomError(f"{path}: SBOM not found") from e
+    except OSError as e:
+        raise SbomError(f"{path}: cannot read SBOM: {e.strerror or e}") from e
+    return data, read_sbom(data, str(path))
+
+
+# ------------------------------------------------------------------------------------- verify
+
+
+@dataclass(frozen=True, slots=True)
+class TrustInputs:
+    """Where the signed SBOM comes from and whom to trust."""
+
+    sbom: Path | None
+    signatures: tuple[Path, ...]
+    keys: tuple[Path, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustOutcome:
+    """Either a verified expected state or the findings that stopped verification."""
+
+    state: ExpectedState | None
+    findings: tuple[Finding, ...]
+    signers: tuple[str, ...] = ()
+    signature: str | None = None
+
+
+def establish_trust(inputs: TrustInputs) -> TrustOutcome:
+    """Verify the signature(s) and return the expected state parsed from signed bytes only."""
+    from chainguard.sbom.read import read_sbom
+    from chainguard.trust.bundle import read_bundle, verify_key_bundle
+    from chainguard.trust.statement import parse_statement
+
+    if not inputs.keys:
+        raise UsageError("no trusted keys: pass --key PUB (or [trust] keys in chainguard.toml)")
+    signatures = inputs.signatures
+    if not signatures and inputs.sbom is not None:
+        signatures = (Path(str(inputs.sbom) + ".sig"),)
+    if not signatures:
+        raise UsageError("no SBOM or signature: pass --sbom / --signature or use chainguard.toml")
+    sig_path = signatures[0]
+    sig_label = str(sig_path)
+    sbom_bytes: bytes | None = None
+    if inputs.sbom is not None:
+        try:
+            sbom_bytes = inputs.sbom.read_bytes()
+        except FileNotFoundError as e:
+            raise SbomError(f"{inputs.sbom}: SBOM not found") from e
+        except OSError as e:
+            raise SbomError(f"{inputs.sbom}: cannot read SBOM: {e.strerror or e}") from e
+    if not sig_path.is_file():
+        return TrustOutcome(
+            None,
+            (
+                Finding(
+                    "signature-missing",
+                    sig_label,
+                    "no signature bundle found; an unsigned SBOM proves nothing",
+                    expected="a signature bundle",
+                    actual="absent",
+                ),
+            ),
+            signature=sig_label,
+        )
+    keys = load_trusted_keys(inputs.keys)
+    try:
+        bundle_bytes = sig_path.read_bytes()
+    except OSError as e:
+        raise BundleError(f"{sig_path}: cannot read: {e.strerror or e}") from e
+    bundle = read_bundle(bundle_bytes, sig_label)
+    try:
+        verified = verify_key_bundle(bundle, keys, source=sig_label)
+    except VerificationFailure as failure:
+        return TrustOutcome(
+            None,
+            (Finding(failure.rule, sig_label, str(failure), failure.expected, failure.actual),),
+            signature=sig_label,
+        )
+    signers = tuple(f"key {s.identity[:16]} ({s.key_algorithm})" for s in verified.signers)
+    statement = parse_statement(verified.payload, sig_label)
+    if statement.predicate_type != CYCLONEDX_PREDICATE:
+        return TrustOutcome(
+            None,
+            (
+                Finding(
+                    "subject-mismatch",
+                    sig_label,
+                    "the signature is not over a CycloneDX SBOM",
+                    expected=CYCLONEDX_PREDICATE,
+                    actual=statement.predicate_type,
+                ),
+            ),
+            signers,
+            sig_label,
+        )
+    # The expected state always comes from the signed payload. A separately supplied SBOM file
+    # must be byte-identical to what was signed (its digest is a signed subject).
+    predicate_bytes = json.dumps(statement.predicate).encode()
+    state = read_sbom(predicate_bytes, f"{sig_label} (signed SBOM)")
+    findings: list[Finding] = []
+    deployment_subject = next(
+        (s for s in verified.subjects if s.name == f"deployment:{state.deployment.name}"), None
+    )
+    if sbom_bytes is not None:
+        actual = _sha256(sbom_bytes)
+        expected = deployment_subject.get("sha256") if deployment_subject else None
+        if actual != expected:
+            findings.append(
+                Finding(
+                    "sbom-mismatch",
+                    str(inputs.sbom),
+                    "the SBOM file is not the one that was signed (edited after signing, or "
+                    "the signature belongs to another SBOM)",
+                    expected=f"sha256:{expected}" if expected else "a signed SBOM digest",
+                    actual=f"sha256:{actual}",
+                )
+            )
+        elif json.loads(sbom_bytes) != statement.predicate:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    str(inputs.sbom),
+                    "the signed statement's predicate differs from the SBOM its subject names",
+                )
+            )
+    findings.extend(_subject_findings(state, verified, sig_label))
+    if findings:
+        return TrustOutcome(None, tuple(findings), signers, sig_label)
+    return TrustOutcome(state, (), signers, sig_label)
+
+
+def _subject_findings(
+    state: ExpectedState, verified: VerifiedStatement, source: str
+) -> list[Finding]:
+    """Every component must be a signed subject with its root digest, and vice versa."""
+    findings = []
+    subjects = {s.name: s for s in verified.subjects}
+    for c in state.components:
+        s = subjects.get(c.bom_ref)
+        if s is None or s.get("sha256") != c.root_digest:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    source,
+                    f"component {c.bom_ref} is not signed with this root digest",
+                    expected=f"sha256:{c.root_digest}",
+                    actual=f"sha256:{s.get('sha256')}" if s else "not a signed subject",
+                    component=c.name,
+                )
+            )
+    refs = {c.bom_ref for c in state.components}
+    for name in subjects:
+        if name.startswith(("model:", "dataset:")) and name not in refs:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    source,
+                    f"signed subject {name} is not a component of this SBOM",
+                    expected="a component of the signed SBOM",
+                    actual=name,
+                )
+            )
+    return findings
+
+
+def select_component(
+    state: ExpectedState, kind: ComponentKind, directory: Path, name: str | None
+) -> ExpectedComponent:
+    candidates = [c for c in state.components if c.kind == kind]
+    names = ", ".join(c.name for c in candidates) or "none"
+    if name is not None:
+        for c in candidates:
+            if c.name == name:
+                return c
+        raise UsageError(f"no {kind} component named {name!r} in the SBOM (it has: {names})")
+    by_dir = [c for c in candidates if c.name == _component_name(directory)]
+    if len(by_dir) == 1:
+        return by_dir[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise UsageError(f"the signed SBOM describes no {kind}")
+    raise UsageError(f"the SBOM has several {kind}s ({names}); choose one with --component")
+
+
+def _verify_shard_size(component: ExpectedComponent) -> tuple[int, dict[str, int]]:
+    sizes = {f.path: f.shard_size for f in component.files if f.shards}
+    common = Counter(sizes.values()).most_common(1)
+    return (common[0][0] if common else DEFAULT_SHARD_SIZE), sizes
+
+
+def verify_tree(
+    directory: Path,
+    *,
+    kind: ComponentKind,
+    trust: TrustInputs,
+    component: str | None = None,
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+    command: str | None = None,
+) -> Report:
+    """Verify a model or dataset directory against the signed SBOM."""
+    from chainguard.collectors.tree import collect_tree
+    from chainguard.compare import compare_tree
+    from chainguard.hashing import HashSettings
+
+    started = time.perf_counter()
+    command = command or f"verify {kind}"
+    if not directory.exists():
+        raise InputError(f"{directory}: no such file or directory")
+    outcome = establish_trust(trust)
+    sbom_label = str(trust.sbom) if trust.sbom else None
+    if outcome.state is None:
+        return Report(
+            command,
+            str(directory),
+            outcome.findings,
+            Stats(seconds=time.perf_counter() - started),
+            sbom=sbom_label,
+            signature=outcome.signature,
+            signers=outcome.signers,
+        )
+    state = outcome.state
+    chosen = select_component(state, kind, directory, component)
+    shard_size, shard_sizes = _verify_shard_size(chosen)
+    own = [p for p in (trust.sbom, *trust.signatures) if p is not None]
+    tree = collect_tree(
+        directory,
+        HashSettings(shard_size=shard_size),
+        ignore=_ignore_rules(directory, ignore, own),
+        mode="verify",
+        shard_sizes=shard_sizes,
+        progress=progress.advance if progress else None,
+        on_listed=progress.start if progress else None,
+    )
+    findings = compare_tree(chosen, tree)
+    return Report(
+        command,
+        str(directory),
+        tuple(findings),
+        Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started),
+        sbom=sbom_label,
+        signature=outcome.signature,
+        signers=outcome.signers,
+        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        components=(chosen.bom_ref,),
+    )

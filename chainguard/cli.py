@@ -1,0 +1,346 @@
+"""Command line: parse options → call api → render → exit code. Nothing else lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+
+from chainguard import __version__
+from chainguard.errors import ChainguardError, ExitCode, OutputError, UsageError
+
+app = typer.Typer(
+    name="chainguard",
+    help="Verify AI deployments (model weights, datasets, dependencies) against a signed SBOM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+sbom_app = typer.Typer(help="Build CycloneDX SBOMs.", no_args_is_help=True)
+verify_app = typer.Typer(help="Verify artifacts against a signed SBOM.", no_args_is_help=True)
+app.add_typer(sbom_app, name="sbom")
+app.add_typer(verify_app, name="verify")
+
+
+class KeyAlgorithm(str, Enum):
+    ecdsa_p256 = "ecdsa-p256"
+    ed25519 = "ed25519"
+
+
+class HashChoice(str, Enum):
+    sha256 = "sha256"
+    blake3 = "blake3"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"chainguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """chainguard: refuse deployments whose artifacts do not match what was signed."""
+
+
+# --------------------------------------------------------------------------------- progress
+
+
+class _ProgressBar:
+    """A minimal progress bar on stderr, for terminals only and only for long hashing jobs."""
+
+    MIN_BYTES = 256 * 1024 * 1024
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty() and not os.environ.get("CI")
+        self.total = 0
+        self.done = 0
+        self.last = 0.0
+        self.lock = threading.Lock()
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.total = total_bytes
+        self.enabled = self.enabled and total_bytes >= self.MIN_BYTES
+        self.files = files
+
+    def advance(self, nbytes: int) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self.done += nbytes
+            now = time.monotonic()
+            if now - self.last < 0.1 and self.done < self.total:
+                return
+            self.last = now
+            frac = self.done / self.total if self.total else 1.0
+            bar = "#" * int(frac * 30)
+            sys.stderr.write(
+                f"\r{self.label} [{bar:<30}] {frac:6.1%} "
+                f"{self.done / 2**20:,.0f}/{self.total / 2**20:,.0f} MiB"
+            )
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+@app.command()
+def keygen(
+    prefix: Annotated[Path, typer.Argument(help="Writes PREFIX.key (0600) and PREFIX.pub.")],
+    algorithm: Annotated[
+        KeyAlgorithm, typer.Option("--algorithm", help="Signature algorithm.")
+    ] = KeyAlgorithm.ecdsa_p256,
+) -> None:
+    """Create a signing key pair. Encrypted when CHAINGUARD_KEY_PASSWORD is set."""
+    from chainguard import api
+
+    private, public = api.keygen(prefix, algorithm.value)
+    typer.echo(f"wrote {private} (private, mode 0600) and {public} (public)")
+
+
+@sbom_app.command("build")
+def sbom_build(
+    name: Annotated[str, typer.Option("--name", help="Deployment name.")],
+    version: Annotated[str, typer.Option("--version", help="Deployment version.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the SBOM.")],
+    model: Annotated[
+        Optional[list[Path]],  # noqa: UP045 - typer needs Optional on 3.10
+        typer.Option("--model", help="Model directory or file (repeatable)."),
+    ] = None,
+    dataset: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option("--dataset", help="Dataset directory (repeatable)."),
+    ] = None,
+    hash_: Annotated[
+        HashChoice,
+        typer.Option("--hash", help="Also record BLAKE3 digests with 'blake3' (SHA-256 always)."),
+    ] = HashChoice.sha256,
+    ignore: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--ignore", help="Glob of relative paths to leave out (repeatable)."),
+    ] = None,
+    serial: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--serial", min=0, help="Monotonic release serial (default 0)."),
+    ] = None,
+) -> None:
+    """Hash models and datasets into a CycloneDX 1.6 SBOM (schema-validated)."""
+    from chainguard import api
+
+    bar = _ProgressBar("hashing")
+    try:
+        result = api.build_sbom(
+            name=name,
+            version=version,
+            models=model or [],
+            datasets=dataset or [],
+            output=output,
+            blake3=hash_ is HashChoice.blake3,
+            serial=serial,
+            ignore=ignore or [],
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    typer.echo(
+        f"wrote {result.output}: {', '.join(result.components)}; {result.files} files, "
+        f"{result.bytes / 2**20:,.1f} MiB in {result.seconds:.2f} s"
+    )
+
+
+@app.command()
+def sign(
+    sbom: Annotated[Path, typer.Argument(help="The SBOM to sign.")],
+    key: Annotated[Path, typer.Option("--key", help="Private key (PEM, from keygen).")],
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("-o", "--output", help="Bundle path (default: SBOM.sig)."),
+    ] = None,
+) -> None:
+    """Sign an SBOM: Sigstore bundle v0.3 with a DSSE in-toto statement."""
+    from chainguard import api
+
+    out = api.sign_sbom(sbom, key, output)
+    typer.echo(f"wrote {out}")
+
+
+def _verify_tree(
+    kind: str,
+    directory: Path,
+    sbom: Path | None,
+    signature: list[Path] | None,
+    key: list[Path] | None,
+    component: str | None,
+    format_: ReportFormat,
+    output: Path | None,
+    config: Path | None,
+    ignore: list[str] | None,
+) -> NoReturn:
+    from chainguard import api
+    from chainguard.config import load_config
+
+    cfg = load_config(config)
+    trust = api.TrustInputs(
+        sbom=sbom or cfg.sbom,
+        signatures=tuple(signature or cfg.signatures),
+        keys=tuple(key or cfg.keys),
+    )
+    bar = _ProgressBar(f"verifying {directory}")
+    try:
+        report = api.verify_tree(
+            directory,
+            kind="model" if kind == "model" else "dataset",
+            trust=trust,
+            component=component,
+            ignore=[*cfg.ignore, *(ignore or [])],
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    _emit(report, format_, output)
+
+
+def _emit(report: object, format_: ReportFormat, output: Path | None) -> NoReturn:
+    from chainguard.findings import Report
+    from chainguard.reporters import get_reporter
+
+    assert isinstance(report, Report)
+    reporter = get_reporter(format_.value)
+    if output is not None:
+        try:
+            output.write_text(reporter.render(report), encoding="utf-8")
+        except OSError as e:
+            raise OutputError(f"{output}: cannot write report: {e.strerror or e}") from e
+        summary = get_reporter("text").render(report, color=_color(sys.stderr))
+        sys.stderr.write(summary)
+    else:
+        color = format_ is ReportFormat.text and _color(sys.stdout)
+        sys.stdout.write(reporter.render(report, color=color))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as f:
+                f.write(get_reporter("markdown").render(report))
+        except OSError:
+            sys.stderr.write(f"chainguard: warning: cannot append to {step_summary}\n")
+    raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.FINDINGS))
+
+
+def _color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+
+_SBOM_OPT = typer.Option("--sbom", help="SBOM file (default: from chainguard.toml).")
+_SIG_OPT = typer.Option("--signature", help="Signature bundle (default: SBOM.sig). Repeatable.")
+_KEY_OPT = typer.Option("--key", help="Trusted public key (repeatable).")
+_COMPONENT_OPT = typer.Option("--component", help="Component name in the SBOM.")
+_FORMAT_OPT = typer.Option("--format", help="Report format.")
+_OUTPUT_OPT = typer.Option("--output", help="Write the report here (summary on stderr).")
+_CONFIG_OPT = typer.Option("--config", help="Config file (default: ./chainguard.toml).")
+_IGNORE_OPT = typer.Option("--ignore", help="Glob of relative paths to leave out (repeatable).")
+
+
+@verify_app.command("model")
+def verify_model(
+    directory: Annotated[Path, typer.Argument(help="Model directory (or single file).")],
+    sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[Optional[str], _COMPONENT_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify a model directory against the signed SBOM; exit 1 on any difference."""
+    _verify_tree(
+        "model", directory, sbom, signature, key, component, format_, output, config, ignore
+    )
+
+
+@verify_app.command("dataset")
+def verify_dataset(
+    directory: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[Optional[str], _COMPONENT_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
+    _verify_tree(
+        "dataset", directory, sbom, signature, key, component, format_, output, config, ignore
+    )
+
+
+# -------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the app and map every error to one line and a documented exit code."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(app)
+    try:
+        rc = command.main(args, prog_name="chainguard", standalone_mode=False)
+        code = int(rc) if isinstance(rc, int) else 0
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = int(ExitCode.USAGE)
+    except click.exceptions.Abort:
+        sys.stderr.write("chainguard: aborted\n")
+        code = 130
+    except ChainguardError as e:
+        sys.stderr.write(f"chainguard: error: {_one_line(str(e))}\n")
+        code = int(e.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("chainguard: interrupted\n")
+        code = 130
+    except Exception as e:  # never a traceback for users; CHAINGUARD_DEBUG shows it
+        if os.environ.get("CHAINGUARD_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"chainguard: internal error: {type(e).__name__}: {_one_line(str(e))} "
+            "(set CHAINGUARD_DEBUG=1 for a traceback)\n"
+        )
+        code = int(ExitCode.CANNOT_VERIFY)
+    sys.exit(code)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+__all__ = ["UsageError", "app", "main"]

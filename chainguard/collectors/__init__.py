@@ -1,0 +1,1 @@
+"""Collectors: look at the world (directories, files, environments) and report what they see."""

@@ -1,0 +1,126 @@
+"""chainguard.toml: where the SBOM, signatures, trusted keys and deployment paths are.
+
+Relative paths are resolved against the directory holding the file, so the same config works
+from CI (repository root) and from cron (any working directory). Unknown keys are errors: a
+typo such as ``signture`` must not silently disable a check.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chainguard.errors import ConfigError
+
+CONFIG_NAME = "chainguard.toml"
+
+_TOP_KEYS = {"sbom", "signature", "signatures", "ignore", "trust", "models", "datasets"}
+_TRUST_KEYS = {"keys"}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None
+    sbom: Path | None = None
+    signatures: tuple[Path, ...] = ()
+    keys: tuple[Path, ...] = ()
+    ignore: tuple[str, ...] = ()
+    models: tuple[tuple[str, Path], ...] = ()
+    datasets: tuple[tuple[str, Path], ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 in CI
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
+
+
+def load_config(explicit: Path | None, cwd: Path | None = None) -> Config:
+    """Load ``explicit`` (must exist) or ``./chainguard.toml`` (optional)."""
+    if explicit is None:
+        candidate = (cwd or Path.cwd()) / CONFIG_NAME
+        if not candidate.is_file():
+            return Config()
+        path = candidate
+    else:
+        path = explicit
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: config file not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config: {e}") from e
+    try:
+        data = _toml_loads(text)
+    except ValueError as e:  # tomllib.TOMLDecodeError subclasses ValueError
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    base = path.parent
+
+    def where(key: str) -> str:
+        return f"{path}: {key}"
+
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_TOP_KEYS))}"
+        )
+
+    def as_path(key: str, value: object) -> Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where(key)} must be a non-empty string path")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    def as_paths(key: str, value: object) -> tuple[Path, ...]:
+        if isinstance(value, str):
+            return (as_path(key, value),)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where(key)} must be a path or a list of paths")
+        return tuple(as_path(key, v) for v in value)
+
+    def as_strs(key: str, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where(key)} must be a list of strings")
+        return tuple(value)
+
+    def as_table(key: str, value: object) -> tuple[tuple[str, Path], ...]:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where(key)} must be a table of name = path")
+        return tuple((str(k), as_path(f"{key}.{k}", v)) for k, v in value.items())
+
+    trust = data.get("trust", {})
+    if not isinstance(trust, dict):
+        raise ConfigError(f"{where('trust')} must be a table")
+    unknown_trust = set(trust) - _TRUST_KEYS
+    if unknown_trust:
+        raise ConfigError(f"{where('trust')}: unknown key(s) {', '.join(sorted(unknown_trust))}")
+
+    if "signature" in data and "signatures" in data:
+        raise ConfigError(f"{path}: give either signature or signatures, not both")
+    signatures: tuple[Path, ...] = ()
+    if "signature" in data:
+        signatures = (as_path("signature", data["signature"]),)
+    elif "signatures" in data:
+        signatures = as_paths("signatures", data["signatures"])
+
+    return Config(
+        path=path,
+        sbom=as_path("sbom", data["sbom"]) if "sbom" in data else None,
+        signatures=signatures,
+        keys=as_paths("trust.keys", trust["keys"]) if "keys" in trust else (),
+        ignore=as_strs("ignore", data["ignore"]) if "ignore" in data else (),
+        models=as_table("models", data["models"]) if "models" in data else (),
+        datasets=as_table("datasets", data["datasets"]) if "datasets" in data else (),
+        raw=data,
+    )

@@ -1,0 +1,88 @@
+"""One error hierarchy. An exception means "could not verify at all" (exit 3 or 2).
+
+A mismatch between what was signed and what is on disk is never an exception: it is a
+Finding, and the report is still written.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes: a public contract, documented in the README."""
+
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+    CANNOT_VERIFY = 3
+
+
+class ChainguardError(Exception):
+    """Base class. The message is one actionable line shown to the user as is."""
+
+    exit_code: ExitCode = ExitCode.CANNOT_VERIFY
+
+
+class UsageError(ChainguardError):
+    """The command line or configuration asks for something contradictory or impossible."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InputError(ChainguardError):
+    """A file the user pointed us at is missing, unreadable or malformed."""
+
+
+class ConfigError(InputError):
+    """chainguard.toml (or another policy file) is malformed."""
+
+
+class SbomError(InputError):
+    """An SBOM is malformed, fails schema validation or lacks what chainguard needs."""
+
+
+class BundleError(InputError):
+    """A signature bundle / DSSE envelope is malformed."""
+
+
+class KeyFileError(InputError):
+    """A key file is malformed, of an unsupported type, or cannot be decrypted."""
+
+
+class LockfileError(InputError):
+    """A requirements file, lockfile or installed environment cannot be read."""
+
+
+class SafetensorsError(InputError):
+    """A safetensors file's header is truncated, oversized or malformed."""
+
+
+class HashingError(InputError):
+    """The tree to hash cannot be read at all (not a directory, permission denied at the top)."""
+
+
+class StateError(ChainguardError):
+    """The local state store (rollback high-water marks, attestation log) is unusable."""
+
+
+class OutputError(ChainguardError):
+    """An output file cannot be written (exists and would be overwritten, or no permission)."""
+
+
+class VerificationFailure(ChainguardError):
+    """Raised by trust/ when a signature does not verify or is not trusted.
+
+    api.py turns it into a Finding with ``rule`` (so the report is still written, exit 1);
+    nothing downstream of trust ever sees the unverified bytes.
+    """
+
+    exit_code = ExitCode.FINDINGS
+
+    def __init__(
+        self, rule: str, message: str, *, expected: str | None = None, actual: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.expected = expected
+        self.actual = actual

@@ -1,0 +1,215 @@
+"""Findings: what verify reports. Rule ids are stable strings used by every reporter and doc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"  # fails verification
+    WARNING = "warning"  # reported, does not fail verification
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    remediation: str
+    severity: Severity = Severity.ERROR
+
+
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {r.id: r for r in rules}
+
+
+# Every rule chainguard can raise. Reporters (SARIF rules, docs) are generated from this table;
+# tests check that every rule used anywhere is listed here.
+RULES: dict[str, Rule] = _rules(
+    # --- signature and SBOM trust -------------------------------------------------------------
+    Rule(
+        "signature-missing",
+        "No signature for the SBOM",
+        "Sign the SBOM with `chainguard sign` and pass the bundle with --signature.",
+    ),
+    Rule(
+        "signature-invalid",
+        "Signature does not verify",
+        "The SBOM or its signature was altered after signing; re-obtain both from the release.",
+    ),
+    Rule(
+        "signature-untrusted",
+        "Signed by a key or identity that is not trusted",
+        "Pass the release public key with --key (or [trust] in chainguard.toml), or reject.",
+    ),
+    Rule(
+        "sbom-mismatch",
+        "SBOM differs from the signed SBOM",
+        "The SBOM file was edited after signing or belongs to another signature; "
+        "use the SBOM that was signed.",
+    ),
+    Rule(
+        "subject-mismatch",
+        "Signed subjects do not match the SBOM components",
+        "The signature covers a different deployment; use the matching SBOM and signature.",
+    ),
+    Rule(
+        "threshold-not-met",
+        "Too few distinct trusted signers",
+        "Collect signatures from enough distinct trusted signers, or lower [trust].threshold.",
+    ),
+    Rule(
+        "sbom-expired",
+        "The signed SBOM has expired",
+        "Build and sign a fresh SBOM, or pass --allow-expired for forensic runs.",
+    ),
+    Rule(
+        "sbom-rollback",
+        "The SBOM is older than one already accepted",
+        "An older signed SBOM was presented (rollback); deploy the current release.",
+    ),
+    Rule(
+        "sbom-path-unsafe",
+        "The SBOM names a path outside the artifact directory",
+        "The signed SBOM is malicious or corrupt; do not deploy it.",
+    ),
+    # --- artifacts (models, datasets) --------------------------------------------------------
+    Rule(
+        "artifact-modified",
+        "File content differs from the signed digest",
+        "Restore the file from the signed release; investigate who changed it.",
+    ),
+    Rule(
+        "artifact-missing",
+        "File listed in the SBOM is missing",
+        "Restore the missing file from the signed release.",
+    ),
+    Rule(
+        "artifact-unexpected",
+        "File present that the SBOM does not list",
+        "Remove the file, or rebuild and re-sign the SBOM if it belongs to the release.",
+    ),
+    Rule(
+        "artifact-renamed",
+        "File content found under a different name",
+        "Move the file back to its signed name; a rename can change which weights load.",
+    ),
+    Rule(
+        "artifact-swapped",
+        "Files hold each other's signed content",
+        "Restore both files from the signed release; swapped weights change model behaviour.",
+    ),
+    Rule(
+        "symlink-escape",
+        "Symbolic link points outside the artifact directory",
+        "Replace the link with the real file; links out of the tree bypass verification.",
+    ),
+    Rule(
+        "special-file",
+        "Special file (fifo, device, socket) in the artifact directory",
+        "Remove it: only regular files can be verified.",
+    ),
+    Rule(
+        "artifact-changed-during-verify",
+        "File changed while it was being hashed",
+        "Something is writing to the deployment; stop it and verify again.",
+    ),
+    Rule(
+        "artifact-unreadable",
+        "File cannot be read",
+        "Fix permissions so the verifier can read every file.",
+    ),
+    Rule(
+        "component-missing",
+        "SBOM component not found",
+        "Pass --component with a name from the SBOM, or check the deployment paths.",
+    ),
+    # --- dependencies --------------------------------------------------------------------------
+    Rule(
+        "dependency-missing",
+        "Signed dependency is not present",
+        "Install the pinned version from the signed lockfile.",
+    ),
+    Rule(
+        "dependency-unexpected",
+        "Dependency present that the SBOM does not list",
+        "Remove it, or add it to the lockfile and re-sign the SBOM.",
+    ),
+    Rule(
+        "dependency-version",
+        "Dependency version differs from the signed pin",
+        "Install the signed version; a claimed upgrade or patch must be re-signed.",
+    ),
+    Rule(
+        "dependency-hash",
+        "Dependency distribution hashes differ from the signed lock",
+        "The lock now points at different artifacts; regenerate it from the signed release.",
+    ),
+    Rule(
+        "installed-file-modified",
+        "Installed file no longer matches its RECORD",
+        "Reinstall the distribution (pip install --force-reinstall --no-deps).",
+    ),
+    Rule(
+        "record-modified",
+        "RECORD differs from the signed RECORD digest",
+        "Files and RECORD were rewritten together; reinstall from a trusted index.",
+    ),
+    Rule(
+        "dependency-unhashed",
+        "Requirement is not pinned by hash",
+        "Pin with --hash (pip-compile --generate-hashes / uv pip compile --generate-hashes).",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One discrepancy: what, where, expected vs actual, and (via the rule) what to do."""
+
+    rule: str
+    path: str
+    message: str
+    expected: str | None = None
+    actual: str | None = None
+    component: str | None = None
+    severity: Severity | None = None  # None: the rule's default
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"unknown rule id {self.rule!r}")
+
+    @property
+    def effective_severity(self) -> Severity:
+        return self.severity or RULES[self.rule].severity
+
+    @property
+    def remediation(self) -> str:
+        return RULES[self.rule].remediation
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The result of one verify run: everything a reporter needs and nothing else."""
+
+    command: str  # e.g. "verify model"
+    target: str  # what was verified (a path, or a deployment name)
+    findings: tuple[Finding, ...]
+    stats: Stats = field(default_factory=Stats)
+    sbom: str | None = None
+    signature: str | None = None
+    signers: tuple[str, ...] = ()  # human-readable verified signer descriptions
+    deployment: str | None = None  # "name@version" from the signed SBOM
+    components: tuple[str, ...] = ()  # components that were compared
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.effective_severity is Severity.ERROR for f in self.findings)

@@ -1,0 +1,196 @@
+"""Frozen value types passed between pipeline stages.
+
+collectors -> ObservedTree / ObservedDependencies
+sbom       -> ExpectedState (parsed only from verified, signed bytes)
+compare    -> Findings
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+# One SHA-256 digest is written down per shard of SHARD_SIZE bytes, so that verify can hash
+# one large file on every core. 64 MiB keeps the shard list short (16 per GiB) while giving
+# enough pieces to balance two to sixteen workers.
+DEFAULT_SHARD_SIZE = 64 * 1024 * 1024
+
+ComponentKind = Literal["model", "dataset"]
+AnomalyKind = Literal[
+    "symlink-escape",
+    "special-file",
+    "changed-during-hash",
+    "unreadable",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SafetensorsInfo:
+    """Facts read from a safetensors header (never from the tensor bytes)."""
+
+    tensor_count: int
+    dtypes: tuple[str, ...]
+    parameters: int
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """One regular file of a tree, as recorded in an SBOM or as observed on disk.
+
+    ``sha256`` is the whole-file digest. For files larger than ``shard_size`` the SBOM also
+    records ``shards``: the SHA-256 of each consecutive ``shard_size`` slice. Verify hashes
+    only the shards (in parallel); a file whose size and every shard match has exactly the
+    signed content, so the whole-file digest need not be recomputed.
+    An observed file carries either ``sha256`` (small or unsharded) or ``shards``.
+    """
+
+    path: str  # relative POSIX path, validated by sbom/paths.py
+    size: int
+    sha256: str | None = None
+    blake3: str | None = None
+    shard_size: int = DEFAULT_SHARD_SIZE
+    shards: tuple[str, ...] = ()
+    safetensors: SafetensorsInfo | None = None
+
+    def content_id(self) -> str:
+        """A digest that identifies the content however it was measured.
+
+        Unsharded files (size <= shard_size) are identified by their SHA-256; sharded files by
+        the digest of their size, shard size and ordered shard digests. Two FileDigests with
+        equal content_id hold the same bytes (up to SHA-256 collisions).
+        """
+        if self.size <= self.shard_size or not self.shards:
+            if self.sha256 is None:
+                raise ValueError(f"{self.path}: no digest recorded")
+            return self.sha256
+        h = hashlib.sha256(f"shards\0{self.size}\0{self.shard_size}\0".encode())
+        for s in self.shards:
+            h.update(s.encode())
+        return h.hexdigest()
+
+    @property
+    def sharded(self) -> bool:
+        return self.size > self.shard_size
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something in a tree that is not a plain regular file we could hash consistently."""
+
+    path: str
+    kind: AnomalyKind
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedTree:
+    """What a collector saw in a directory (model or dataset)."""
+
+    root: str  # absolute path as given, for messages only
+    files: tuple[FileDigest, ...]
+    anomalies: tuple[Anomaly, ...] = ()
+    bytes_hashed: int = 0
+
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedComponent:
+    """A model or dataset component as signed in the SBOM."""
+
+    kind: ComponentKind
+    name: str
+    bom_ref: str
+    root_digest: str  # see tree_digest()
+    files: tuple[FileDigest, ...]
+    version: str | None = None
+    properties: tuple[Property, ...] = ()
+    # paths in the SBOM that were unsafe (escape, absolute, NUL...): reported, never opened
+    unsafe_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A Python distribution, as pinned in a lockfile or found installed."""
+
+    name: str  # PEP 503 normalised
+    version: str | None
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" distribution hashes from a lock
+    record_sha256: str | None = None  # installed environment: digest of RECORD
+    source: str = ""  # file the pin came from, for messages
+    purl: str = ""
+    extras: tuple[Property, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    name: str
+    version: str
+    serial: int = 0
+    expires: str | None = None  # RFC 3339
+    bom_serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedState:
+    """Everything the signed SBOM says. Built only from verified bytes."""
+
+    deployment: DeploymentInfo
+    components: tuple[ExpectedComponent, ...]
+    dependencies: tuple[Dependency, ...] = ()
+    sbom_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """Who produced a verified signature."""
+
+    kind: Literal["key", "sigstore", "certificate"]
+    identity: str  # key fingerprint (sha256 of SPKI DER), or certificate SAN
+    issuer: str | None = None
+    key_algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    name: str
+    digest: tuple[tuple[str, str], ...]  # (algorithm, hex) pairs
+
+    def get(self, algorithm: str) -> str | None:
+        for alg, value in self.digest:
+            if alg == algorithm:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedStatement:
+    """An in-toto Statement whose DSSE signature verified against a trusted signer."""
+
+    predicate_type: str
+    subjects: tuple[Subject, ...]
+    payload: bytes  # the exact signed payload bytes (the in-toto statement JSON)
+    signers: tuple[Signer, ...] = field(default_factory=tuple)
+
+
+def tree_digest(files: tuple[FileDigest, ...] | list[FileDigest]) -> str:
+    """Root digest of a tree: binds every path, size and content digest.
+
+    ``chainguard-tree-v1``: SHA-256 over, for each file in byte order of its UTF-8 path,
+    ``path \\0 size \\0 sha256 \\n``. Documented in docs/formats.md.
+    """
+    h = hashlib.sha256(b"chainguard-tree-v1\n")
+    for f in sorted(files, key=lambda f: f.path.encode()):
+        if f.sha256 is None:
+            raise ValueError(f"{f.path}: whole-file sha256 required for the root digest")
+        h.update(f"{f.path}\0{f.size}\0{f.sha256}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,143 @@
+"""SARIF 2.1.0, for code-scanning dashboards (GitHub code scanning and other SARIF viewers).
+
+One run; the driver's rules are the chainguard rules that occur in the report, described
+from the same RULES table as every other format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chainguard import __version__
+from chainguard.findings import RULES, Finding, Report, Severity
+from chainguard.reporters.interface import dump_json
+
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+SARIF_VERSION = "2.1.0"
+ROOT = "ROOT"  # uriBaseId of relative finding paths: the verified directory
+
+# Spelled out rather than reusing Severity.value: SARIF levels are SARIF's vocabulary, and a
+# new Severity must be mapped deliberately (a test checks every Severity is here).
+LEVELS: dict[Severity, str] = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.NOTE: "note",
+}
+
+# RFC 3986 unreserved characters plus "/" stay as they are in a URI path; all else is %XX.
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+@dataclass(frozen=True, slots=True)
+class SarifReporter:
+    name = "sarif"
+
+    def render(self, report: Report, *, color: bool = False) -> str:
+        return dump_json(report_to_sarif(report))
+
+
+def report_to_sarif(report: Report) -> dict[str, Any]:
+    used = {f.rule for f in report.findings}
+    rule_ids = [rule_id for rule_id in RULES if rule_id in used]  # RULES order: stable output
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "chainguard",
+                "version": __version__,
+                "rules": [_rule(rule_id) for rule_id in rule_ids],
+            }
+        },
+        # Findings are the analysis succeeding; a run that could not verify produces no report.
+        "invocations": [{"executionSuccessful": True}],
+        "originalUriBaseIds": {
+            ROOT: {"description": {"text": f"The verified target: {report.target}"}}
+        },
+        "results": [_result(f, index[f.rule]) for f in report.findings],
+        "properties": _run_properties(report),
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _rule(rule_id: str) -> dict[str, Any]:
+    rule = RULES[rule_id]
+    return {
+        "id": rule.id,
+        "name": "".join(word.capitalize() for word in rule.id.split("-")),
+        "shortDescription": {"text": rule.title},
+        "help": {"text": rule.remediation},
+        "defaultConfiguration": {"level": LEVELS[rule.severity]},
+        "properties": {"tags": ["security", "supply-chain"]},
+    }
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.effective_severity],
+        "message": {"text": _message(finding)},
+    }
+    if finding.path:  # a finding about the whole run (e.g. no signature) has no location
+        result["locations"] = [{"physicalLocation": {"artifactLocation": _location(finding.path)}}]
+    properties = {
+        key: value
+        for key, value in (
+            ("expected", finding.expected),
+            ("actual", finding.actual),
+            ("component", finding.component),
+        )
+        if value is not None
+    }
+    if properties:
+        result["properties"] = properties
+    return result
+
+
+def _message(finding: Finding) -> str:
+    details = []
+    if finding.expected is not None:
+        details.append(f"expected {finding.expected}")
+    if finding.actual is not None:
+        details.append(f"actual {finding.actual}")
+    return f"{finding.message} ({'; '.join(details)})" if details else finding.message
+
+
+def _location(path: str) -> dict[str, str]:
+    if path.startswith("/"):
+        return {"uri": "file://" + _uri_path(path)}
+    return {"uri": _uri_path(path), "uriBaseId": ROOT}
+
+
+def _uri_path(path: str) -> str:
+    try:
+        # surrogateescape recovers the original bytes of a file name that is not valid UTF-8.
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file name produced; keep it visible
+        raw = path.encode("utf-8", "surrogatepass")
+    return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
+
+
+def _run_properties(report: Report) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "ok": report.ok,
+        "command": report.command,
+        "target": report.target,
+    }
+    optional = {
+        "deployment": report.deployment,
+        "sbom": report.sbom,
+        "signature": report.signature,
+        "signers": list(report.signers),
+        "components": list(report.components),
+    }
+    properties.update({key: value for key, value in optional.items() if value})
+    properties["stats"] = {
+        "files": report.stats.files,
+        "bytes": report.stats.bytes,
+        "seconds": round(float(report.stats.seconds), 3),
+    }
+    return properties

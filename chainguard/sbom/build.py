@@ -1,0 +1,392 @@
+"""Inventory -> CycloneDX 1.6 JSON bytes, validated against the official (strict) schema.
+
+The document shape is specified in docs/formats.md. Every input is checked before cyclonedx is
+imported, so that the builder can never write an SBOM that read.py would reject; the schema
+validation at the end proves conformance and should never fail.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import chainguard
+from chainguard.errors import SbomError
+from chainguard.models import (
+    ComponentKind,
+    Dependency,
+    DeploymentInfo,
+    FileDigest,
+    SafetensorsInfo,
+    tree_digest,
+)
+from chainguard.sbom import vocabulary as v
+from chainguard.sbom.paths import unsafe_reason
+
+if TYPE_CHECKING:
+    from cyclonedx.model import Property
+    from cyclonedx.model.component import Component
+    from cyclonedx.validation.json import JsonStrictValidator
+
+# Arrays are schema-validated in pieces of this many items; see _schema_parts.
+_SCHEMA_CHUNK = 50
+# Top-level keys first in this order (the rest follow as cyclonedx sorts them), so a human
+# opening the file sees what it is before the thousands of file entries.
+_TOP_LEVEL_ORDER = (
+    "$schema",
+    "bomFormat",
+    "specVersion",
+    "serialNumber",
+    "version",
+    "metadata",
+    "components",
+    "dependencies",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentInput:
+    """A model or dataset to record: its name and every file of its tree."""
+
+    kind: ComponentKind
+    name: str
+    files: tuple[FileDigest, ...]
+
+
+def build_sbom(
+    deployment: DeploymentInfo,
+    components: Sequence[ComponentInput],
+    dependencies: Sequence[Dependency] = (),
+    *,
+    timestamp: datetime | None = None,
+    serial_number: uuid.UUID | None = None,
+) -> bytes:
+    """Build the SBOM for a deployment. Returns pretty-printed UTF-8 JSON ending in a newline.
+
+    Raises ValueError for inputs that cannot be recorded faithfully (unsafe or duplicate paths,
+    a missing whole-file digest, a shard list that does not fit the size, ...): those are bugs
+    in the caller, not bad user input. Raises SbomError if the result fails schema validation.
+    ``timestamp`` (aware; default now) and ``serial_number`` (default: the deployment's
+    ``bom_serial_number``, else random) make the output reproducible.
+    """
+    _check_deployment(deployment)
+    _check_components(components)
+    dep_refs = _check_dependencies(dependencies)
+    when = _utc_seconds(timestamp)
+    serial = serial_number or _parse_serial_number(deployment.bom_serial_number) or uuid.uuid4()
+
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.tool import ToolRepository
+    from cyclonedx.output.json import JsonV1Dot6
+
+    root = Component(
+        type=ComponentType.APPLICATION,
+        bom_ref=f"{v.DEPLOYMENT_REF_PREFIX}{deployment.name}",
+        name=deployment.name,
+        version=deployment.version,
+        properties=_deployment_properties(deployment),
+    )
+    tool = Component(
+        type=ComponentType.APPLICATION, name="chainguard", version=chainguard.__version__
+    )
+    top_level = [_tree_component(c) for c in components]
+    top_level += [_library_component(d, ref) for d, ref in zip(dependencies, dep_refs, strict=True)]
+    bom = Bom(
+        serial_number=serial,
+        metadata=BomMetaData(
+            component=root, tools=ToolRepository(components=[tool]), timestamp=when
+        ),
+        components=top_level,
+    )
+    if top_level:
+        # cyclonedx warns about an incomplete dependency graph unless the described component
+        # depends on something; the deployment does consist of these components.
+        bom.register_dependency(root, top_level)
+
+    document: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
+    ordered = {k: document[k] for k in _TOP_LEVEL_ORDER if k in document}
+    ordered.update(document)
+    # cyclonedx writes "+00:00"; the "Z" form is what docs/formats.md shows and people expect.
+    ordered["metadata"]["timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        text = json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError("SBOM text contains a lone surrogate (not valid Unicode)") from e
+    _validate(json.loads(text))
+    return data
+
+
+def _validate(document: dict[str, Any]) -> None:
+    validator = _validator()
+    for part in _schema_parts(document):
+        error = validator.validate_str(json.dumps(part))
+        if error is not None:
+            message = (str(getattr(error.data, "message", error)).splitlines() or ["?"])[0]
+            raise SbomError(f"generated SBOM does not conform to CycloneDX 1.6: {message}")
+
+
+def _schema_parts(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Split the document into small documents that are valid exactly when it is.
+
+    jsonschema checks ``uniqueItems`` on arrays of objects pairwise: validating 20,000 file
+    entries in one piece takes minutes. Every item is still validated, in pieces of at most
+    _SCHEMA_CHUNK; uniqueness across pieces is guaranteed by the input checks instead (every
+    component and file has its own bom-ref, so no two entries are equal).
+    """
+    minimal = {k: document[k] for k in ("bomFormat", "specVersion")}
+    yield {k: val for k, val in document.items() if k not in ("components", "dependencies")}
+    pieces: list[Any] = []
+    for component in document.get("components", []):
+        nested = component.get("components", [])
+        if len(nested) <= _SCHEMA_CHUNK:
+            pieces.append(component)
+        else:
+            pieces += [
+                {**component, "components": nested[i : i + _SCHEMA_CHUNK]}
+                for i in range(0, len(nested), _SCHEMA_CHUNK)
+            ]
+    for key, items in (("components", pieces), ("dependencies", document.get("dependencies", []))):
+        for i in range(0, len(items), _SCHEMA_CHUNK):
+            yield {**minimal, key: items[i : i + _SCHEMA_CHUNK]}
+
+
+@cache
+def _validator() -> JsonStrictValidator:
+    # Loading the schema is the expensive part; build is called once per process, tests many times.
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    return JsonStrictValidator(SchemaVersion.V1_6)
+
+
+# --- input checks (before any cyclonedx import) ------------------------------------------------
+
+
+def _check_deployment(d: DeploymentInfo) -> None:
+    if not d.name or not d.version:
+        raise ValueError("deployment name and version must be non-empty")
+    if d.serial < 0:
+        raise ValueError(f"deployment serial must be non-negative, got {d.serial}")
+    if d.expires is not None and v.parse_rfc3339(d.expires) is None:
+        raise ValueError(f"deployment expires is not an RFC 3339 date-time: {d.expires!r}")
+
+
+def _check_components(components: Sequence[ComponentInput]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for c in components:
+        if c.kind not in v.KIND_TO_TYPE:
+            raise ValueError(f"unknown component kind {c.kind!r}")
+        if not c.name:
+            raise ValueError(f"{c.kind} name must be non-empty")
+        if (c.kind, c.name) in seen:
+            raise ValueError(f"{c.kind} {c.name!r} listed twice")
+        seen.add((c.kind, c.name))
+        paths: set[str] = set()
+        for f in c.files:
+            where = f"{c.kind} {c.name!r} file {f.path!r}"
+            reason = unsafe_reason(f.path)
+            if reason is not None:
+                raise ValueError(f"{where}: unsafe path: {reason}")
+            if f.path in paths:
+                raise ValueError(f"{where}: listed twice")
+            paths.add(f.path)
+            _check_file(f, where)
+
+
+def _check_file(f: FileDigest, where: str) -> None:
+    if f.size < 0:
+        raise ValueError(f"{where}: negative size")
+    if f.sha256 is None or not v.is_hex(f.sha256):
+        raise ValueError(f"{where}: whole-file sha256 must be 64 lowercase hex digits")
+    if f.blake3 is not None and not v.is_hex(f.blake3):
+        raise ValueError(f"{where}: blake3 must be 64 lowercase hex digits")
+    if f.shard_size <= 0:
+        raise ValueError(f"{where}: shard size must be positive")
+    if f.sharded:
+        expected = -(-f.size // f.shard_size)
+        if len(f.shards) != expected:
+            raise ValueError(
+                f"{where}: {len(f.shards)} shard digests for {expected} shards of {f.shard_size}"
+            )
+        if not all(v.is_hex(s) for s in f.shards):
+            raise ValueError(f"{where}: shard digests must be 64 lowercase hex digits")
+    if f.safetensors is not None:
+        st = f.safetensors
+        if st.tensor_count < 0 or st.parameters < 0:
+            raise ValueError(f"{where}: negative safetensors tensor count or parameters")
+        if not all(d and "," not in d for d in st.dtypes):
+            raise ValueError(f"{where}: safetensors dtypes must be non-empty and comma-free")
+        keys = [k for k, _ in st.metadata]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{where}: duplicate safetensors metadata key")
+
+
+def _check_dependencies(dependencies: Sequence[Dependency]) -> list[str]:
+    """Check every dependency; return their bom-refs (unique)."""
+    refs: list[str] = []
+    for d in dependencies:
+        where = f"dependency {d.name!r}"
+        if not d.name:
+            raise ValueError("dependency name must be non-empty")
+        if len(set(d.hashes)) != len(d.hashes):
+            raise ValueError(f"{where}: repeated hash")
+        for h in d.hashes:
+            alg, _, hexdigest = h.partition(":")
+            if alg not in v.HASHLIB_TO_CDX:
+                raise ValueError(f"{where}: unsupported hash algorithm in {h!r}")
+            if not v.is_hex(hexdigest, v.HASHLIB_TO_CDX[alg][1]):
+                raise ValueError(f"{where}: {h!r} is not lowercase hex of the right length")
+        if d.record_sha256 is not None and not v.is_hex(d.record_sha256):
+            raise ValueError(f"{where}: record_sha256 must be 64 lowercase hex digits")
+        if any(p.name in (v.RECORD_SHA256, v.SOURCE) for p in d.extras):
+            raise ValueError(f"{where}: extras may not use {v.RECORD_SHA256} or {v.SOURCE}")
+        # read.py rejects a repeated chainguard: property; cyclonedx drops a repeated pair.
+        ours = [p.name for p in d.extras if p.name.startswith(v.PREFIX)]
+        if len(set(ours)) != len(ours) or len(set(d.extras)) != len(d.extras):
+            raise ValueError(f"{where}: repeated extra property")
+        ref = _package_ref(d)
+        if ref in refs:
+            raise ValueError(f"{where}: listed twice (bom-ref {ref!r})")
+        refs.append(ref)
+    return refs
+
+
+def _package_ref(d: Dependency) -> str:
+    # A purl already starts with "pkg:"; without one, name@version under the same prefix keeps
+    # every dependency ref recognisable and apart from the model:/dataset: refs.
+    if d.purl:
+        return _normalised_purl(d)
+    version = f"@{d.version}" if d.version is not None else ""
+    return f"{v.PACKAGE_REF_PREFIX}{d.name}{version}"
+
+
+def _normalised_purl(d: Dependency) -> str:
+    # cyclonedx writes the purl re-serialised by packageurl; use that form for the ref as well.
+    from packageurl import PackageURL
+
+    try:
+        return str(PackageURL.from_string(d.purl).to_string())
+    except ValueError as e:
+        raise ValueError(f"dependency {d.name!r}: invalid purl {d.purl!r}: {e}") from e
+
+
+def _utc_seconds(timestamp: datetime | None) -> datetime:
+    if timestamp is None:
+        timestamp = datetime.now(timezone.utc)
+    elif timestamp.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware")
+    return timestamp.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _parse_serial_number(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    if not value.startswith("urn:uuid:"):
+        raise ValueError(f"bom serial number must be urn:uuid:<uuid>, got {value!r}")
+    try:
+        return uuid.UUID(value.removeprefix("urn:uuid:"))
+    except ValueError as e:
+        raise ValueError(f"bom serial number is not a UUID: {value!r}") from e
+
+
+# --- cyclonedx model construction --------------------------------------------------------------
+
+
+def _props(pairs: Sequence[tuple[str, str]]) -> list[Property]:
+    from cyclonedx.model import Property
+
+    return [Property(name=name, value=value) for name, value in pairs]
+
+
+def _deployment_properties(d: DeploymentInfo) -> list[Property]:
+    pairs = [(v.SERIAL, str(d.serial))]
+    if d.expires is not None:
+        pairs.append((v.EXPIRES, d.expires))
+    return _props(pairs)
+
+
+def _tree_component(c: ComponentInput) -> Component:
+    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model.component import Component, ComponentType
+
+    ref = f"{c.kind}:{c.name}"
+    files = sorted(c.files, key=lambda f: f.path.encode())
+    return Component(
+        type=ComponentType(v.KIND_TO_TYPE[c.kind]),
+        bom_ref=ref,
+        name=c.name,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=tree_digest(files))],
+        properties=_props(
+            [
+                (v.ROOT_DIGEST, v.ROOT_DIGEST_SCHEME),
+                (v.FILE_COUNT, str(len(files))),
+                (v.TOTAL_SIZE, str(sum(f.size for f in files))),
+            ]
+        ),
+        components=[_file_component(ref, f) for f in files],
+    )
+
+
+def _file_component(parent_ref: str, f: FileDigest) -> Component:
+    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model.component import Component, ComponentType
+
+    assert f.sha256 is not None  # _check_file
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)]
+    if f.blake3 is not None:
+        hashes.append(HashType(alg=HashAlgorithm.BLAKE3, content=f.blake3))
+    pairs = [(v.SIZE, str(f.size))]
+    if f.sharded:
+        pairs += [(v.SHARD_SIZE, str(f.shard_size)), (v.SHARDS, ",".join(f.shards))]
+    if f.safetensors is not None:
+        pairs += _safetensors_pairs(f.safetensors)
+    return Component(
+        type=ComponentType.FILE,
+        bom_ref=f"{parent_ref}/{f.path}",
+        name=f.path,
+        hashes=hashes,
+        properties=_props(pairs),
+    )
+
+
+def _safetensors_pairs(st: SafetensorsInfo) -> list[tuple[str, str]]:
+    pairs = [
+        (v.ST_TENSOR_COUNT, str(st.tensor_count)),
+        (v.ST_DTYPES, ",".join(st.dtypes)),
+        (v.ST_PARAMETERS, str(st.parameters)),
+    ]
+    pairs += [(f"{v.ST_METADATA_PREFIX}{key}", value) for key, value in st.metadata]
+    return pairs
+
+
+def _library_component(d: Dependency, ref: str) -> Component:
+    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    hashes = []
+    for h in d.hashes:
+        alg, _, hexdigest = h.partition(":")
+        hashes.append(HashType(alg=HashAlgorithm(v.HASHLIB_TO_CDX[alg][0]), content=hexdigest))
+    pairs: list[tuple[str, str]] = []
+    if d.record_sha256 is not None:
+        pairs.append((v.RECORD_SHA256, d.record_sha256))
+    if d.source:
+        pairs.append((v.SOURCE, d.source))
+    pairs += [(p.name, p.value) for p in d.extras]
+    return Component(
+        type=ComponentType.LIBRARY,
+        bom_ref=ref,
+        name=d.name,
+        version=d.version,
+        purl=PackageURL.from_string(d.purl) if d.purl else None,
+        hashes=hashes,
+        properties=_props(pairs),
+    )

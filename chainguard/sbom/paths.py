@@ -1,0 +1,64 @@
+"""Is a path read from an SBOM safe to join under a root directory?
+
+The SBOM is signed, but a signature says who wrote it, not that every path in it is benign:
+a path such as ``../../etc/shadow`` must be reported, never opened. Only plain relative POSIX
+paths pass; anything a Windows or POSIX filesystem could read as leaving the root is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# PATH_MAX on Linux; a longer path cannot be opened anyway and only costs memory in reports.
+MAX_PATH_BYTES = 4096
+
+# C0 controls, DEL and C1 controls (Unicode category Cc). C1 is included because reports print
+# paths to terminals, where U+009B starts an escape sequence just like ESC [.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_DRIVE = re.compile("[A-Za-z]:")
+
+
+def unsafe_reason(path: str) -> str | None:
+    """Why ``path`` must not be joined under a root; None for a safe relative POSIX path."""
+    if path == "":
+        return "empty path"
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode (lone surrogate)"
+    if len(encoded) > MAX_PATH_BYTES:
+        return f"longer than {MAX_PATH_BYTES} bytes"
+    if "\x00" in path:
+        return "contains a NUL character"
+    if _CONTROL.search(path):
+        return "contains a control character"
+    # UNC first: "\\server\share" also has a backslash and "//server/share" also starts with "/",
+    # but naming the real shape of the path makes the finding easier to act on.
+    if path.startswith(("\\\\", "//")):
+        return "UNC path"
+    if "\\" in path:
+        return "contains a backslash"
+    if path.startswith("/"):
+        return "absolute path"
+    if _DRIVE.match(path):
+        return "Windows drive prefix"
+    for part in path.split("/"):
+        if part == "":
+            return "empty path component"
+        if part == ".":
+            return "'.' path component"
+        if part == "..":
+            return "'..' path component"
+    return None
+
+
+def safe_join(root: Path, rel: str) -> Path:
+    """Join a relative POSIX path under ``root``, refusing anything unsafe.
+
+    This is a lexical check only: symlinks inside ``root`` are the tree walker's concern.
+    """
+    reason = unsafe_reason(rel)
+    if reason is not None:
+        raise ValueError(f"{rel!r}: unsafe path: {reason}")
+    return root.joinpath(*rel.split("/"))

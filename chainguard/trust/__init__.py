@@ -1,0 +1,1 @@
+"""Who signed what: keys, DSSE envelopes, in-toto statements and Sigstore bundles."""

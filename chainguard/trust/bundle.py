@@ -1,0 +1,301 @@
+"""Sigstore bundles: write key-signed v0.3 bundles, read v0.1-v0.3, verify with trusted keys.
+
+Reading is strict and independent of how the bundle will be verified: ``read_bundle`` only
+checks shape and decodes base64. Key verification lives here; certificate and Sigstore
+verification work from the same ``ParsedBundle`` (``raw`` keeps the JSON for them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure
+from chainguard.models import Signer, VerifiedStatement
+from chainguard.trust import dsse
+from chainguard.trust._json import loads_strict, shown
+from chainguard.trust.dsse import Envelope
+from chainguard.trust.keys import TrustedKey, public_key_from_pem
+from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
+
+MEDIA_TYPE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+MEDIA_TYPE_V03_ALT = "application/vnd.dev.sigstore.bundle+json;version=0.3"
+MEDIA_TYPE_V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+MEDIA_TYPE_V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+ACCEPTED_MEDIA_TYPES = frozenset(
+    {MEDIA_TYPE_V03, MEDIA_TYPE_V03_ALT, MEDIA_TYPE_V02, MEDIA_TYPE_V01}
+)
+
+# One bundle carries one signer; a generous cap keeps a hostile bundle from making us try
+# millions of signatures against every trusted key.
+MAX_SIGNATURES = 64
+
+MaterialKind = Literal["publicKey", "x509CertificateChain", "certificate"]
+_MATERIAL_KINDS: tuple[MaterialKind, ...] = ("publicKey", "x509CertificateChain", "certificate")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBundle:
+    """A structurally valid Sigstore bundle. Nothing in it has been verified."""
+
+    media_type: str
+    material_kind: MaterialKind
+    public_key_hint: str | None
+    public_key_raw: bytes | None  # OpenSSF model-signing v1.0: a PEM public key, untrusted
+    certificates: tuple[bytes, ...]  # DER, leaf first
+    envelope: Envelope | None
+    message_signature: tuple[str, bytes, bytes] | None  # (digest algorithm, digest, signature)
+    raw: dict[str, object]
+
+
+def key_bundle_json(envelope: Envelope, key: TrustedKey) -> bytes:
+    """A v0.3 bundle for an envelope signed by ``key`` (as made by ``dsse.sign``)."""
+    doc = {
+        "mediaType": MEDIA_TYPE_V03,
+        "verificationMaterial": {"publicKey": {"hint": key.fingerprint}},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(envelope.payload).decode("ascii"),
+            "payloadType": envelope.payload_type,
+            "signatures": [
+                {"sig": base64.b64encode(sig).decode("ascii"), "keyid": key.fingerprint}
+                for _, sig in envelope.signatures
+            ],
+        },
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+def _decode_b64(value: object, what: str, source: str) -> bytes:
+    """Decode a protobuf-JSON bytes field: standard or URL-safe alphabet, padding optional."""
+    if not isinstance(value, str):
+        raise BundleError(f"{source}: {what} is not a base64 string")
+    text = value
+    if "-" in text or "_" in text:
+        if "+" in text or "/" in text:
+            raise BundleError(f"{source}: {what} mixes standard and URL-safe base64")
+        text = text.translate(str.maketrans("-_", "+/"))
+    if "=" not in text:
+        text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise BundleError(f"{source}: {what} is not valid base64") from e
+
+
+def _object(value: object, what: str, source: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise BundleError(f"{source}: {what} is not a JSON object")
+    return value
+
+
+def _parse_envelope(value: object, source: str) -> Envelope:
+    env = _object(value, "dsseEnvelope", source)
+    payload = _decode_b64(env.get("payload"), "dsseEnvelope.payload", source)
+    payload_type = env.get("payloadType")
+    if not isinstance(payload_type, str) or not payload_type:
+        raise BundleError(f"{source}: dsseEnvelope.payloadType is missing or not a string")
+    raw_signatures = env.get("signatures")
+    if not isinstance(raw_signatures, list):
+        raise BundleError(f"{source}: dsseEnvelope.signatures is missing or not a list")
+    if not raw_signatures:
+        raise BundleError(f"{source}: dsseEnvelope has no signatures")
+    if len(raw_signatures) > MAX_SIGNATURES:
+        raise BundleError(
+            f"{source}: dsseEnvelope has {len(raw_signatures)} signatures (at most "
+            f"{MAX_SIGNATURES} accepted)"
+        )
+    signatures: list[tuple[str, bytes]] = []
+    for i, entry in enumerate(raw_signatures):
+        what = f"dsseEnvelope.signatures[{i}]"
+        item = _object(entry, what, source)
+        sig = _decode_b64(item.get("sig"), f"{what}.sig", source)
+        if not sig:
+            raise BundleError(f"{source}: {what}.sig is empty")
+        keyid = item.get("keyid")
+        if keyid is not None and not isinstance(keyid, str):
+            raise BundleError(f"{source}: {what}.keyid is not a string")
+        signatures.append((keyid or "", sig))
+    return Envelope(payload_type, payload, tuple(signatures))
+
+
+def _parse_message_signature(value: object, source: str) -> tuple[str, bytes, bytes]:
+    msg = _object(value, "messageSignature", source)
+    digest_obj = _object(msg.get("messageDigest"), "messageSignature.messageDigest", source)
+    algorithm = digest_obj.get("algorithm")
+    if not isinstance(algorithm, str) or not algorithm:
+        raise BundleError(
+            f"{source}: messageSignature.messageDigest.algorithm is missing or not a string"
+        )
+    digest = _decode_b64(digest_obj.get("digest"), "messageSignature.messageDigest.digest", source)
+    signature = _decode_b64(msg.get("signature"), "messageSignature.signature", source)
+    if not signature:
+        raise BundleError(f"{source}: messageSignature.signature is empty")
+    return algorithm, digest, signature
+
+
+def _certificate(value: object, what: str, source: str) -> bytes:
+    der = _decode_b64(_object(value, what, source).get("rawBytes"), f"{what}.rawBytes", source)
+    if not der:
+        raise BundleError(f"{source}: {what}.rawBytes is empty")
+    return der
+
+
+def read_bundle(data: bytes, source: str) -> ParsedBundle:
+    """Parse a Sigstore bundle (v0.1-v0.3) strictly; raise BundleError on one line."""
+    doc = _object(loads_strict(data, source, BundleError), "bundle", source)
+    media_type = doc.get("mediaType")
+    if not isinstance(media_type, str):
+        raise BundleError(
+            f"{source}: bundle mediaType is missing or not a string; not a Sigstore bundle"
+        )
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        raise BundleError(
+            f"{source}: unknown bundle mediaType {shown(media_type)}; expected {MEDIA_TYPE_V03}"
+        )
+
+    if "verificationMaterial" not in doc:
+        raise BundleError(f"{source}: bundle has no verificationMaterial")
+    material = _object(doc["verificationMaterial"], "verificationMaterial", source)
+    kinds = [kind for kind in _MATERIAL_KINDS if kind in material]
+    if len(kinds) != 1:
+        found = " and ".join(kinds) if kinds else "none"
+        raise BundleError(
+            f"{source}: verificationMaterial needs exactly one of publicKey, "
+            f"x509CertificateChain, certificate (found {found})"
+        )
+    kind = kinds[0]
+    hint: str | None = None
+    raw_key: bytes | None = None
+    certificates: tuple[bytes, ...] = ()
+    match kind:
+        case "publicKey":
+            public_key = _object(material["publicKey"], "verificationMaterial.publicKey", source)
+            raw_hint = public_key.get("hint")
+            if raw_hint is not None and not isinstance(raw_hint, str):
+                raise BundleError(f"{source}: verificationMaterial.publicKey.hint is not a string")
+            hint = raw_hint or None
+            if "rawBytes" in public_key:
+                raw_key = _decode_b64(
+                    public_key["rawBytes"], "verificationMaterial.publicKey.rawBytes", source
+                )
+        case "x509CertificateChain":
+            chain = _object(material[kind], f"verificationMaterial.{kind}", source)
+            entries = chain.get("certificates")
+            if not isinstance(entries, list) or not entries:
+                raise BundleError(
+                    f"{source}: verificationMaterial.{kind}.certificates is not a non-empty list"
+                )
+            certificates = tuple(
+                _certificate(entry, f"verificationMaterial.{kind}.certificates[{i}]", source)
+                for i, entry in enumerate(entries)
+            )
+        case "certificate":
+            certificates = (_certificate(material[kind], f"verificationMaterial.{kind}", source),)
+
+    has_envelope = "dsseEnvelope" in doc
+    has_message = "messageSignature" in doc
+    if has_envelope == has_message:
+        which = "both" if has_envelope else "neither"
+        raise BundleError(
+            f"{source}: bundle must hold one of dsseEnvelope or messageSignature (found {which})"
+        )
+    envelope = _parse_envelope(doc["dsseEnvelope"], source) if has_envelope else None
+    message = _parse_message_signature(doc["messageSignature"], source) if has_message else None
+    return ParsedBundle(media_type, kind, hint, raw_key, certificates, envelope, message, doc)
+
+
+def _claimed_signer(bundle: ParsedBundle) -> str | None:
+    """What the bundle says about its signer: a hint for messages, never a basis for trust."""
+    if bundle.public_key_hint:
+        return bundle.public_key_hint
+    if bundle.public_key_raw is not None:
+        try:
+            return public_key_from_pem(bundle.public_key_raw, "bundle").fingerprint
+        except KeyFileError:
+            pass
+    if bundle.envelope is not None:
+        for keyid, _ in bundle.envelope.signatures:
+            if keyid:
+                return keyid
+    return None
+
+
+def _short(hint: str) -> str:
+    """A hint shortened to 16 characters and made safe for a one-line message."""
+    head = hint[:16]
+    shortened = head if head.isascii() and head.isalnum() else shown(head, 24)
+    return shortened + "…" if len(hint) > 16 else shortened
+
+
+def verify_key_bundle(
+    bundle: ParsedBundle, keys: Sequence[TrustedKey], *, source: str
+) -> VerifiedStatement:
+    """Verify a DSSE bundle against trusted public keys; return the signed statement.
+
+    Every signature is tried against every trusted key; the bundle's hint only chooses the
+    error message. Raises VerificationFailure (signature-invalid / signature-untrusted) when
+    no trusted key verifies, BundleError when the bundle or its statement is malformed.
+    """
+    distinct = {key.fingerprint: key for key in keys}
+    if not distinct:
+        raise UsageError(f"{source}: no trusted public key given to verify with")
+    trusted_list = ", ".join(distinct)
+    if bundle.material_kind != "publicKey":
+        raise VerificationFailure(
+            "signature-untrusted",
+            f"{source}: signed with an X.509 certificate, not a public key; the "
+            f"{len(distinct)} trusted key(s) cannot vouch for it",
+            expected=trusted_list,
+        )
+    envelope = bundle.envelope
+    if envelope is None:
+        raise BundleError(
+            f"{source}: bundle holds a message signature, not a DSSE envelope with an in-toto "
+            "statement"
+        )
+    if envelope.payload_type != PAYLOAD_TYPE_IN_TOTO:
+        raise BundleError(
+            f"{source}: DSSE payloadType is {shown(envelope.payload_type)}; expected "
+            f"{PAYLOAD_TYPE_IN_TOTO}"
+        )
+
+    verified = dsse.verify(envelope, tuple(distinct.values()))
+    if not verified:
+        claimed = _claimed_signer(bundle)
+        named = [k for k in distinct.values() if claimed is not None and k.matches_hint(claimed)]
+        if claimed is None or named:
+            if not named and len(distinct) == 1:
+                named = list(distinct.values())
+            target = (
+                f"key {named[0].fingerprint[:16]}"
+                if named
+                else f"any of the {len(distinct)} trusted keys"
+            )
+            raise VerificationFailure(
+                "signature-invalid",
+                f"{source}: signature does not verify with {target} — the signed content was "
+                "altered",
+                expected=named[0].fingerprint if named else trusted_list,
+            )
+        raise VerificationFailure(
+            "signature-untrusted",
+            f"{source}: signed by key {_short(claimed)}, which is not among the "
+            f"{len(distinct)} trusted key(s)",
+            expected=trusted_list,
+            actual=claimed,
+        )
+
+    statement = parse_statement(envelope.payload, source)
+    return VerifiedStatement(
+        predicate_type=statement.predicate_type,
+        subjects=statement.subjects,
+        payload=envelope.payload,
+        signers=tuple(
+            Signer(kind="key", identity=key.fingerprint, key_algorithm=key.algorithm)
+            for key in verified
+        ),
+    )

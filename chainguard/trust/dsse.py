@@ -1,0 +1,74 @@
+"""DSSE v1: Pre-Authentication Encoding, signing and verification.
+
+A signature covers ``PAE(payloadType, payload)``, never the payload alone, so a signed
+payload cannot be replayed under another payload type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from chainguard.trust.keys import SigningKey, TrustedKey
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    payload_type: str
+    payload: bytes
+    signatures: tuple[tuple[str, bytes], ...]  # (keyid, signature); keyid is "" when absent
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """``DSSEv1 SP LEN(type) SP type SP LEN(payload) SP payload``; LEN = decimal byte count."""
+    type_bytes = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(type_bytes), type_bytes, len(payload), payload)
+
+
+def sign(payload: bytes, payload_type: str, key: SigningKey) -> Envelope:
+    """Sign ``payload`` with ``key``; the signature's keyid is the key fingerprint."""
+    message = pae(payload_type, payload)
+    private_key = key.private_key
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        signature = private_key.sign(message)
+    else:
+        signature = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    return Envelope(payload_type, payload, ((key.fingerprint, signature),))
+
+
+def _signature_valid(key: TrustedKey, signature: bytes, message: bytes) -> bool:
+    public_key = key.public_key
+    try:
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, message)
+        else:
+            # The hash follows the curve (as in Sigstore's PKIX_ECDSA_P384_SHA_384), never the
+            # bundle, so a signature cannot pick a weaker digest.
+            digest: hashes.HashAlgorithm = (
+                hashes.SHA384() if key.algorithm == "ecdsa-p384" else hashes.SHA256()
+            )
+            public_key.verify(signature, message, ec.ECDSA(digest))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify(envelope: Envelope, keys: Sequence[TrustedKey]) -> tuple[TrustedKey, ...]:
+    """Every distinct trusted key (by fingerprint) with a valid signature in ``envelope``.
+
+    Each signature is tried against each key: keyids are hints and never select a key.
+    A key counts once however many signatures it made, so duplicating a signature cannot
+    help reach a threshold. Bad signatures are not errors; they simply do not count.
+    """
+    message = pae(envelope.payload_type, envelope.payload)
+    verified: dict[str, TrustedKey] = {}
+    for key in keys:
+        if key.fingerprint in verified:
+            continue
+        if any(_signature_valid(key, sig, message) for _, sig in envelope.signatures):
+            verified[key.fingerprint] = key
+    return tuple(verified.values())

@@ -1,0 +1,84 @@
+"""in-toto Statement v1: build the signed payload, parse it back strictly."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from chainguard.errors import BundleError
+from chainguard.models import Subject
+from chainguard.trust._json import loads_strict, shown
+
+STATEMENT_TYPE_V1 = "https://in-toto.io/Statement/v1"
+PAYLOAD_TYPE_IN_TOTO = "application/vnd.in-toto+json"
+
+_HEX = frozenset(string.hexdigits)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStatement:
+    predicate_type: str
+    subjects: tuple[Subject, ...]
+    predicate: dict[str, object]
+
+
+def build_statement(
+    subjects: Sequence[Subject], predicate_type: str, predicate: Mapping[str, object]
+) -> bytes:
+    """Serialise a Statement v1. Deterministic for the same input; not canonical JSON."""
+    statement = {
+        "_type": STATEMENT_TYPE_V1,
+        "subject": [{"name": s.name, "digest": dict(s.digest)} for s in subjects],
+        "predicateType": predicate_type,
+        "predicate": dict(predicate),
+    }
+    return json.dumps(
+        statement, sort_keys=False, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def _parse_subject(entry: object, index: int, source: str) -> Subject:
+    where = f"{source}: statement subject[{index}]"
+    if not isinstance(entry, dict):
+        raise BundleError(f"{where} is not an object")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise BundleError(f"{where} has no name string")
+    digest = entry.get("digest")
+    if not isinstance(digest, dict) or not digest:
+        raise BundleError(f"{where} ({shown(name)}) has no digest object")
+    pairs: list[tuple[str, str]] = []
+    for algorithm, value in digest.items():
+        if not isinstance(value, str) or not value or not _HEX.issuperset(value):
+            raise BundleError(
+                f"{where} ({shown(name)}) digest {shown(algorithm)} is not a hex string"
+            )
+        # Hex case carries no meaning; lower it so later comparisons are plain equality.
+        pairs.append((algorithm, value.lower()))
+    return Subject(name=name, digest=tuple(pairs))
+
+
+def parse_statement(payload: bytes, source: str) -> ParsedStatement:
+    """Parse a signed payload as an in-toto Statement v1; raise BundleError on anything else."""
+    doc = loads_strict(payload, f"{source}: statement", BundleError)
+    if not isinstance(doc, dict):
+        raise BundleError(f"{source}: statement is not a JSON object")
+    statement_type = doc.get("_type")
+    if statement_type != STATEMENT_TYPE_V1:
+        what = "missing" if statement_type is None else shown(statement_type)
+        raise BundleError(
+            f"{source}: statement _type is {what}; only {STATEMENT_TYPE_V1} is accepted"
+        )
+    raw_subjects = doc.get("subject")
+    if not isinstance(raw_subjects, list) or not raw_subjects:
+        raise BundleError(f"{source}: statement subject is not a non-empty list")
+    subjects = tuple(_parse_subject(entry, i, source) for i, entry in enumerate(raw_subjects))
+    predicate_type = doc.get("predicateType")
+    if not isinstance(predicate_type, str) or not predicate_type:
+        raise BundleError(f"{source}: statement predicateType is missing or not a string")
+    predicate = doc.get("predicate", {})
+    if not isinstance(predicate, dict):
+        raise BundleError(f"{source}: statement predicate is not a JSON object")
+    return ParsedStatement(predicate_type, subjects, predicate)

@@ -1,0 +1,24 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def vectors_root() -> Path:
+    """Interoperability vectors: $CHAINGUARD_VECTORS, else ../shared/vectors beside the repo."""
+    configured = os.environ.get("CHAINGUARD_VECTORS")
+    return Path(configured) if configured else REPO_ROOT / ".." / "shared" / "vectors"
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    root = vectors_root()
+    if not root.is_dir():
+        pytest.skip(f"interop vectors not found at {root} (set CHAINGUARD_VECTORS)")
+    return root
