@@ -13,18 +13,17 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from chainguard.errors import (
-    BundleError,
     InputError,
     OutputError,
     SbomError,
     UsageError,
-    VerificationFailure,
 )
-from chainguard.findings import Finding, Report, Stats
+from chainguard.findings import Report, Stats
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,
     ComponentKind,
@@ -32,7 +31,6 @@ from chainguard.models import (
     ExpectedComponent,
     ExpectedState,
     Subject,
-    VerifiedStatement,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +156,25 @@ def build_sbom(
     )
 
 
+def parse_expires(value: str, now: datetime | None = None) -> str:
+    """``30d``/``12h``/``2w``/``90m`` from now, or an RFC 3339 time → RFC 3339 UTC string."""
+    from chainguard.sbom.vocabulary import parse_rfc3339
+
+    now = now or datetime.now(timezone.utc)
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    text = value.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        when = now + timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    else:
+        parsed = parse_rfc3339(text)
+        if parsed is None:
+            raise UsageError(f"--expires {value!r}: use a duration like 30d, 12h, 2w or RFC 3339")
+        when = parsed
+    if when <= now:
+        raise UsageError(f"--expires {value!r} is not in the future")
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _component_name(root: Path) -> str:
     name = root.resolve().name
     return name or "root"
@@ -256,161 +273,14 @@ def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
 # ------------------------------------------------------------------------------------- verify
 
 
-@dataclass(frozen=True, slots=True)
-class TrustInputs:
-    """Where the signed SBOM comes from and whom to trust."""
+# The trust gate lives in chainguard/trust/gate.py; re-exported here as the library surface.
+from chainguard.trust.gate import (  # noqa: E402
+    TrustInputs,
+    TrustOutcome,
+    establish_trust,
+)
 
-    sbom: Path | None
-    signatures: tuple[Path, ...]
-    keys: tuple[Path, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TrustOutcome:
-    """Either a verified expected state or the findings that stopped verification."""
-
-    state: ExpectedState | None
-    findings: tuple[Finding, ...]
-    signers: tuple[str, ...] = ()
-    signature: str | None = None
-
-
-def establish_trust(inputs: TrustInputs) -> TrustOutcome:
-    """Verify the signature(s) and return the expected state parsed from signed bytes only."""
-    from chainguard.sbom.read import read_sbom
-    from chainguard.trust.bundle import read_bundle, verify_key_bundle
-    from chainguard.trust.statement import parse_statement
-
-    if not inputs.keys:
-        raise UsageError("no trusted keys: pass --key PUB (or [trust] keys in chainguard.toml)")
-    signatures = inputs.signatures
-    if not signatures and inputs.sbom is not None:
-        signatures = (Path(str(inputs.sbom) + ".sig"),)
-    if not signatures:
-        raise UsageError("no SBOM or signature: pass --sbom / --signature or use chainguard.toml")
-    sig_path = signatures[0]
-    sig_label = str(sig_path)
-    sbom_bytes: bytes | None = None
-    if inputs.sbom is not None:
-        try:
-            sbom_bytes = inputs.sbom.read_bytes()
-        except FileNotFoundError as e:
-            raise SbomError(f"{inputs.sbom}: SBOM not found") from e
-        except OSError as e:
-            raise SbomError(f"{inputs.sbom}: cannot read SBOM: {e.strerror or e}") from e
-    if not sig_path.is_file():
-        return TrustOutcome(
-            None,
-            (
-                Finding(
-                    "signature-missing",
-                    sig_label,
-                    "no signature bundle found; an unsigned SBOM proves nothing",
-                    expected="a signature bundle",
-                    actual="absent",
-                ),
-            ),
-            signature=sig_label,
-        )
-    keys = load_trusted_keys(inputs.keys)
-    try:
-        bundle_bytes = sig_path.read_bytes()
-    except OSError as e:
-        raise BundleError(f"{sig_path}: cannot read: {e.strerror or e}") from e
-    bundle = read_bundle(bundle_bytes, sig_label)
-    try:
-        verified = verify_key_bundle(bundle, keys, source=sig_label)
-    except VerificationFailure as failure:
-        return TrustOutcome(
-            None,
-            (Finding(failure.rule, sig_label, str(failure), failure.expected, failure.actual),),
-            signature=sig_label,
-        )
-    signers = tuple(f"key {s.identity[:16]} ({s.key_algorithm})" for s in verified.signers)
-    statement = parse_statement(verified.payload, sig_label)
-    if statement.predicate_type != CYCLONEDX_PREDICATE:
-        return TrustOutcome(
-            None,
-            (
-                Finding(
-                    "subject-mismatch",
-                    sig_label,
-                    "the signature is not over a CycloneDX SBOM",
-                    expected=CYCLONEDX_PREDICATE,
-                    actual=statement.predicate_type,
-                ),
-            ),
-            signers,
-            sig_label,
-        )
-    # The expected state always comes from the signed payload. A separately supplied SBOM file
-    # must be byte-identical to what was signed (its digest is a signed subject).
-    predicate_bytes = json.dumps(statement.predicate).encode()
-    state = read_sbom(predicate_bytes, f"{sig_label} (signed SBOM)")
-    findings: list[Finding] = []
-    deployment_subject = next(
-        (s for s in verified.subjects if s.name == f"deployment:{state.deployment.name}"), None
-    )
-    if sbom_bytes is not None:
-        actual = _sha256(sbom_bytes)
-        expected = deployment_subject.get("sha256") if deployment_subject else None
-        if actual != expected:
-            findings.append(
-                Finding(
-                    "sbom-mismatch",
-                    str(inputs.sbom),
-                    "the SBOM file is not the one that was signed (edited after signing, or "
-                    "the signature belongs to another SBOM)",
-                    expected=f"sha256:{expected}" if expected else "a signed SBOM digest",
-                    actual=f"sha256:{actual}",
-                )
-            )
-        elif json.loads(sbom_bytes) != statement.predicate:
-            findings.append(
-                Finding(
-                    "subject-mismatch",
-                    str(inputs.sbom),
-                    "the signed statement's predicate differs from the SBOM its subject names",
-                )
-            )
-    findings.extend(_subject_findings(state, verified, sig_label))
-    if findings:
-        return TrustOutcome(None, tuple(findings), signers, sig_label)
-    return TrustOutcome(state, (), signers, sig_label)
-
-
-def _subject_findings(
-    state: ExpectedState, verified: VerifiedStatement, source: str
-) -> list[Finding]:
-    """Every component must be a signed subject with its root digest, and vice versa."""
-    findings = []
-    subjects = {s.name: s for s in verified.subjects}
-    for c in state.components:
-        s = subjects.get(c.bom_ref)
-        if s is None or s.get("sha256") != c.root_digest:
-            findings.append(
-                Finding(
-                    "subject-mismatch",
-                    source,
-                    f"component {c.bom_ref} is not signed with this root digest",
-                    expected=f"sha256:{c.root_digest}",
-                    actual=f"sha256:{s.get('sha256')}" if s else "not a signed subject",
-                    component=c.name,
-                )
-            )
-    refs = {c.bom_ref for c in state.components}
-    for name in subjects:
-        if name.startswith(("model:", "dataset:")) and name not in refs:
-            findings.append(
-                Finding(
-                    "subject-mismatch",
-                    source,
-                    f"signed subject {name} is not a component of this SBOM",
-                    expected="a component of the signed SBOM",
-                    actual=name,
-                )
-            )
-    return findings
+__all__ = ["TrustInputs", "TrustOutcome", "establish_trust"]
 
 
 def select_component(

@@ -8,16 +8,38 @@ import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from chainguard import __version__
 from chainguard.errors import ChainguardError, ExitCode, OutputError, UsageError
 
+if TYPE_CHECKING:
+    from chainguard.config import Config
+    from chainguard.models import IdentityRule
+    from chainguard.trust.gate import TrustInputs
+
+class _ErrorMappingGroup(TyperGroup):
+    """Turns a ChainguardError into one line on stderr and its documented exit code.
+
+    Done here rather than only in main() so that every way of running the app (main(),
+    ``app()``, typer's CliRunner in tests) honours the same exit-code contract.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ChainguardError as e:
+            sys.stderr.write(f"chainguard: error: {_one_line(str(e))}\n")
+            raise typer.Exit(int(e.exit_code)) from None
+
+
 app = typer.Typer(
     name="chainguard",
     help="Verify AI deployments (model weights, datasets, dependencies) against a signed SBOM.",
+    cls=_ErrorMappingGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -148,6 +170,10 @@ def sbom_build(
         Optional[int],  # noqa: UP045
         typer.Option("--serial", min=0, help="Monotonic release serial (default 0)."),
     ] = None,
+    expires: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--expires", help="Expiry: a duration (30d, 12h, 2w) or an RFC 3339 time."),
+    ] = None,
 ) -> None:
     """Hash models and datasets into a CycloneDX 1.6 SBOM (schema-validated)."""
     from chainguard import api
@@ -162,6 +188,7 @@ def sbom_build(
             output=output,
             blake3=hash_ is HashChoice.blake3,
             serial=serial,
+            expires=api.parse_expires(expires) if expires else None,
             ignore=ignore or [],
             progress=bar,
         )
@@ -189,6 +216,35 @@ def sign(
     typer.echo(f"wrote {out}")
 
 
+def trust_inputs(
+    cfg: Config,
+    *,
+    sbom: Path | None,
+    signature: list[Path] | None,
+    key: list[Path] | None,
+    allow_expired: bool = False,
+    state: Path | None = None,
+    identities: tuple[IdentityRule, ...] = (),
+    trusted_root: Path | None = None,
+    staging: bool = False,
+) -> TrustInputs:
+    """Command-line options override chainguard.toml; every verify command builds trust here."""
+    from chainguard.trust.gate import TrustInputs
+
+    return TrustInputs(
+        sbom=sbom or cfg.sbom,
+        signatures=tuple(signature or cfg.signatures),
+        keys=tuple(key or cfg.keys),
+        identities=identities or cfg.identities,
+        threshold=cfg.threshold,
+        trusted_root=trusted_root or cfg.trusted_root,
+        staging=staging or cfg.staging,
+        allow_expired=allow_expired or cfg.allow_expired,
+        deployment=cfg.deployment,
+        state_dir=state or cfg.state,
+    )
+
+
 def _verify_tree(
     kind: str,
     directory: Path,
@@ -200,15 +256,15 @@ def _verify_tree(
     output: Path | None,
     config: Path | None,
     ignore: list[str] | None,
+    allow_expired: bool = False,
+    state: Path | None = None,
 ) -> NoReturn:
     from chainguard import api
     from chainguard.config import load_config
 
     cfg = load_config(config)
-    trust = api.TrustInputs(
-        sbom=sbom or cfg.sbom,
-        signatures=tuple(signature or cfg.signatures),
-        keys=tuple(key or cfg.keys),
+    trust = trust_inputs(
+        cfg, sbom=sbom, signature=signature, key=key, allow_expired=allow_expired, state=state
     )
     bar = _ProgressBar(f"verifying {directory}")
     try:
@@ -264,6 +320,13 @@ _FORMAT_OPT = typer.Option("--format", help="Report format.")
 _OUTPUT_OPT = typer.Option("--output", help="Write the report here (summary on stderr).")
 _CONFIG_OPT = typer.Option("--config", help="Config file (default: ./chainguard.toml).")
 _IGNORE_OPT = typer.Option("--ignore", help="Glob of relative paths to leave out (repeatable).")
+_ALLOW_EXPIRED_OPT = typer.Option(
+    "--allow-expired", help="Accept an expired SBOM (forensics only; reported as such)."
+)
+_STATE_OPT = typer.Option(
+    "--state",
+    help="Rollback state directory (default: $CHAINGUARD_STATE_DIR or ~/.local/state/chainguard).",
+)
 
 
 @verify_app.command("model")
@@ -277,10 +340,23 @@ def verify_model(
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
     ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a model directory against the signed SBOM; exit 1 on any difference."""
     _verify_tree(
-        "model", directory, sbom, signature, key, component, format_, output, config, ignore
+        "model",
+        directory,
+        sbom,
+        signature,
+        key,
+        component,
+        format_,
+        output,
+        config,
+        ignore,
+        allow_expired,
+        state,
     )
 
 
@@ -295,10 +371,23 @@ def verify_dataset(
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
     ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
     _verify_tree(
-        "dataset", directory, sbom, signature, key, component, format_, output, config, ignore
+        "dataset",
+        directory,
+        sbom,
+        signature,
+        key,
+        component,
+        format_,
+        output,
+        config,
+        ignore,
+        allow_expired,
+        state,
     )
 
 
@@ -307,19 +396,22 @@ def verify_dataset(
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the app and map every error to one line and a documented exit code."""
-    import click
+    import importlib
 
+    # typer >= 0.2x vendors click (typer._click) and raises its own copies of click's
+    # exceptions; the module that defines typer.BadParameter is the one it raises from.
+    click_exceptions = importlib.import_module(typer.BadParameter.__module__)
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
         rc = command.main(args, prog_name="chainguard", standalone_mode=False)
         code = int(rc) if isinstance(rc, int) else 0
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         code = e.exit_code
-    except click.ClickException as e:
+    except click_exceptions.ClickException as e:
         e.show()
         code = int(ExitCode.USAGE)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("chainguard: aborted\n")
         code = 130
     except ChainguardError as e:

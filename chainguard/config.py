@@ -13,11 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from chainguard.errors import ConfigError
+from chainguard.models import IdentityRule
 
 CONFIG_NAME = "chainguard.toml"
 
-_TOP_KEYS = {"sbom", "signature", "signatures", "ignore", "trust", "models", "datasets"}
-_TRUST_KEYS = {"keys"}
+_TOP_KEYS = {
+    "sbom",
+    "signature",
+    "signatures",
+    "ignore",
+    "trust",
+    "models",
+    "datasets",
+    "deployment",
+    "state",
+}
+_TRUST_KEYS = {"keys", "identities", "threshold", "trusted_root", "staging", "allow_expired"}
+_IDENTITY_KEYS = {"identity", "issuer", "repository", "ref"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,13 @@ class Config:
     signatures: tuple[Path, ...] = ()
     keys: tuple[Path, ...] = ()
     ignore: tuple[str, ...] = ()
+    identities: tuple[IdentityRule, ...] = ()
+    threshold: int = 1
+    trusted_root: Path | None = None
+    staging: bool = False
+    allow_expired: bool = False
+    deployment: str | None = None  # expected deployment name (refuses SBOMs of another)
+    state: Path | None = None  # rollback state directory
     models: tuple[tuple[str, Path], ...] = ()
     datasets: tuple[tuple[str, Path], ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -114,8 +133,53 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     elif "signatures" in data:
         signatures = as_paths("signatures", data["signatures"])
 
+    def as_identities(value: object) -> tuple[IdentityRule, ...]:
+        key = "trust.identities"
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ConfigError(f"{where(key)} must be a list of tables {{identity, issuer}}")
+        rules = []
+        for i, item in enumerate(value):
+            bad = set(item) - _IDENTITY_KEYS
+            if bad:
+                raise ConfigError(f"{where(key)}[{i}]: unknown key(s) {', '.join(sorted(bad))}")
+            for required in ("identity", "issuer"):
+                if not isinstance(item.get(required), str) or not item[required]:
+                    raise ConfigError(f"{where(key)}[{i}]: {required} must be a non-empty string")
+            for optional in ("repository", "ref"):
+                if optional in item and not isinstance(item[optional], str):
+                    raise ConfigError(f"{where(key)}[{i}]: {optional} must be a string")
+            rules.append(
+                IdentityRule(
+                    item["identity"], item["issuer"], item.get("repository"), item.get("ref")
+                )
+            )
+        return tuple(rules)
+
+    def as_bool(key: str, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where(key)} must be true or false")
+        return value
+
+    threshold = trust.get("threshold", 1)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ConfigError(f"{where('trust.threshold')} must be a whole number >= 1")
+    deployment = data.get("deployment")
+    if deployment is not None and (not isinstance(deployment, str) or not deployment):
+        raise ConfigError(f"{where('deployment')} must be a non-empty string")
+
     return Config(
         path=path,
+        identities=as_identities(trust["identities"]) if "identities" in trust else (),
+        threshold=threshold,
+        trusted_root=as_path("trust.trusted_root", trust["trusted_root"])
+        if "trusted_root" in trust
+        else None,
+        staging=as_bool("trust.staging", trust["staging"]) if "staging" in trust else False,
+        allow_expired=as_bool("trust.allow_expired", trust["allow_expired"])
+        if "allow_expired" in trust
+        else False,
+        deployment=deployment,
+        state=as_path("state", data["state"]) if "state" in data else None,
         sbom=as_path("sbom", data["sbom"]) if "sbom" in data else None,
         signatures=signatures,
         keys=as_paths("trust.keys", trust["keys"]) if "keys" in trust else (),

@@ -194,3 +194,13 @@ def tree_digest(files: tuple[FileDigest, ...] | list[FileDigest]) -> str:
             raise ValueError(f"{f.path}: whole-file sha256 required for the root digest")
         h.update(f"{f.path}\0{f.size}\0{f.sha256}\n".encode())
     return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRule:
+    """A trusted Sigstore identity: certificate SAN + OIDC issuer, optionally GitHub claims."""
+
+    identity: str
+    issuer: str
+    repository: str | None = None  # GitHub "owner/repo" the workflow ran in
+    ref: str | None = None  # GitHub ref, e.g. refs/heads/main or refs/tags/v1.2.3

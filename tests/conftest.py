@@ -22,3 +22,13 @@ def vectors_dir() -> Path:
     if not root.is_dir():
         pytest.skip(f"interop vectors not found at {root} (set CHAINGUARD_VECTORS)")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets its own rollback state store, never the user's real one."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
+    return state

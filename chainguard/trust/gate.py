@@ -1,0 +1,385 @@
+"""The trust gate: from signature bundles and a trust policy to a verified expected state.
+
+Order matters and is fail-closed:
+1. every bundle is verified (keys by chainguard, certificates by Sigstore with an explicit
+   offline trusted root); a bundle that does not verify never contributes anything;
+2. the distinct trusted signers that signed *the same SBOM* are counted against the threshold;
+3. the expected state is parsed from the signed payload only; a separately given SBOM file must
+   be byte-identical to what was signed;
+4. subjects must match components, the deployment must be the one expected, the SBOM must not
+   be expired, and its serial must not be below the highest one already accepted (rollback).
+Only then does anything downstream see the expected state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chainguard.errors import BundleError, SbomError, UsageError, VerificationFailure
+from chainguard.findings import Finding, Severity
+from chainguard.models import ExpectedState, IdentityRule, Signer, VerifiedStatement
+
+if TYPE_CHECKING:
+    from chainguard.trust.keys import TrustedKey
+
+CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustInputs:
+    """Where the signed SBOM comes from and whom to trust."""
+
+    sbom: Path | None
+    signatures: tuple[Path, ...]
+    keys: tuple[Path, ...]
+    identities: tuple[IdentityRule, ...] = ()
+    threshold: int = 1
+    trusted_root: Path | None = None
+    staging: bool = False
+    allow_expired: bool = False
+    deployment: str | None = None  # the deployment name the caller expects, if known
+    state_dir: Path | None = None  # None: the default state directory
+    use_state: bool = True
+    now: datetime | None = None  # for tests; default: the current time
+
+
+@dataclass(frozen=True, slots=True)
+class TrustOutcome:
+    """Either a verified expected state or the findings that stopped verification."""
+
+    state: ExpectedState | None
+    findings: tuple[Finding, ...]
+    signers: tuple[str, ...] = ()
+    signature: str | None = None
+    warnings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    source: str
+    statement: VerifiedStatement
+
+
+def describe_signer(s: Signer) -> str:
+    if s.kind == "key":
+        return f"key {s.identity[:16]} ({s.key_algorithm})"
+    issuer = f" via {s.issuer}" if s.issuer else ""
+    return f"{s.kind} {s.identity}{issuer}"
+
+
+def _signer_id(s: Signer) -> str:
+    return f"{s.kind}\0{s.identity}\0{s.issuer or ''}"
+
+
+def _default_signatures(inputs: TrustInputs) -> tuple[Path, ...]:
+    if inputs.signatures:
+        return inputs.signatures
+    if inputs.sbom is not None:
+        return (Path(str(inputs.sbom) + ".sig"),)
+    raise UsageError("no SBOM or signature: pass --sbom / --signature or use chainguard.toml")
+
+
+def _verify_one(
+    path: Path, keys: list[TrustedKey], inputs: TrustInputs, roots: dict[str, object]
+) -> VerifiedStatement:
+    """Verify one bundle file; raises VerificationFailure or BundleError."""
+    from chainguard.trust.bundle import read_bundle, verify_key_bundle
+
+    label = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
+    bundle = read_bundle(data, label)
+    if bundle.material_kind == "publicKey":
+        if not keys:
+            raise VerificationFailure(
+                "signature-untrusted",
+                f"{label}: signed with a key, but no trusted keys are configured",
+                expected="a trusted key (--key)",
+                actual=f"key {bundle.public_key_hint or '(no hint)'}",
+            )
+        return verify_key_bundle(bundle, keys, source=label)
+    if not inputs.identities:
+        raise VerificationFailure(
+            "signature-untrusted",
+            f"{label}: signed with a certificate, but no trusted identities are configured",
+            expected="a trusted identity (--identity/--issuer or [trust] identities)",
+            actual="a Sigstore certificate",
+        )
+    from chainguard.trust import sigstore as sg
+
+    if "root" not in roots:
+        instance = "staging" if inputs.staging else "production"
+        roots["root"] = sg.load_trusted_root(
+            None if inputs.trusted_root is not None else instance, inputs.trusted_root
+        )
+    policies = [
+        sg.IdentityPolicy(r.identity, r.issuer, r.repository, r.ref) for r in inputs.identities
+    ]
+    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, policies, roots["root"])
+    return verified
+
+
+def establish_trust(inputs: TrustInputs) -> TrustOutcome:
+    """Verify the signature(s) and return the expected state parsed from signed bytes only."""
+    from chainguard.sbom.read import read_sbom
+    from chainguard.trust.keys import load_public_key
+    from chainguard.trust.statement import parse_statement
+
+    if not inputs.keys and not inputs.identities:
+        raise UsageError(
+            "no trusted keys or identities: pass --key PUB (or [trust] in chainguard.toml)"
+        )
+    if inputs.threshold < 1:
+        raise UsageError("trust threshold must be at least 1")
+    signatures = _default_signatures(inputs)
+    sig_label = ", ".join(str(s) for s in signatures)
+    sbom_bytes: bytes | None = None
+    if inputs.sbom is not None:
+        try:
+            sbom_bytes = inputs.sbom.read_bytes()
+        except FileNotFoundError as e:
+            raise SbomError(f"{inputs.sbom}: SBOM not found") from e
+        except OSError as e:
+            raise SbomError(f"{inputs.sbom}: cannot read SBOM: {e.strerror or e}") from e
+
+    present = [p for p in signatures if p.is_file()]
+    missing = [p for p in signatures if not p.is_file()]
+    if not present:
+        return TrustOutcome(
+            None,
+            tuple(
+                Finding(
+                    "signature-missing",
+                    str(p),
+                    "no signature bundle found; an unsigned SBOM proves nothing",
+                    expected="a signature bundle",
+                    actual="absent",
+                )
+                for p in missing
+            ),
+            signature=sig_label,
+        )
+
+    keys = [load_public_key(p) for p in inputs.keys]
+    roots: dict[str, object] = {}
+    verified: list[_Verified] = []
+    failures: list[Finding] = []
+    for path in present:
+        try:
+            verified.append(_Verified(str(path), _verify_one(path, keys, inputs, roots)))
+        except VerificationFailure as f:
+            failures.append(Finding(f.rule, str(path), str(f), f.expected, f.actual))
+    failures += [
+        Finding("signature-missing", str(p), "signature bundle not found", "a bundle", "absent")
+        for p in missing
+    ]
+
+    # Group by the SBOM each statement signs (its deployment subject digest): signers only
+    # count together when they signed the very same SBOM bytes.
+    groups: dict[str, list[_Verified]] = {}
+    for v in verified:
+        groups.setdefault(_sbom_digest_of(v.statement), []).append(v)
+    wanted = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes is not None else None
+    chosen_key = wanted if wanted in groups else _largest_group(groups)
+    chosen = groups.get(chosen_key or "", [])
+    distinct: dict[str, Signer] = {}
+    for v in chosen:
+        for s in v.statement.signers:
+            distinct.setdefault(_signer_id(s), s)
+    signers = tuple(describe_signer(s) for s in distinct.values())
+
+    if len(distinct) < inputs.threshold or not chosen:
+        if inputs.threshold > 1 or not failures:
+            failures.append(
+                Finding(
+                    "threshold-not-met",
+                    sig_label,
+                    f"{len(distinct)} distinct trusted signer(s) signed this SBOM; "
+                    f"{inputs.threshold} required (unknown keys and duplicates do not count)",
+                    expected=str(inputs.threshold),
+                    actual=str(len(distinct)),
+                )
+            )
+        return TrustOutcome(None, tuple(failures), signers, sig_label)
+    # Threshold met: bundles that failed are reported, but do not block (k-of-n tolerates them).
+    warnings = tuple(
+        Finding(f.rule, f.path, f.message, f.expected, f.actual, severity=Severity.WARNING)
+        for f in failures
+    )
+    others = [v for k, group in groups.items() if k != chosen_key for v in group]
+    warnings += tuple(
+        Finding(
+            "subject-mismatch",
+            v.source,
+            "this signature is for a different SBOM and was not counted",
+            severity=Severity.WARNING,
+        )
+        for v in others
+    )
+
+    statement = parse_statement(chosen[0].statement.payload, chosen[0].source)
+    if statement.predicate_type != CYCLONEDX_PREDICATE:
+        return TrustOutcome(
+            None,
+            (
+                Finding(
+                    "subject-mismatch",
+                    chosen[0].source,
+                    "the signature is not over a CycloneDX SBOM",
+                    expected=CYCLONEDX_PREDICATE,
+                    actual=statement.predicate_type,
+                ),
+            ),
+            signers,
+            sig_label,
+        )
+    # The expected state always comes from the signed payload.
+    predicate_bytes = json.dumps(statement.predicate).encode()
+    state = read_sbom(predicate_bytes, f"{chosen[0].source} (signed SBOM)")
+    signed_digest = chosen_key
+    findings: list[Finding] = []
+    if sbom_bytes is not None:
+        actual = hashlib.sha256(sbom_bytes).hexdigest()
+        if actual != signed_digest:
+            findings.append(
+                Finding(
+                    "sbom-mismatch",
+                    str(inputs.sbom),
+                    "the SBOM file is not the one that was signed (edited after signing, or "
+                    "the signature belongs to another SBOM)",
+                    expected=f"sha256:{signed_digest}" if signed_digest else "a signed digest",
+                    actual=f"sha256:{actual}",
+                )
+            )
+        elif json.loads(sbom_bytes) != statement.predicate:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    str(inputs.sbom),
+                    "the signed statement's predicate differs from the SBOM its subject names",
+                )
+            )
+    findings.extend(subject_findings(state, chosen[0].statement, chosen[0].source))
+    if inputs.deployment is not None and state.deployment.name != inputs.deployment:
+        findings.append(
+            Finding(
+                "subject-mismatch",
+                chosen[0].source,
+                f"the signed SBOM is for deployment {state.deployment.name!r}, "
+                f"not {inputs.deployment!r}",
+                expected=inputs.deployment,
+                actual=state.deployment.name,
+            )
+        )
+    findings.extend(_freshness_findings(state, inputs, signed_digest or "", chosen[0].source))
+    if findings:
+        return TrustOutcome(None, tuple(findings) + warnings, signers, sig_label)
+    return TrustOutcome(state, (), signers, sig_label, warnings)
+
+
+def _largest_group(groups: dict[str, list[_Verified]]) -> str | None:
+    if not groups:
+        return None
+    return max(groups, key=lambda k: len(groups[k]))
+
+
+def _sbom_digest_of(statement: VerifiedStatement) -> str:
+    for s in statement.subjects:
+        if s.name.startswith("deployment:"):
+            return s.get("sha256") or ""
+    return ""
+
+
+def subject_findings(
+    state: ExpectedState, verified: VerifiedStatement, source: str
+) -> list[Finding]:
+    """Every component must be a signed subject with its root digest, and vice versa."""
+    findings = []
+    subjects = {s.name: s for s in verified.subjects}
+    if f"deployment:{state.deployment.name}" not in subjects:
+        findings.append(
+            Finding(
+                "subject-mismatch",
+                source,
+                f"the signature does not name deployment {state.deployment.name!r}",
+                expected=f"deployment:{state.deployment.name}",
+                actual=", ".join(n for n in subjects if n.startswith("deployment:")) or "none",
+            )
+        )
+    for c in state.components:
+        s = subjects.get(c.bom_ref)
+        if s is None or s.get("sha256") != c.root_digest:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    source,
+                    f"component {c.bom_ref} is not signed with this root digest",
+                    expected=f"sha256:{c.root_digest}",
+                    actual=f"sha256:{s.get('sha256')}" if s else "not a signed subject",
+                    component=c.name,
+                )
+            )
+    refs = {c.bom_ref for c in state.components}
+    for name in subjects:
+        if name.startswith(("model:", "dataset:")) and name not in refs:
+            findings.append(
+                Finding(
+                    "subject-mismatch",
+                    source,
+                    f"signed subject {name} is not a component of this SBOM",
+                    expected="a component of the signed SBOM",
+                    actual=name,
+                )
+            )
+    return findings
+
+
+def _freshness_findings(
+    state: ExpectedState, inputs: TrustInputs, sbom_digest: str, source: str
+) -> list[Finding]:
+    """Expiry (freeze attacks) and the rollback high-water mark."""
+    from chainguard.sbom.vocabulary import parse_rfc3339
+
+    findings: list[Finding] = []
+    now = inputs.now or datetime.now(timezone.utc)
+    expires = state.deployment.expires
+    if expires is not None:
+        when = parse_rfc3339(expires)
+        if when is not None and now >= when and not inputs.allow_expired:
+            findings.append(
+                Finding(
+                    "sbom-expired",
+                    source,
+                    f"the signed SBOM expired at {expires}; a stale SBOM may hide a revoked "
+                    "release (freeze attack)",
+                    expected=f"before {expires}",
+                    actual=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                )
+            )
+    if findings or not inputs.use_state:
+        return findings
+    from chainguard.trust.state import StateStore, default_state_dir
+
+    with StateStore(inputs.state_dir or default_state_dir()) as store:
+        check = store.check_and_record(
+            state.deployment.name, state.deployment.serial, sbom_digest, state.deployment.version
+        )
+    if not check.ok:
+        prev = check.previous
+        findings.append(
+            Finding(
+                "sbom-rollback",
+                source,
+                f"rollback refused: {check.reason}",
+                expected=f"serial >= {prev.serial}" if prev else None,
+                actual=f"serial {state.deployment.serial}",
+            )
+        )
+    return findings
