@@ -23,7 +23,7 @@ from chainguard.errors import (
     SbomError,
     UsageError,
 )
-from chainguard.findings import Report, Stats
+from chainguard.findings import Finding, Report, Stats
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,
     ComponentKind,
@@ -309,6 +309,48 @@ def _verify_shard_size(component: ExpectedComponent) -> tuple[int, dict[str, int
     return (common[0][0] if common else DEFAULT_SHARD_SIZE), sizes
 
 
+def check_component(
+    chosen: ExpectedComponent,
+    directory: Path,
+    *,
+    own_files: Sequence[Path] = (),
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> tuple[list[Finding], Stats]:
+    """Hash one model/dataset directory and compare it with its signed component."""
+    from chainguard.collectors.tree import collect_tree
+    from chainguard.compare import compare_tree
+    from chainguard.hashing import HashSettings
+
+    started = time.perf_counter()
+    shard_size, shard_sizes = _verify_shard_size(chosen)
+    tree = collect_tree(
+        directory,
+        HashSettings(shard_size=shard_size),
+        ignore=_ignore_rules(directory, ignore, own_files),
+        mode="verify",
+        shard_sizes=shard_sizes,
+        progress=progress.advance if progress else None,
+        on_listed=progress.start if progress else None,
+    )
+    stats = Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started)
+    return compare_tree(chosen, tree), stats
+
+
+def _untrusted_report(
+    command: str, target: str, trust: TrustInputs, outcome: TrustOutcome, started: float
+) -> Report:
+    return Report(
+        command,
+        target,
+        outcome.findings,
+        Stats(seconds=time.perf_counter() - started),
+        sbom=str(trust.sbom) if trust.sbom else None,
+        signature=outcome.signature,
+        signers=outcome.signers,
+    )
+
+
 def verify_tree(
     directory: Path,
     *,
@@ -320,48 +362,94 @@ def verify_tree(
     command: str | None = None,
 ) -> Report:
     """Verify a model or dataset directory against the signed SBOM."""
-    from chainguard.collectors.tree import collect_tree
-    from chainguard.compare import compare_tree
-    from chainguard.hashing import HashSettings
-
     started = time.perf_counter()
     command = command or f"verify {kind}"
     if not directory.exists():
         raise InputError(f"{directory}: no such file or directory")
     outcome = establish_trust(trust)
-    sbom_label = str(trust.sbom) if trust.sbom else None
     if outcome.state is None:
-        return Report(
-            command,
-            str(directory),
-            outcome.findings,
-            Stats(seconds=time.perf_counter() - started),
-            sbom=sbom_label,
-            signature=outcome.signature,
-            signers=outcome.signers,
-        )
+        return _untrusted_report(command, str(directory), trust, outcome, started)
     state = outcome.state
     chosen = select_component(state, kind, directory, component)
-    shard_size, shard_sizes = _verify_shard_size(chosen)
     own = [p for p in (trust.sbom, *trust.signatures) if p is not None]
-    tree = collect_tree(
-        directory,
-        HashSettings(shard_size=shard_size),
-        ignore=_ignore_rules(directory, ignore, own),
-        mode="verify",
-        shard_sizes=shard_sizes,
-        progress=progress.advance if progress else None,
-        on_listed=progress.start if progress else None,
+    findings, stats = check_component(
+        chosen, directory, own_files=own, ignore=ignore, progress=progress
     )
-    findings = compare_tree(chosen, tree)
     return Report(
         command,
         str(directory),
-        tuple(findings),
-        Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started),
-        sbom=sbom_label,
+        (*outcome.warnings, *findings),
+        Stats(stats.files, stats.bytes, time.perf_counter() - started),
+        sbom=str(trust.sbom) if trust.sbom else None,
         signature=outcome.signature,
         signers=outcome.signers,
         deployment=f"{state.deployment.name}@{state.deployment.version}",
         components=(chosen.bom_ref,),
+    )
+
+
+def verify_deployment(
+    *,
+    trust: TrustInputs,
+    models: Sequence[tuple[str, Path]] = (),
+    datasets: Sequence[tuple[str, Path]] = (),
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> Report:
+    """Verify every component of the signed SBOM against its local path: one report.
+
+    Every model and dataset the SBOM lists must be mapped to a local path (chainguard.toml
+    ``[models]``/``[datasets]``); an unmapped one is a ``component-missing`` finding, and a
+    mapped name the SBOM does not list is a usage error (a typo would otherwise verify nothing).
+    """
+    started = time.perf_counter()
+    outcome = establish_trust(trust)
+    target = trust.deployment or "deployment"
+    if outcome.state is None:
+        return _untrusted_report("verify deployment", target, trust, outcome, started)
+    state = outcome.state
+    own = [p for p in (trust.sbom, *trust.signatures) if p is not None]
+    paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
+    paths.update({("dataset", n): p for n, p in datasets})
+    known = {(c.kind, c.name) for c in state.components}
+    unknown = sorted(f"{k}:{n}" for k, n in paths.keys() - known)
+    if unknown:
+        listed = ", ".join(sorted(c.bom_ref for c in state.components)) or "none"
+        raise UsageError(
+            f"configured component(s) {', '.join(unknown)} not in the signed SBOM "
+            f"(it has: {listed})"
+        )
+    findings: list[Finding] = list(outcome.warnings)
+    files = nbytes = 0
+    for c in state.components:
+        directory = paths.get((c.kind, c.name))
+        if directory is None or not directory.exists():
+            findings.append(
+                Finding(
+                    "component-missing",
+                    str(directory) if directory else c.bom_ref,
+                    f"signed {c.kind} {c.name!r} "
+                    + ("has no local path in the config" if directory is None else "is missing"),
+                    expected=f"a directory holding {c.bom_ref}",
+                    actual="absent" if directory else "not configured",
+                    component=c.name,
+                )
+            )
+            continue
+        found, stats = check_component(
+            c, directory, own_files=own, ignore=ignore, progress=progress
+        )
+        findings.extend(found)
+        files += stats.files
+        nbytes += stats.bytes
+    return Report(
+        "verify deployment",
+        state.deployment.name,
+        tuple(findings),
+        Stats(files, nbytes, time.perf_counter() - started),
+        sbom=str(trust.sbom) if trust.sbom else None,
+        signature=outcome.signature,
+        signers=outcome.signers,
+        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        components=tuple(c.bom_ref for c in state.components),
     )

@@ -391,6 +391,41 @@ def verify_dataset(
     )
 
 
+@verify_app.command("deployment")
+def verify_deployment(
+    config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify a whole deployment described by chainguard.toml: one report, one exit code."""
+    from chainguard import api
+    from chainguard.config import load_config
+
+    cfg = load_config(config)
+    if cfg.path is None:
+        raise UsageError("verify deployment needs a chainguard.toml (here, or --config FILE)")
+    trust = trust_inputs(
+        cfg, sbom=sbom, signature=signature, key=key, allow_expired=allow_expired, state=state
+    )
+    bar = _ProgressBar("verifying deployment")
+    try:
+        report = api.verify_deployment(
+            trust=trust,
+            models=cfg.models,
+            datasets=cfg.datasets,
+            ignore=cfg.ignore,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    _emit(report, format_, output)
+
+
 # -------------------------------------------------------------------------------------- main
 
 

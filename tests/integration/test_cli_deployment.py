@@ -1,0 +1,109 @@
+"""`chainguard verify deployment`: one config, every component, one report and exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chainguard import api
+from chainguard.cli import app
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.bin").write_bytes(b"w" * 4096)
+    (tmp_path / "data" / "eval").mkdir(parents=True)
+    (tmp_path / "data" / "eval" / "part-0.jsonl").write_text('{"x": 1}\n')
+    api.keygen(tmp_path / "release")
+    sbom = tmp_path / "release" / "svc.cdx.json"
+    sbom.parent.mkdir()
+    api.build_sbom(
+        name="svc",
+        version="3.1.0",
+        models=[tmp_path / "weights"],
+        datasets=[tmp_path / "data" / "eval"],
+        output=sbom,
+        serial=7,
+    )
+    api.sign_sbom(sbom, tmp_path / "release.key")
+    (tmp_path / "chainguard.toml").write_text(
+        'deployment = "svc"\n'
+        'sbom = "release/svc.cdx.json"\n'
+        "[trust]\n"
+        'keys = ["release.pub"]\n'
+        "[models]\n"
+        'weights = "weights"\n'
+        "[datasets]\n"
+        'eval = "data/eval"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = CliRunner().invoke(app, ["verify", "deployment", "--format", "json", *args])
+    return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("{") else {}
+
+
+def test_whole_deployment_verifies(deployment: Path) -> None:
+    code, report = run()
+    assert code == 0, report
+    assert report["ok"] is True
+    assert sorted(report["components"]) == ["dataset:eval", "model:weights"]
+    assert report["stats"]["files"] == 2
+
+
+def test_tampered_dataset_fails_the_whole_deployment(deployment: Path) -> None:
+    (deployment / "data" / "eval" / "part-0.jsonl").write_text('{"x": 2}\n')
+    code, report = run()
+    assert code == 1
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [
+        ("artifact-modified", "part-0.jsonl")
+    ]
+
+
+def test_unmapped_component_is_a_finding(deployment: Path) -> None:
+    cfg = deployment / "chainguard.toml"
+    cfg.write_text(cfg.read_text().replace('[datasets]\neval = "data/eval"\n', ""))
+    code, report = run()
+    assert code == 1
+    assert [f["rule"] for f in report["findings"]] == ["component-missing"]
+
+
+def main_exit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run through chainguard.cli.main, which maps errors to exit codes and one-line messages."""
+    from chainguard.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+def test_config_naming_a_component_not_in_the_sbom_is_a_usage_error(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = deployment / "chainguard.toml"
+    cfg.write_text(cfg.read_text().replace("[models]\n", '[models]\nwieghts = "weights"\n', 1))
+    code, err = main_exit(capsys, "verify", "deployment")
+    assert code == 2
+    assert "model:wieghts" in err and err.count("\n") == 1
+
+
+def test_sbom_of_another_deployment_is_refused(deployment: Path) -> None:
+    cfg = deployment / "chainguard.toml"
+    cfg.write_text(cfg.read_text().replace('deployment = "svc"', 'deployment = "payments"'))
+    code, report = run()
+    assert code == 1
+    assert [f["rule"] for f in report["findings"]] == ["subject-mismatch"]
+
+
+def test_without_config_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, err = main_exit(capsys, "verify", "deployment")
+    assert code == 2 and "chainguard.toml" in err
