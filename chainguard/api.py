@@ -83,6 +83,8 @@ class BuildResult:
     files: int
     bytes: int
     seconds: float
+    dependencies: int = 0  # library components (requirements, locks, environments)
+    notes: tuple[str, ...] = ()  # what was read but cannot be verified (see collectors)
 
 
 def build_sbom(
@@ -98,17 +100,30 @@ def build_sbom(
     ignore: Sequence[str] = (),
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: Progress | None = None,
+    requirements: Sequence[Path] = (),
+    locks: Sequence[Path] = (),
+    envs: Sequence[Path] = (),
 ) -> BuildResult:
-    """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM."""
+    """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM.
+
+    ``requirements`` (requirements.txt files), ``locks`` (any lock format, recognised by
+    content) and ``envs`` (installed environments) add their dependencies as library
+    components; see collect_manifests.
+    """
     from chainguard.collectors.safetensors import read_header
     from chainguard.collectors.tree import collect_tree
     from chainguard.hashing import HashSettings
     from chainguard.sbom.build import ComponentInput
     from chainguard.sbom.build import build_sbom as render
 
-    if not models and not datasets:
-        raise UsageError("nothing to describe: pass at least one --model or --dataset")
+    if not (models or datasets or requirements or locks or envs):
+        raise UsageError(
+            "nothing to describe: pass at least one --model, --dataset, --requirements, "
+            "--lock or --env"
+        )
     started = time.perf_counter()
+    # Dependencies first: a malformed lockfile should stop the build before hours of hashing.
+    manifests = collect_manifests(requirements=requirements, locks=locks, envs=envs)
     settings = HashSettings(shard_size=shard_size, blake3=blake3)
     inputs: list[ComponentInput] = []
     seen: set[tuple[str, str]] = set()
@@ -138,6 +153,11 @@ def build_sbom(
             if f.path.endswith(".safetensors"):
                 target = root if root.is_file() else root / f.path
                 f = replace(f, safetensors=read_header(target))
+            elif f.path.endswith(".parquet"):  # footer facts (datasets section, issue 3)
+                from chainguard.collectors.parquet import read_footer
+
+                target = root if root.is_file() else root / f.path
+                f = replace(f, parquet=read_footer(target))
             digests.append(f)
         inputs.append(ComponentInput(kind=kind, name=comp_name, files=tuple(digests)))
         files += len(tree.files)
@@ -145,14 +165,20 @@ def build_sbom(
     deployment = DeploymentInfo(
         name=name, version=version, serial=serial if serial is not None else 0, expires=expires
     )
-    data = render(deployment, inputs)
+    dependencies = [d for m in manifests for d in m.dependencies]
+    data = render(deployment, inputs, dependencies)
     _write_atomic(output, data, overwrite=True)
     return BuildResult(
         output=output,
-        components=tuple(f"{c.kind}:{c.name}" for c in inputs),
-        files=files,
-        bytes=total,
+        components=(
+            *(f"{c.kind}:{c.name}" for c in inputs),
+            *(f"{m.ref} ({len(m.dependencies)} dependencies)" for m in manifests),
+        ),
+        files=files + sum(m.files_checked for m in manifests if m.kind == "environment"),
+        bytes=total + sum(m.bytes_hashed for m in manifests),
         seconds=time.perf_counter() - started,
+        dependencies=len(dependencies),
+        notes=tuple(n for m in manifests for n in m.notes),
     )
 
 
@@ -194,6 +220,18 @@ def _ignore_rules(root: Path, patterns: Sequence[str], own_files: Sequence[Path]
     return IgnoreRules(tuple(patterns), frozenset(exact))
 
 
+def _own_files(trust: TrustInputs) -> list[Path]:
+    """The SBOM and signature files verify must not count as artifacts when they sit in the tree.
+
+    Mirrors build, which leaves out the SBOM and SBOM.sig: an SBOM written into the model
+    directory and signed there with the default name must verify.
+    """
+    own = [*trust.signatures]
+    if trust.sbom is not None:
+        own += [trust.sbom, Path(f"{trust.sbom}.sig")]
+    return own
+
+
 def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
     if not overwrite and path.exists():
         raise OutputError(f"{path}: already exists; refusing to overwrite")
@@ -217,13 +255,9 @@ def sign_sbom(sbom: Path, key: Path, output: Path | None = None) -> Path:
     from chainguard.trust.bundle import key_bundle_json
     from chainguard.trust.dsse import sign
     from chainguard.trust.keys import load_private_key, public_key_from_pem
-    from chainguard.trust.statement import build_statement
 
-    data, state = read_sbom_file(sbom)
+    statement = sbom_statement(sbom)
     signing_key = load_private_key(key, _password())
-    statement = build_statement(
-        statement_subjects(state, data), CYCLONEDX_PREDICATE, _json_object(data, sbom)
-    )
     envelope = sign(statement, IN_TOTO_PAYLOAD_TYPE, signing_key)
     from cryptography.hazmat.primitives import serialization
 
@@ -234,6 +268,33 @@ def sign_sbom(sbom: Path, key: Path, output: Path | None = None) -> Path:
     _write_atomic(
         out, key_bundle_json(envelope, public_key_from_pem(pem, str(key))), overwrite=True
     )
+    return out
+
+
+def sbom_statement(sbom: Path) -> bytes:
+    """The in-toto Statement v1 every signing path signs for an SBOM (key and Sigstore alike)."""
+    from chainguard.trust.statement import build_statement
+
+    data, state = read_sbom_file(sbom)
+    return build_statement(
+        statement_subjects(state, data), CYCLONEDX_PREDICATE, _json_object(data, sbom)
+    )
+
+
+def sign_sbom_sigstore(
+    sbom: Path,
+    *,
+    staging: bool = False,
+    identity_token: str | None = None,
+    output: Path | None = None,
+) -> Path:
+    """Sign an SBOM keylessly with Sigstore (needs the network and an OIDC identity)."""
+    from chainguard.trust.sigstore import sign_sigstore
+
+    statement = sbom_statement(sbom)
+    bundle = sign_sigstore(statement, staging=staging, identity_token=identity_token)
+    out = output or Path(str(sbom) + ".sig")
+    _write_atomic(out, bundle, overwrite=True)
     return out
 
 
@@ -371,7 +432,7 @@ def verify_tree(
         return _untrusted_report(command, str(directory), trust, outcome, started)
     state = outcome.state
     chosen = select_component(state, kind, directory, component)
-    own = [p for p in (trust.sbom, *trust.signatures) if p is not None]
+    own = _own_files(trust)
     findings, stats = check_component(
         chosen, directory, own_files=own, ignore=ignore, progress=progress
     )
@@ -393,6 +454,8 @@ def verify_deployment(
     trust: TrustInputs,
     models: Sequence[tuple[str, Path]] = (),
     datasets: Sequence[tuple[str, Path]] = (),
+    locks: Sequence[Path] = (),
+    environments: Sequence[Path] = (),
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> Report:
@@ -403,12 +466,16 @@ def verify_deployment(
     mapped name the SBOM does not list is a usage error (a typo would otherwise verify nothing).
     """
     started = time.perf_counter()
+    # Parse dependency manifests before trust: a malformed lockfile is exit 3 whatever the
+    # signature says (as in verify deps).
+    manifests = [collect_dependencies(p) for p in locks]
+    manifests += [collect_dependencies(env=p) for p in environments]
     outcome = establish_trust(trust)
     target = trust.deployment or "deployment"
     if outcome.state is None:
         return _untrusted_report("verify deployment", target, trust, outcome, started)
     state = outcome.state
-    own = [p for p in (trust.sbom, *trust.signatures) if p is not None]
+    own = _own_files(trust)
     paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
     paths.update({("dataset", n): p for n, p in datasets})
     known = {(c.kind, c.name) for c in state.components}
@@ -431,7 +498,7 @@ def verify_deployment(
                     f"signed {c.kind} {c.name!r} "
                     + ("has no local path in the config" if directory is None else "is missing"),
                     expected=f"a directory holding {c.bom_ref}",
-                    actual="absent" if directory else "not configured",
+                    actual=None if directory else "not configured",
                     component=c.name,
                 )
             )
@@ -442,6 +509,29 @@ def verify_deployment(
         findings.extend(found)
         files += stats.files
         nbytes += stats.bytes
+    # Dependencies: each configured manifest against its signed counterpart, and every signed
+    # manifest must be covered by one (an unverified environment would pass silently otherwise).
+    covered: set[str] = set()
+    for observed in manifests:
+        ref, found, stats = check_dependencies(state, observed)
+        covered.add(ref)
+        findings.extend(found)
+        files += stats.files
+        nbytes += stats.bytes
+    signed_manifests = sorted({d.manifest or "(unnamed)" for d in state.dependencies})
+    findings.extend(
+        Finding(
+            "component-missing",
+            ref,
+            f"signed dependency manifest {ref!r} has no local lockfile or environment "
+            "in the config",
+            expected=f"[dependencies] entry for {ref}",
+            actual="not configured",
+            component=ref,
+        )
+        for ref in signed_manifests
+        if ref not in covered
+    )
     return Report(
         "verify deployment",
         state.deployment.name,
@@ -451,5 +541,380 @@ def verify_deployment(
         signature=outcome.signature,
         signers=outcome.signers,
         deployment=f"{state.deployment.name}@{state.deployment.version}",
-        components=tuple(c.bom_ref for c in state.components),
+        components=(*(c.bom_ref for c in state.components), *sorted(covered)),
     )
+
+
+# ------------------------------------------------------------------- dependencies (verify deps)
+#
+# Manifests (requirements files, lockfiles, installed environments) are read by
+# chainguard/collectors/{requirements,pylock,uvlock,poetrylock,environment}.py and compared by
+# chainguard/compare_deps.py. In the SBOM every dependency records the manifest it came from
+# ("uv-lock:uv.lock", "environment:.venv"): verify compares a lock with the signed lock of that
+# name, and an environment with the signed environment, never one with the other.
+
+if TYPE_CHECKING:
+    from chainguard.models import Dependency, ObservedDependencies
+
+
+def collect_manifests(
+    *, requirements: Sequence[Path] = (), locks: Sequence[Path] = (), envs: Sequence[Path] = ()
+) -> list[ObservedDependencies]:
+    """Read every manifest for an SBOM; refuse an environment whose files fail their RECORD."""
+    from chainguard.collectors.deps import collect_lock
+    from chainguard.collectors.environment import collect_environment
+
+    manifests = [collect_lock(p, "requirements") for p in requirements]
+    manifests += [collect_lock(p) for p in locks]
+    for env in envs:
+        observed = collect_environment(env)
+        if observed.record_problems:
+            p = observed.record_problems[0]
+            more = len(observed.record_problems) - 1
+            extra = f" (and {more} more)" if more else ""
+            raise InputError(
+                f"{env}: {p.path}: {p.detail}{extra}; refusing to sign an environment whose "
+                "installed files do not match their RECORD"
+            )
+        manifests.append(observed)
+    seen: set[str] = set()
+    for m in manifests:
+        if m.ref in seen:
+            raise UsageError(
+                f"two manifests are both named {m.ref!r}; each lockfile or environment in one "
+                "SBOM needs its own name (rename a file or directory)"
+            )
+        seen.add(m.ref)
+    return manifests
+
+
+def collect_dependencies(
+    lockfile: Path | None = None, *, env: Path | None = None
+) -> ObservedDependencies:
+    """Read one lockfile (any supported format) or one installed environment."""
+    from chainguard.collectors.deps import collect_lock
+    from chainguard.collectors.environment import collect_environment
+
+    if (lockfile is None) == (env is None):
+        raise UsageError("give exactly one of a LOCKFILE or --env PYTHON")
+    if env is not None:
+        return collect_environment(env)
+    assert lockfile is not None
+    return collect_lock(lockfile)
+
+
+def select_manifest(
+    state: ExpectedState, observed: ObservedDependencies, name: str | None
+) -> tuple[str, tuple[Dependency, ...]]:
+    """The signed dependencies to compare ``observed`` with: (manifest ref, dependencies).
+
+    By ``name`` ("uv.lock" or "uv-lock:uv.lock") if given, else the signed manifest with the
+    observed one's name, else the only one of its category (lock or environment). SBOMs that
+    predate manifest names (no chainguard:manifest) count as one unnamed manifest.
+    """
+    groups: dict[str, list[Dependency]] = {}
+    for d in state.dependencies:
+        groups.setdefault(d.manifest, []).append(d)
+    want_env = observed.kind == "environment"
+
+    def category_fits(ref: str) -> bool:
+        return ref == "" or ref.startswith("environment:") == want_env
+
+    candidates = [ref for ref in groups if category_fits(ref)]
+    listed = ", ".join(sorted(ref or "(unnamed)" for ref in candidates)) or "none"
+    what = "environment" if want_env else "lockfile"
+    if name is not None:
+        for ref in groups:
+            if name in (ref, ref.partition(":")[2]):
+                if not category_fits(ref):
+                    raise UsageError(f"{ref} is not a {what} in the SBOM; choose a {what}")
+                return ref, tuple(groups[ref])
+        raise UsageError(f"no {what} named {name!r} in the signed SBOM (it has: {listed})")
+    if observed.ref in groups:
+        return observed.ref, tuple(groups[observed.ref])
+    same_name = [ref for ref in candidates if ref.partition(":")[2] == observed.name]
+    if len(same_name) == 1:
+        return same_name[0], tuple(groups[same_name[0]])
+    if len(candidates) == 1:
+        return candidates[0], tuple(groups[candidates[0]])
+    if not candidates:
+        article = "an" if want_env else "a"
+        raise UsageError(f"the signed SBOM lists no dependencies from {article} {what}")
+    raise UsageError(
+        f"the SBOM has dependencies from several {what}s ({listed}); choose one with --component"
+    )
+
+
+def check_dependencies(
+    state: ExpectedState,
+    observed: ObservedDependencies,
+    *,
+    component: str | None = None,
+    require_hashes: bool | None = None,
+) -> tuple[str, list[Finding], Stats]:
+    """Compare one observed manifest with its signed counterpart: (manifest ref, findings,
+    stats). ``require_hashes`` None: required when every signed dependency carries hashes."""
+    from chainguard.compare_deps import compare_dependencies, hashes_required_by
+
+    ref, expected = select_manifest(state, observed, component)
+    if require_hashes is None:
+        require_hashes = hashes_required_by(expected)
+    findings = compare_dependencies(
+        expected,
+        observed.dependencies,
+        require_hashes=require_hashes and observed.kind != "environment",
+        record_problems=observed.record_problems,
+    )
+    files = observed.files_checked if observed.kind == "environment" else 1
+    return ref or "(unnamed)", findings, Stats(files, observed.bytes_hashed, 0.0)
+
+
+def verify_deps(
+    lockfile: Path | None = None,
+    *,
+    env: Path | None = None,
+    trust: TrustInputs,
+    component: str | None = None,
+    require_hashes: bool | None = None,
+    command: str = "verify deps",
+) -> Report:
+    """Verify a lockfile, or an installed environment, against the signed SBOM."""
+    started = time.perf_counter()
+    target = str(lockfile if lockfile is not None else env)
+    # Read (and parse) the input first: a malformed lockfile is "could not verify" (exit 3)
+    # whatever the signature says.
+    observed = collect_dependencies(lockfile, env=env)
+    outcome = establish_trust(trust)
+    if outcome.state is None:
+        return _untrusted_report(command, target, trust, outcome, started)
+    state = outcome.state
+    ref, findings, stats = check_dependencies(
+        state, observed, component=component, require_hashes=require_hashes
+    )
+    return Report(
+        command,
+        target,
+        (*outcome.warnings, *findings),
+        Stats(stats.files, stats.bytes, time.perf_counter() - started),
+        sbom=str(trust.sbom) if trust.sbom else None,
+        signature=outcome.signature,
+        signers=outcome.signers,
+        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        components=(ref,),
+    )
+
+
+# -------------------------------------------------------------------------------- verify blob
+
+if TYPE_CHECKING:
+    from chainguard.trust.sigstore import IdentityPolicy
+
+
+def verify_blob(
+    artifact: Path,
+    bundle: Path,
+    *,
+    keys: Sequence[Path] = (),
+    identities: Sequence[IdentityPolicy] = (),
+    trusted_root: Path | None = None,
+    staging: bool = False,
+) -> Report:
+    """Verify one file against a signature bundle: with trusted keys, or Sigstore identities.
+
+    Key bundles: DSSE statements (``chainguard sign``) or message signatures (cosign
+    ``sign-blob --key``). Sigstore bundles are verified offline against the production root
+    (default), the staging root (``staging``) or ``trusted_root``. ``identities`` are OR-ed.
+    A signature or digest mismatch is a finding (exit 1); unreadable input raises.
+    """
+    from chainguard.errors import BundleError, VerificationFailure
+    from chainguard.trust.blob import require_file, verify_key_artifact
+    from chainguard.trust.gate import describe_signer
+
+    started = time.perf_counter()
+    if keys and identities:
+        raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
+    if not keys and not identities:
+        raise UsageError("no trusted key or identity: pass --key PUB, or --identity and --issuer")
+    if keys and (trusted_root is not None or staging):
+        raise UsageError("--trusted-root and --staging apply to Sigstore identities, not --key")
+    if trusted_root is not None and staging:
+        raise UsageError("--staging and --trusted-root both choose the trusted root; pick one")
+    size = require_file(artifact)
+    try:
+        bundle_bytes = bundle.read_bytes()
+    except FileNotFoundError as e:
+        raise BundleError(f"{bundle}: no such signature bundle") from e
+    except OSError as e:
+        raise BundleError(f"{bundle}: cannot read: {e.strerror or e}") from e
+    findings: tuple[Finding, ...] = ()
+    signers: tuple[str, ...] = ()
+    try:
+        if keys:
+            signer = verify_key_artifact(
+                artifact, bundle_bytes, str(bundle), load_trusted_keys(keys)
+            )
+        else:
+            from chainguard.trust.sigstore import load_trusted_root, verify_sigstore_artifact
+
+            root = load_trusted_root(
+                None if trusted_root is not None else ("staging" if staging else "production"),
+                trusted_root,
+            )
+            signer = verify_sigstore_artifact(artifact, bundle_bytes, str(bundle), identities, root)
+        signers = (describe_signer(signer),)
+    except VerificationFailure as failure:
+        where = str(artifact) if failure.rule == "subject-mismatch" else str(bundle)
+        findings = (Finding(failure.rule, where, str(failure), failure.expected, failure.actual),)
+    return Report(
+        "verify blob",
+        str(artifact),
+        findings,
+        Stats(1, size, time.perf_counter() - started),
+        signature=str(bundle),
+        signers=signers,
+    )
+
+
+# ------------------------------------------------------------- OpenSSF model signing (OMS)
+
+
+def verify_model_oms(
+    path: Path,
+    signature: Path,
+    *,
+    keys: Sequence[Path] = (),
+    certificate_chains: Sequence[Path] = (),
+    identities: Sequence[IdentityPolicy] = (),
+    trusted_root: Path | None = None,
+    staging: bool = False,
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> Report:
+    """Verify a model (directory or single file) against an OpenSSF model signature.
+
+    Trust is one of: public keys (``keys``), X.509 trust anchors (``certificate_chains``), or
+    Sigstore identities (``identities``, offline against the production, staging or given
+    trusted root). The signature is verified first; only then is the model hashed and compared
+    with the signed manifest. Paths the signer recorded as ignored, ``ignore`` globs and the
+    signature file itself are left out. Mismatches are findings; unreadable input raises.
+    """
+    from chainguard.collectors.tree import IgnoreRules, collect_tree
+    from chainguard.errors import BundleError, VerificationFailure
+    from chainguard.models import VerifiedStatement
+    from chainguard.trust import oms
+    from chainguard.trust.bundle import read_bundle, verify_key_bundle
+    from chainguard.trust.gate import describe_signer
+
+    started = time.perf_counter()
+    modes = sum(bool(m) for m in (keys, certificate_chains, identities))
+    if modes != 1:
+        raise UsageError(
+            "choose one kind of trust for an OpenSSF model signature: --key PUB, "
+            "--certificate-chain CA.pem, or --identity with --issuer"
+            if modes
+            else "no trusted key, CA or identity: pass --key PUB, --certificate-chain CA.pem, "
+            "or --identity and --issuer"
+        )
+    if not identities and (trusted_root is not None or staging):
+        raise UsageError("--trusted-root and --staging apply to Sigstore identities only")
+    if trusted_root is not None and staging:
+        raise UsageError("--staging and --trusted-root both choose the trusted root; pick one")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    label = str(signature)
+
+    def stopped(finding: Finding, signers: tuple[str, ...] = ()) -> Report:
+        return Report(
+            "verify model",
+            str(path),
+            (finding,),
+            Stats(seconds=time.perf_counter() - started),
+            signature=label,
+            signers=signers,
+        )
+
+    if not signature.is_file():
+        return stopped(
+            Finding(
+                "signature-missing",
+                label,
+                "no OpenSSF model signature found; an unsigned model proves nothing",
+                expected="a signature bundle",
+            )
+        )
+    try:
+        bundle_bytes = signature.read_bytes()
+    except OSError as e:
+        raise BundleError(f"{signature}: cannot read: {e.strerror or e}") from e
+    bundle = read_bundle(bundle_bytes, label)
+    verified: VerifiedStatement | None = None
+    try:
+        if keys:
+            verified = verify_key_bundle(bundle, load_trusted_keys(keys), source=label)
+        elif certificate_chains:
+            anchors = oms.load_certificates(certificate_chains)
+            verified = oms.verify_certificate_bundle(bundle, anchors, source=label)
+        else:
+            from chainguard.trust.sigstore import load_trusted_root, verify_sigstore_dsse
+
+            root = load_trusted_root(
+                None if trusted_root is not None else ("staging" if staging else "production"),
+                trusted_root,
+            )
+            verified = verify_sigstore_dsse(bundle_bytes, label, identities, root)
+        signers = tuple(describe_signer(s) for s in verified.signers)
+        manifest = oms.read_manifest(verified, label)
+    except VerificationFailure as failure:
+        signers = tuple(describe_signer(s) for s in verified.signers) if verified else ()
+        return stopped(
+            Finding(failure.rule, label, str(failure), failure.expected, failure.actual), signers
+        )
+
+    single_file = path.name if path.is_file() else None
+    settings, shard_sizes = oms.hash_plan(manifest, single_file)
+    rules = _ignore_rules(path, ignore, (signature,))
+    tree = collect_tree(
+        path,
+        settings,
+        ignore=IgnoreRules(rules.patterns, rules.exact | oms.signed_ignore_paths(manifest)),
+        mode="verify",
+        shard_sizes=shard_sizes,
+        progress=progress.advance if progress else None,
+        on_listed=progress.start if progress else None,
+    )
+    findings = oms.compare_model(manifest, tree, single_file=single_file)
+    return Report(
+        "verify model",
+        str(path),
+        tuple(findings),
+        Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started),
+        signature=label,
+        signers=signers,
+        components=(f"model:{manifest.model_name}",),
+    )
+
+
+def sign_model_oms(
+    path: Path, key: Path, output: Path | None = None, ignore: Sequence[str] = ()
+) -> Path:
+    """Sign a model as an OpenSSF model signature that ``model_signing verify key`` accepts.
+
+    Default output: ``model.sig`` inside a model directory (left out of the signature and
+    recorded in its ignore paths, as model-signing does), ``FILE.sig`` beside a single file.
+    ``ignore`` holds literal paths relative to the model (OMS records paths, not globs).
+    """
+    from chainguard.trust.keys import load_private_key
+    from chainguard.trust.oms import DEFAULT_SIGNATURE_NAME, sign_oms
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        out = output or path / DEFAULT_SIGNATURE_NAME
+    else:
+        out = output or Path(str(path) + ".sig")
+    own: list[str] = []
+    if path.is_dir() and out.resolve().is_relative_to(path.resolve()):
+        own.append(out.resolve().relative_to(path.resolve()).as_posix())
+    signing_key = load_private_key(key, _password())
+    _write_atomic(out, sign_oms(path, signing_key, [*ignore, *own]), overwrite=True)
+    return out

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chainguard.models import IdentityRule
     from chainguard.trust.gate import TrustInputs
 
+
 class _ErrorMappingGroup(TyperGroup):
     """Turns a ChainguardError into one line on stderr and its documented exit code.
 
@@ -174,8 +175,28 @@ def sbom_build(
         Optional[str],  # noqa: UP045
         typer.Option("--expires", help="Expiry: a duration (30d, 12h, 2w) or an RFC 3339 time."),
     ] = None,
+    requirements: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--requirements", metavar="FILE", help="requirements.txt to record (repeatable)."
+        ),
+    ] = None,
+    lock: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--lock", metavar="FILE", help="pylock.toml, uv.lock, poetry.lock, … (repeatable)."
+        ),
+    ] = None,
+    env: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--env",
+            metavar="PYTHON",
+            help="Installed environment: venv or its python (repeatable).",
+        ),
+    ] = None,
 ) -> None:
-    """Hash models and datasets into a CycloneDX 1.6 SBOM (schema-validated)."""
+    """Hash models, datasets and dependencies into a CycloneDX 1.6 SBOM (schema-validated)."""
     from chainguard import api
 
     bar = _ProgressBar("hashing")
@@ -191,29 +212,118 @@ def sbom_build(
             expires=api.parse_expires(expires) if expires else None,
             ignore=ignore or [],
             progress=bar,
+            requirements=requirements or [],
+            locks=lock or [],
+            envs=env or [],
         )
     finally:
         bar.close()
+    for note in result.notes:  # read but not verifiable (unpinned, editable, …): say so
+        sys.stderr.write(f"chainguard: note: {_one_line(note)}\n")
     typer.echo(
         f"wrote {result.output}: {', '.join(result.components)}; {result.files} files, "
         f"{result.bytes / 2**20:,.1f} MiB in {result.seconds:.2f} s"
     )
 
 
+class SignFormat(str, Enum):
+    oms = "oms"
+
+
 @app.command()
 def sign(
-    sbom: Annotated[Path, typer.Argument(help="The SBOM to sign.")],
-    key: Annotated[Path, typer.Option("--key", help="Private key (PEM, from keygen).")],
+    sbom: Annotated[
+        Path,
+        typer.Argument(help="The SBOM to sign; or the word 'model' (sign model DIR --format oms)."),
+    ],
+    model: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            metavar="DIR", help="With 'model': the model directory or single file to sign."
+        ),
+    ] = None,
+    key: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--key", help="Private key (PEM, from keygen)."),
+    ] = None,
     output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("-o", "--output", help="Bundle path (default: SBOM.sig)."),
     ] = None,
+    sigstore: Annotated[
+        bool,
+        typer.Option("--sigstore", help="Sign keylessly with Sigstore (OIDC identity, network)."),
+    ] = False,
+    staging: Annotated[
+        bool, typer.Option("--staging", help="With --sigstore: use Sigstore's staging instance.")
+    ] = False,
+    identity_token: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--identity-token",
+            envvar="SIGSTORE_IDENTITY_TOKEN",
+            help="With --sigstore: OIDC token (default: ambient CI credentials).",
+        ),
+    ] = None,
+    format_: Annotated[
+        Optional[SignFormat],  # noqa: UP045
+        typer.Option("--format", help="With 'sign model': signature format (default: oms)."),
+    ] = None,
+    ignore: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--ignore", metavar="REL", help="With 'sign model': relative path to leave out."
+        ),
+    ] = None,
 ) -> None:
-    """Sign an SBOM: Sigstore bundle v0.3 with a DSSE in-toto statement."""
+    """Sign an SBOM (SBOM --key KEY, or --sigstore), or a model (model DIR --key KEY --format oms).
+
+    An SBOM signature is a Sigstore bundle v0.3 with a DSSE in-toto statement. 'sign model'
+    writes an OpenSSF model signature (default: DIR/model.sig) that model_signing verifies.
+    """
     from chainguard import api
 
-    out = api.sign_sbom(sbom, key, output)
+    if model is not None or format_ is not None or ignore:
+        _sign_model(sbom, model, key, output, sigstore, format_, ignore)
+        return
+    if (key is None) == (not sigstore):
+        raise UsageError("sign with exactly one of --key KEY or --sigstore")
+    if key is not None:
+        if staging:  # (an identity token may come from the environment: ignored here)
+            raise UsageError("--staging goes with --sigstore, not --key")
+        out = api.sign_sbom(sbom, key, output)
+    else:
+        out = api.sign_sbom_sigstore(
+            sbom, staging=staging, identity_token=identity_token, output=output
+        )
     typer.echo(f"wrote {out}")
+
+
+def _sign_model(
+    word: Path,
+    model: Path | None,
+    key: Path | None,
+    output: Path | None,
+    sigstore: bool,
+    format_: SignFormat | None,
+    ignore: list[str] | None,
+) -> None:
+    """``sign model DIR``: a second positional after the literal word 'model'.
+
+    ``sign SBOM`` stays exactly as it was (a file named 'model' is still signed as an SBOM
+    when no second argument follows).
+    """
+    from chainguard import api
+
+    if str(word) != "model" or model is None:
+        raise UsageError(
+            "--format and --ignore apply to `chainguard sign model DIR`; "
+            "`chainguard sign SBOM` takes one SBOM"
+        )
+    if sigstore or key is None:
+        raise UsageError("sign model signs with --key KEY (an ECDSA P-256 key from keygen)")
+    out = api.sign_model_oms(model, key, output, ignore or [])
+    typer.echo(f"wrote {out} (OpenSSF model signature)")
 
 
 def trust_inputs(
@@ -258,13 +368,22 @@ def _verify_tree(
     ignore: list[str] | None,
     allow_expired: bool = False,
     state: Path | None = None,
+    identities: tuple[IdentityRule, ...] = (),
+    trusted_root: Path | None = None,
 ) -> NoReturn:
     from chainguard import api
     from chainguard.config import load_config
 
     cfg = load_config(config)
     trust = trust_inputs(
-        cfg, sbom=sbom, signature=signature, key=key, allow_expired=allow_expired, state=state
+        cfg,
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        allow_expired=allow_expired,
+        state=state,
+        identities=identities,
+        trusted_root=trusted_root,
     )
     bar = _ProgressBar(f"verifying {directory}")
     try:
@@ -312,14 +431,25 @@ def _color(stream: object) -> bool:
     return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
 
 
-_SBOM_OPT = typer.Option("--sbom", help="SBOM file (default: from chainguard.toml).")
-_SIG_OPT = typer.Option("--signature", help="Signature bundle (default: SBOM.sig). Repeatable.")
-_KEY_OPT = typer.Option("--key", help="Trusted public key (repeatable).")
-_COMPONENT_OPT = typer.Option("--component", help="Component name in the SBOM.")
+# metavars: typer would otherwise show its type names (<list[Path]>) in --help.
+_SBOM_OPT = typer.Option(
+    "--sbom", metavar="FILE", help="SBOM file (default: from chainguard.toml)."
+)
+_SIG_OPT = typer.Option(
+    "--signature", metavar="FILE", help="Signature bundle (default: SBOM.sig). Repeatable."
+)
+_KEY_OPT = typer.Option("--key", metavar="PUB", help="Trusted public key (repeatable).")
+_COMPONENT_OPT = typer.Option("--component", metavar="NAME", help="Component name in the SBOM.")
 _FORMAT_OPT = typer.Option("--format", help="Report format.")
-_OUTPUT_OPT = typer.Option("--output", help="Write the report here (summary on stderr).")
-_CONFIG_OPT = typer.Option("--config", help="Config file (default: ./chainguard.toml).")
-_IGNORE_OPT = typer.Option("--ignore", help="Glob of relative paths to leave out (repeatable).")
+_OUTPUT_OPT = typer.Option(
+    "--output", metavar="FILE", help="Write the report here (summary on stderr)."
+)
+_CONFIG_OPT = typer.Option(
+    "--config", metavar="FILE", help="Config file (default: ./chainguard.toml)."
+)
+_IGNORE_OPT = typer.Option(
+    "--ignore", metavar="GLOB", help="Glob of relative paths to leave out (repeatable)."
+)
 _ALLOW_EXPIRED_OPT = typer.Option(
     "--allow-expired", help="Accept an expired SBOM (forensics only; reported as such)."
 )
@@ -328,10 +458,84 @@ _STATE_OPT = typer.Option(
     help="Rollback state directory (default: $CHAINGUARD_STATE_DIR or ~/.local/state/chainguard).",
 )
 
+# --- OpenSSF model signatures (verify model --oms-signature) ----------------------------------
+_OMS_SIG_OPT = typer.Option(
+    "--oms-signature",
+    metavar="SIG",
+    help="Verify this OpenSSF model signature (model_signing's model.sig) instead of an SBOM.",
+)
+_CERT_CHAIN_OPT = typer.Option(
+    "--certificate-chain",
+    metavar="PEM",
+    help="With --oms-signature: trusted CA certificates (PEM; repeatable).",
+)
+_IDENTITY_OPT = typer.Option(
+    "--identity",
+    metavar="ID",
+    help="Trusted Sigstore certificate identity (SAN); repeatable, OR-ed.",
+)
+_ISSUER_OPT = typer.Option("--issuer", metavar="URL", help="OIDC issuer of the trusted identity.")
+_TRUSTED_ROOT_OPT = typer.Option(
+    "--trusted-root",
+    metavar="FILE",
+    help="Sigstore trusted_root.json (default: production, offline).",
+)
+
+
+def _identity_policies(identity: list[str] | None, issuer: str | None) -> list[Any]:
+    if not identity and issuer is None:
+        return []  # key-only verify: keep trust.sigstore (~20 ms with certifi) off start-up
+    from chainguard.trust.sigstore import IdentityPolicy
+
+    if identity and issuer is None:
+        raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
+    if issuer is not None and not identity:
+        raise UsageError("--issuer needs --identity (the certificate identity to trust)")
+    return [IdentityPolicy(i, issuer or "") for i in dict.fromkeys(identity or [])]
+
+
+def _verify_oms(
+    directory: Path,
+    oms_signature: Path,
+    *,
+    key: list[Path] | None,
+    certificate_chain: list[Path] | None,
+    identity: list[str] | None,
+    issuer: str | None,
+    trusted_root: Path | None,
+    format_: ReportFormat,
+    output: Path | None,
+    config: Path | None,
+    ignore: list[str] | None,
+) -> NoReturn:
+    from chainguard import api
+    from chainguard.config import load_config
+
+    cfg = load_config(config)
+    policies = _identity_policies(identity, issuer)
+    given = key or certificate_chain or policies
+    bar = _ProgressBar(f"verifying {directory}")
+    try:
+        report = api.verify_model_oms(
+            directory,
+            oms_signature,
+            keys=key or ([] if given else list(cfg.keys)),
+            certificate_chains=certificate_chain or [],
+            identities=policies,
+            trusted_root=trusted_root,
+            ignore=[*cfg.ignore, *(ignore or [])],
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    _emit(report, format_, output)
+
 
 @verify_app.command("model")
 def verify_model(
-    directory: Annotated[Path, typer.Argument(help="Model directory (or single file).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Model directory (or single file).")
+    ],
     sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
     signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
     key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
@@ -342,8 +546,35 @@ def verify_model(
     ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
     allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
     state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    oms_signature: Annotated[Optional[Path], _OMS_SIG_OPT] = None,  # noqa: UP045
+    certificate_chain: Annotated[Optional[list[Path]], _CERT_CHAIN_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
 ) -> None:
-    """Verify a model directory against the signed SBOM; exit 1 on any difference."""
+    """Verify a model directory against the signed SBOM (or an OpenSSF model signature with
+    --oms-signature); exit 1 on any difference."""
+    if oms_signature is not None:
+        if sbom is not None or signature or component is not None:
+            raise UsageError("--oms-signature replaces --sbom, --signature and --component")
+        _verify_oms(
+            directory,
+            oms_signature,
+            key=key,
+            certificate_chain=certificate_chain,
+            identity=identity,
+            issuer=issuer,
+            trusted_root=trusted_root,
+            format_=format_,
+            output=output,
+            config=config,
+            ignore=ignore,
+        )
+    if certificate_chain:
+        raise UsageError("--certificate-chain applies to --oms-signature")
+    from chainguard.models import IdentityRule
+
+    rules = tuple(IdentityRule(p.identity, p.issuer) for p in _identity_policies(identity, issuer))
     _verify_tree(
         "model",
         directory,
@@ -357,12 +588,14 @@ def verify_model(
         ignore,
         allow_expired,
         state,
+        identities=rules,
+        trusted_root=trusted_root,
     )
 
 
 @verify_app.command("dataset")
 def verify_dataset(
-    directory: Annotated[Path, typer.Argument(help="Dataset directory.")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset directory.")],
     sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
     signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
     key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
@@ -418,11 +651,139 @@ def verify_deployment(
             trust=trust,
             models=cfg.models,
             datasets=cfg.datasets,
+            locks=cfg.locks,
+            environments=cfg.environments,
             ignore=cfg.ignore,
             progress=bar,
         )
     finally:
         bar.close()
+    _emit(report, format_, output)
+
+
+# ------------------------------------------------------------------------------ verify deps
+
+
+@verify_app.command("deps")
+def verify_deps(
+    lockfile: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            metavar="[LOCKFILE]", help="requirements.txt, pylock.toml, uv.lock or poetry.lock."
+        ),
+    ] = None,
+    env: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--env", metavar="PYTHON", help="Installed environment instead: venv or interpreter."
+        ),
+    ] = None,
+    sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], _SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--component", help="Manifest name in the SBOM (uv.lock, .venv, …)."),
+    ] = None,
+    require_hashes: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--require-hashes/--no-require-hashes",
+            help="Every requirement pinned by hash (default: when the signed ones all are).",
+        ),
+    ] = None,
+    format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify a lockfile or an installed environment against the signed SBOM's dependencies;
+    exit 1 on any difference."""
+    from chainguard import api
+    from chainguard.config import load_config
+    from chainguard.models import IdentityRule
+
+    if (lockfile is None) == (env is None):
+        raise UsageError("give exactly one of LOCKFILE or --env PYTHON")
+    cfg = load_config(config)
+    rules = tuple(IdentityRule(p.identity, p.issuer) for p in _identity_policies(identity, issuer))
+    trust = trust_inputs(
+        cfg,
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        allow_expired=allow_expired,
+        state=state,
+        identities=rules,
+        trusted_root=trusted_root,
+    )
+    report = api.verify_deps(
+        lockfile, env=env, trust=trust, component=component, require_hashes=require_hashes
+    )
+    _emit(report, format_, output)
+
+
+# ------------------------------------------------------------------------------ verify blob
+
+
+@verify_app.command("blob")
+def verify_blob(
+    file: Annotated[Path, typer.Argument(help="The file the bundle signs.")],
+    bundle: Annotated[Path, typer.Option("--bundle", help="Sigstore bundle (.sigstore.json).")],
+    key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
+    identity: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--identity", help="Trusted certificate identity (SAN); repeatable, OR-ed."),
+    ] = None,
+    issuer: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--issuer", help="OIDC issuer of the trusted identity (required with it)."),
+    ] = None,
+    trusted_root: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--trusted-root", help="Sigstore trusted_root.json (private instance)."),
+    ] = None,
+    staging: Annotated[
+        bool, typer.Option("--staging", help="Use Sigstore's staging trusted root.")
+    ] = False,
+    repository: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--repository", help="GitHub OWNER/REPO the signing workflow ran in."),
+    ] = None,
+    ref: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--ref", help="GitHub ref the workflow ran on (refs/tags/v1.2.3)."),
+    ] = None,
+    format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify one file against a signature bundle (offline); exit 1 if it does not verify."""
+    from chainguard import api
+    from chainguard.trust.sigstore import IdentityPolicy
+
+    if key and identity:
+        raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
+    if identity and issuer is None:
+        raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
+    if issuer is not None and not identity:
+        raise UsageError("--issuer needs --identity (the certificate identity to trust)")
+    if (repository is not None or ref is not None) and not identity:
+        raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
+    policies = [
+        IdentityPolicy(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])
+    ]
+    report = api.verify_blob(
+        file,
+        bundle,
+        keys=key or [],
+        identities=policies,
+        trusted_root=trusted_root,
+        staging=staging,
+    )
     _emit(report, format_, output)
 
 

@@ -46,7 +46,7 @@ def _content_keys(f: FileDigest) -> Iterable[str]:
 
 def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Finding]:
     """Every way the observed tree differs from the signed component."""
-    comp = expected.name
+    comp = expected.bom_ref  # reports name components by bom-ref (docs/reports.md)
     findings: list[Finding] = [
         Finding(
             "sbom-path-unsafe",
@@ -135,7 +135,7 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
                 "artifact-unexpected",
                 path,
                 f"file is not listed in the signed SBOM{note}",
-                expected="absent",
+                expected=None,  # the SBOM says nothing about it (report schema: null)
                 actual=_describe(o),
                 component=comp,
             )
@@ -147,7 +147,7 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
             path,
             "file listed in the signed SBOM is missing",
             expected=_describe(exp[path]),
-            actual="absent",
+            actual=None,  # nothing observed (report schema: null)
             component=comp,
         )
         for path in sorted(missing - explained_missing)

@@ -27,9 +27,11 @@ _TOP_KEYS = {
     "datasets",
     "deployment",
     "state",
+    "dependencies",
 }
 _TRUST_KEYS = {"keys", "identities", "threshold", "trusted_root", "staging", "allow_expired"}
 _IDENTITY_KEYS = {"identity", "issuer", "repository", "ref"}
+_DEPENDENCY_KEYS = {"locks", "environments"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Config:
     state: Path | None = None  # rollback state directory
     models: tuple[tuple[str, Path], ...] = ()
     datasets: tuple[tuple[str, Path], ...] = ()
+    locks: tuple[Path, ...] = ()  # [dependencies] locks: lockfiles / requirements files
+    environments: tuple[Path, ...] = ()  # [dependencies] environments: venvs or interpreters
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -167,8 +171,21 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if deployment is not None and (not isinstance(deployment, str) or not deployment):
         raise ConfigError(f"{where('deployment')} must be a non-empty string")
 
+    deps = data.get("dependencies", {})
+    if not isinstance(deps, dict):
+        raise ConfigError(f"{where('dependencies')} must be a table")
+    unknown_deps = set(deps) - _DEPENDENCY_KEYS
+    if unknown_deps:
+        raise ConfigError(
+            f"{where('dependencies')}: unknown key(s) {', '.join(sorted(unknown_deps))}"
+        )
+
     return Config(
         path=path,
+        locks=as_paths("dependencies.locks", deps["locks"]) if "locks" in deps else (),
+        environments=as_paths("dependencies.environments", deps["environments"])
+        if "environments" in deps
+        else (),
         identities=as_identities(trust["identities"]) if "identities" in trust else (),
         threshold=threshold,
         trusted_root=as_path("trust.trusted_root", trust["trusted_root"])

@@ -58,6 +58,10 @@ class SafetensorsError(InputError):
     """A safetensors file's header is truncated, oversized or malformed."""
 
 
+class ParquetError(InputError):
+    """A Parquet file's footer is truncated, oversized or malformed."""
+
+
 class HashingError(InputError):
     """The tree to hash cannot be read at all (not a directory, permission denied at the top)."""
 
@@ -68,6 +72,10 @@ class StateError(ChainguardError):
 
 class OutputError(ChainguardError):
     """An output file cannot be written (exists and would be overwritten, or no permission)."""
+
+
+class SigningError(ChainguardError):
+    """Signing could not complete (Sigstore unreachable, identity token rejected mid-way)."""
 
 
 class VerificationFailure(ChainguardError):

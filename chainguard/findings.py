@@ -157,6 +157,11 @@ RULES: dict[str, Rule] = _rules(
         "Files and RECORD were rewritten together; reinstall from a trusted index.",
     ),
     Rule(
+        "installed-file-unexpected",
+        "File in site-packages that no installed distribution's RECORD lists",
+        "Remove it unless you put it there: a dropped-in .pth or module runs at every start.",
+    ),
+    Rule(
         "dependency-unhashed",
         "Requirement is not pinned by hash",
         "Pin with --hash (pip-compile --generate-hashes / uv pip compile --generate-hashes).",

@@ -2,38 +2,89 @@
 
 Streaming with a fixed buffer per worker (memory does not grow with file size), parallel across
 files and across fixed-size shards of large files, so that a single 8 GiB file still keeps every
-core busy at verify time. hashlib and blake3 release the GIL while they digest large buffers and
-the kernel reads (os.preadv) release it too, so plain threads scale here; no process start cost.
+core busy at verify time.
+
+Two kinds of work, one engine:
+- Large files (and shards of them) run on a thread pool: hashlib and blake3 release the GIL
+  while they digest 1 MiB buffers and the kernel reads (os.preadv) release it too, so plain
+  threads scale there, with no process start cost.
+- Small files (at most ``HashSettings.small_file_size``) are dominated by per-file Python work
+  (open, fstat, read, digest, close, stat) that holds the GIL: a thread per file is slower than
+  a serial loop. They are batched and hashed by one worker process per core, started lazily
+  (forkserver, or spawn where fork servers do not exist; never a plain fork of this possibly
+  threaded process) only once the small-file count makes the start cost pay
+  (``HashSettings.process_min_files``); below that, the calling thread hashes them serially.
+
+The listing is consumed as a stream: small files go out in batches as they are listed (so the
+walk overlaps the hashing) and only a bounded number of batches is in flight, so memory holds
+one record per file (its digest), never its bytes or an open handle.
 
 Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
 and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
 while we read it is reported as changed instead of silently yielding a digest of mixed content.
+Both paths run the same checks (``_hash_small_file`` is the code the worker processes run).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import marshal
 import os
+import queue
 import stat
+import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
-from chainguard.errors import UsageError
+from chainguard.errors import HashingError, UsageError
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest
 
 # 1 MiB reads: large enough that per-call overhead and GIL hand-offs vanish, small enough that
 # workers x buffer stays a few MiB.
 CHUNK_SIZE = 1024 * 1024
 
+# Files up to this size are read in one call and hashed in batches (by worker processes when
+# there are enough of them); larger files go to the thread pool.
+SMALL_FILE_SIZE = CHUNK_SIZE
+# Below this many small files the serial loop in the calling thread wins: starting the fork
+# server and one worker per core costs about 0.1 s, which hashes ~7,000 small files serially.
+# Measured on 2 cores (benchmarks/README.md, "Datasets"). Override with the environment
+# variable below (tests use 1 to force worker processes on tiny trees).
+PROCESS_MIN_FILES = 8000
+PROCESS_MIN_FILES_ENV = "CHAINGUARD_PROCESS_MIN_FILES"
+# A batch sent to a worker: enough files that pickling and queueing cost little per file,
+# few enough bytes that the batches in flight stay small.
+_BATCH_FILES = 256
+_BATCH_BYTES = 16 * 1024 * 1024
+_INFLIGHT_PER_WORKER = 4
+
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 Mode = Literal["build", "verify"]
 ProgressCallback = Callable[[int], None]
+ListedCallback = Callable[[int, int], None]
+
+
+def _default_workers() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _default_process_min_files() -> int:
+    value = os.environ.get(PROCESS_MIN_FILES_ENV, "")
+    if not value:
+        return PROCESS_MIN_FILES
+    if not value.isdigit():
+        raise UsageError(f"{PROCESS_MIN_FILES_ENV} must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +93,7 @@ class FileEntry:
 
     rel: str  # relative POSIX path (the name recorded in the SBOM)
     abs_path: str  # what to open (a symlink inside the tree is resolved to its target)
-    size: int
+    size: int  # -1: not stat'ed yet (see listed_by_type)
     ino: int
     dev: int
     mtime_ns: int
@@ -51,20 +102,43 @@ class FileEntry:
     def from_stat(cls, rel: str, abs_path: str, st: os.stat_result) -> FileEntry:
         return cls(rel, abs_path, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns)
 
+    @classmethod
+    def listed_by_type(cls, rel: str, abs_path: str) -> FileEntry:
+        """A regular file as the directory listing typed it (d_type), without an lstat: the
+        engine takes its identity (size, inode, mtime) with fstat when it opens the file, and
+        checks the path still has that identity after hashing. Saves a syscall per file."""
+        return cls(rel, abs_path, -1, 0, 0, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class HashSettings:
-    """How to hash. Recorded alongside the digests so verify can reproduce it."""
+    """How to hash. Recorded alongside the digests so verify can reproduce it.
+
+    ``small_file_size`` and ``process_min_files`` only choose where the work runs, never what
+    is computed: every choice yields the same digests and anomalies.
+    """
 
     shard_size: int = DEFAULT_SHARD_SIZE
     blake3: bool = False
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=_default_workers)
+    small_file_size: int = SMALL_FILE_SIZE
+    process_min_files: int = field(default_factory=_default_process_min_files)
+    # A shard size dictated by another format (OpenSSF model signing defaults to 10**9 bytes,
+    # not a multiple of CHUNK_SIZE): any positive size is then accepted.
+    foreign_shard_size: bool = False
 
     def __post_init__(self) -> None:
-        if self.shard_size < CHUNK_SIZE or self.shard_size % CHUNK_SIZE:
+        if self.foreign_shard_size:
+            if self.shard_size < 1:
+                raise UsageError("shard size must be positive")
+        elif self.shard_size < CHUNK_SIZE or self.shard_size % CHUNK_SIZE:
             raise UsageError(f"shard size must be a positive multiple of {CHUNK_SIZE} bytes")
         if self.workers < 1:
             raise UsageError("workers must be at least 1")
+        if not 0 <= self.small_file_size <= CHUNK_SIZE:
+            raise UsageError(f"small file size must be between 0 and {CHUNK_SIZE} bytes")
+        if self.process_min_files < 0:
+            raise UsageError("process_min_files must be non-negative")
 
 
 class _Changed(Exception):
@@ -104,6 +178,17 @@ def _blake3_new() -> Any:
     return blake3.blake3()
 
 
+def _check_identity(st: os.stat_result, size: int, ino: int, dev: int, mtime_ns: int) -> None:
+    if (
+        not stat.S_ISREG(st.st_mode)
+        or st.st_ino != ino
+        or st.st_dev != dev
+        or st.st_size != size
+        or st.st_mtime_ns != mtime_ns
+    ):
+        raise _Changed("replaced or modified after it was listed")
+
+
 class _Worker:
     """Per-thread read buffer, so memory is workers x CHUNK_SIZE whatever the tree holds."""
 
@@ -124,15 +209,7 @@ class _Worker:
         b3 = _blake3_new() if (with_blake3 and task.kind == "whole") else None
         fd = os.open(entry.abs_path, _OPEN_FLAGS)
         try:
-            st = os.fstat(fd)
-            if (
-                not stat.S_ISREG(st.st_mode)
-                or st.st_ino != entry.ino
-                or st.st_dev != entry.dev
-                or st.st_size != entry.size
-                or st.st_mtime_ns != entry.mtime_ns
-            ):
-                raise _Changed("replaced or modified after it was listed")
+            _check_identity(os.fstat(fd), entry.size, entry.ino, entry.dev, entry.mtime_ns)
             offset, remaining = task.offset, task.length
             while remaining:
                 want = min(remaining, CHUNK_SIZE)
@@ -166,6 +243,305 @@ def _unchanged_after(entry: FileEntry) -> bool:
     )
 
 
+# --- small files: one code path for the calling thread and the worker processes -----------------
+
+# What crosses the process boundary: plain tuples marshal far faster than dataclasses.
+# In: (path to open, size, ino, dev, mtime_ns, small limit); size -1 = not stat'ed by the walk,
+# the identity is then taken by fstat at open. Out, per file, one of:
+#   (HASHED, sha256, blake3 or None, size)
+#   (ANOMALY, kind, detail)
+#   (LARGE, size, ino, dev, mtime_ns)  -- larger than the limit: for the thread pool
+_SmallItem = tuple[str, int, int, int, int, int]
+_SmallResult = tuple[Any, ...]
+HASHED, ANOMALY, LARGE = 0, 1, 2
+
+_process_buffer: memoryview | None = None
+
+
+def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _SmallResult:
+    """Hash one file of at most CHUNK_SIZE bytes, read in one go into ``buf`` (CHUNK_SIZE + 1)."""
+    path, size, ino, dev, mtime_ns, limit = item
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            st = os.fstat(fd)
+            if size < 0:
+                # Listed by type only: this fstat is the identity the result must keep.
+                if not stat.S_ISREG(st.st_mode):
+                    raise _Changed("replaced after it was listed")
+                size, ino, dev, mtime_ns = st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns
+                if size > limit:
+                    return (LARGE, size, ino, dev, mtime_ns)
+            else:
+                _check_identity(st, size, ino, dev, mtime_ns)
+            # Ask for one byte more than listed: a regular file returns fewer bytes than asked
+            # only at its end, so one read call usually both reads it and proves it did not grow.
+            view = buf[: size + 1]
+            got = os.readv(fd, [view])
+            if 0 < got < size:  # a short read (signal, network filesystem): read to the end
+                while n := os.readv(fd, [view[got:]]):
+                    got += n
+        finally:
+            os.close(fd)
+        if got < size:
+            raise _Changed("shrank while being read")
+        if got > size:
+            raise _Changed("grew while being read")
+        data = view[:size]
+        sha = hashlib.sha256(data).hexdigest()
+        b3: str | None = None
+        if with_blake3:
+            h = _blake3_new()
+            h.update(data)
+            b3 = h.hexdigest()
+        after = os.stat(path, follow_symlinks=False)
+        if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
+            ino,
+            dev,
+            size,
+            mtime_ns,
+        ):
+            raise _Changed("modified while being read")
+    except _Changed as e:
+        return (ANOMALY, "changed-during-hash", str(e))
+    except OSError as e:
+        a = _os_anomaly("", e)
+        return (ANOMALY, a.kind, a.detail)
+    return (HASHED, sha, b3, size)
+
+
+def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_SmallResult]:
+    """Hash a batch with this process's buffer (what a worker process does with each request)."""
+    global _process_buffer
+    if _process_buffer is None:
+        _process_buffer = memoryview(bytearray(CHUNK_SIZE + 1))
+    buf = _process_buffer
+    return [_hash_small_file(item, buf, with_blake3) for item in items]
+
+
+# Worker processes are fresh interpreters (`python -I -S`, fork+exec: safe from a threaded
+# parent, and unlike multiprocessing's spawn/forkserver they never re-import the caller's
+# __main__, so a user's script needs no `if __name__ == "__main__"` guard). They get the
+# parent's sys.path, then answer length-prefixed marshal frames on stdin/stdout: marshal is the
+# fastest stdlib codec for tuples of str/int, and both ends are this module.
+_WORKER_BOOT = "from chainguard.hashing import _worker_main; _worker_main()"
+# How many worker processes this process has started (tests check the process path ran).
+worker_processes_started = 0
+_FRAME = struct.Struct("<I")
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    (length,) = _FRAME.unpack(head)
+    body = stream.read(length)
+    if len(body) < length:
+        raise EOFError
+    return marshal.loads(body)  # noqa: S302 - both ends are this module, over our own pipes
+
+
+def _write_frame(stream: IO[bytes], value: Any) -> None:
+    body = marshal.dumps(value)
+    stream.write(_FRAME.pack(len(body)) + body)
+    stream.flush()
+
+
+def _worker_main() -> None:  # pragma: no cover - runs in the worker processes
+    import sys
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        while True:
+            items, with_blake3 = _read_frame(stdin)
+            try:
+                reply: Any = ("ok", _hash_small_batch(items, with_blake3))
+            except Exception as e:  # a bug or a missing blake3: tell the parent, one line
+                reply = ("error", f"{type(e).__name__}: {e}")
+            _write_frame(stdout, reply)
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+
+
+class _WorkerProcess:
+    """One worker process and the parent thread that feeds it batches from a shared queue."""
+
+    def __init__(self, jobs: queue.Queue[Any], results: queue.Queue[Any]) -> None:
+        import subprocess
+        import sys
+
+        # The parent's path, plus where this package lives (an editable install finds it through
+        # an import hook that -S does not load); appended, so it shadows nothing.
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = [*sys.path, package_parent]
+        boot = f"import sys; sys.path[:] = {path!r}; {_WORKER_BOOT}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", boot],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        self.jobs, self.results = jobs, results
+        self.thread = threading.Thread(target=self._feed, name="chainguard-hash-io", daemon=True)
+        self.thread.start()
+
+    def _feed(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            batch, items, with_blake3 = job
+            try:
+                _write_frame(self.proc.stdin, (items, with_blake3))
+                status, payload = _read_frame(self.proc.stdout)
+            except (OSError, EOFError, ValueError) as e:
+                status, payload = "error", f"worker process died ({type(e).__name__})"
+            self.results.put((batch, status, payload))
+            if status != "ok":
+                return
+
+    def stop(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class _SmallFiles:
+    """Batches small files and hashes them: serially here, or on worker processes once the
+    count reaches ``process_min_files``. Bounded: at most ``_INFLIGHT_PER_WORKER`` batches per
+    worker are queued; before the workers start, at most ``process_min_files`` files are held."""
+
+    def __init__(
+        self,
+        settings: HashSettings,
+        on_result: Callable[[FileEntry, _SmallResult], None],
+    ) -> None:
+        self.settings = settings
+        self.on_result = on_result
+        self.count = 0
+        self.current: list[FileEntry] = []
+        self.current_bytes = 0
+        self.held: list[list[FileEntry]] = []  # batches waiting for the decision to use processes
+        self.workers: list[_WorkerProcess] = []
+        self.jobs: queue.Queue[Any] = queue.Queue(_INFLIGHT_PER_WORKER * settings.workers)
+        self.results: queue.Queue[Any] = queue.Queue()
+        self.inflight = 0
+        self.use_processes = settings.workers > 1
+        self.min_files = max(1, settings.process_min_files)
+        self.limit = min(settings.small_file_size, settings.shard_size)
+        self.blake3 = settings.blake3
+
+    def _item(self, e: FileEntry) -> _SmallItem:
+        return (e.abs_path, e.size, e.ino, e.dev, e.mtime_ns, self.limit)
+
+    @property
+    def processes(self) -> int:
+        """How many worker processes were started (0: everything ran in this thread)."""
+        return len(self.workers)
+
+    def add(self, entry: FileEntry) -> None:
+        self.count += 1
+        self.current.append(entry)
+        self.current_bytes += max(entry.size, 0)
+        if len(self.current) >= _BATCH_FILES or self.current_bytes >= _BATCH_BYTES:
+            self._close_batch()
+
+    def _close_batch(self) -> None:
+        if not self.current:
+            return
+        batch, self.current, self.current_bytes = self.current, [], 0
+        if not self.workers and self.use_processes and self.count >= self.min_files:
+            self._start_workers()
+        if self.workers:
+            self._submit(batch)
+        else:
+            self.held.append(batch)
+
+    def _start_workers(self) -> None:
+        global worker_processes_started
+        worker_processes_started += self.settings.workers
+        try:
+            for _ in range(self.settings.workers):
+                self.workers.append(_WorkerProcess(self.jobs, self.results))
+        except OSError as e:
+            raise HashingError(f"cannot start a hashing worker process: {e}") from e
+        held, self.held = self.held, []
+        for batch in held:
+            self._submit(batch)
+
+    def _submit(self, batch: list[FileEntry]) -> None:
+        # Take in finished batches first so results (and memory) do not pile up.
+        while True:
+            try:
+                self._handle(self.results.get_nowait())
+            except queue.Empty:
+                break
+        items = [self._item(e) for e in batch]
+        while True:
+            try:
+                self.jobs.put((batch, items, self.blake3), timeout=0.05)
+                break
+            except queue.Full:
+                self._handle_one(timeout=0.05)
+        self.inflight += 1
+
+    def _handle_one(self, timeout: float) -> None:
+        try:
+            reply = self.results.get(timeout=timeout)
+        except queue.Empty:
+            if not any(w.thread.is_alive() for w in self.workers):
+                raise HashingError("every hashing worker process has stopped") from None
+            return
+        self._handle(reply)
+
+    def _handle(self, reply: tuple[list[FileEntry], str, Any]) -> None:
+        batch, status, payload = reply
+        self.inflight -= 1
+        if status != "ok":
+            raise HashingError(f"hashing worker process failed: {payload}")
+        for entry, result in zip(batch, payload, strict=True):
+            self.on_result(entry, result)
+
+    def finish(self) -> None:
+        """Hash everything still pending; returns when every small file has a result."""
+        self._close_batch()
+        if self.held:
+            buf = memoryview(bytearray(CHUNK_SIZE + 1))
+            for batch in self.held:
+                for entry in batch:
+                    self.on_result(entry, _hash_small_file(self._item(entry), buf, self.blake3))
+            self.held = []
+        while self.inflight:
+            self._handle_one(timeout=0.5)
+
+    def close(self) -> None:
+        if not self.workers:
+            return
+        # Unblock every feeder thread, then end the processes (closing stdin ends their loop).
+        while True:
+            try:
+                self.jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.workers:
+            with contextlib.suppress(queue.Full):
+                self.jobs.put_nowait(None)
+        for w in self.workers:
+            w.thread.join(timeout=5)
+            w.stop()
+        self.workers = []
+
+
+# --- planning and the engine --------------------------------------------------------------------
+
+
 def plan_jobs(
     entries: Sequence[FileEntry], settings: HashSettings, mode: Mode, shard_sizes: dict[str, int]
 ) -> list[_FileJob]:
@@ -176,20 +552,18 @@ def plan_jobs(
     the whole-file digest otherwise (small files, and files the SBOM does not know, so that
     renamed content can still be recognised).
     """
-    jobs = []
-    for e in entries:
-        sharded = e.size > settings.shard_size
-        if mode == "build":
-            jobs.append(
-                _FileJob(e, True, _shard_count(e.size, settings.shard_size) if sharded else 0)
-            )
-        else:
-            signed_shard = shard_sizes.get(e.rel)
-            if sharded and signed_shard == settings.shard_size:
-                jobs.append(_FileJob(e, False, _shard_count(e.size, settings.shard_size)))
-            else:
-                jobs.append(_FileJob(e, True, 0))
-    return jobs
+    return [_plan(e, settings, mode, shard_sizes) for e in entries]
+
+
+def _plan(
+    e: FileEntry, settings: HashSettings, mode: Mode, shard_sizes: dict[str, int]
+) -> _FileJob:
+    sharded = e.size > settings.shard_size
+    if mode == "build":
+        return _FileJob(e, True, _shard_count(e.size, settings.shard_size) if sharded else 0)
+    if sharded and shard_sizes.get(e.rel) == settings.shard_size:
+        return _FileJob(e, False, _shard_count(e.size, settings.shard_size))
+    return _FileJob(e, True, 0)
 
 
 def _tasks(jobs: Sequence[_FileJob], settings: HashSettings) -> list[_Task]:
@@ -209,62 +583,91 @@ def _tasks(jobs: Sequence[_FileJob], settings: HashSettings) -> list[_Task]:
 
 
 def hash_entries(
-    entries: Sequence[FileEntry],
+    entries: Iterable[FileEntry],
     settings: HashSettings,
     *,
     mode: Mode = "build",
     shard_sizes: dict[str, int] | None = None,
     progress: ProgressCallback | None = None,
+    on_listed: ListedCallback | None = None,
 ) -> tuple[list[FileDigest], list[Anomaly]]:
-    """Hash the listed files. Returns digests for files read consistently, anomalies for others."""
-    jobs = plan_jobs(entries, settings, mode, shard_sizes or {})
-    tasks = _tasks(jobs, settings)
-    worker = _Worker()
-    lock = threading.Lock()
+    """Hash the listed files. Returns digests for files read consistently, anomalies for others.
 
-    def run(task: _Task) -> None:
-        job = task.job
-        if job.failed is not None:
-            return
-        try:
-            sha, b3 = worker.run(task, settings.blake3)
-        except _Changed as e:
-            with lock:
-                job.failed = Anomaly(job.entry.rel, "changed-during-hash", str(e))
-            return
-        except OSError as e:
-            with lock:
-                job.failed = job.failed or _os_anomaly(job.entry.rel, e)
-            return
-        with lock:
-            if task.kind == "whole":
-                job.sha256, job.blake3 = sha, b3
-            else:
-                job.shards[task.index] = sha
-            job.pending -= 1
-        if progress is not None:
-            progress(task.length)
-
-    if settings.workers == 1 or len(tasks) <= 1:
-        for t in tasks:
-            run(t)
-    else:
-        with ThreadPoolExecutor(settings.workers, thread_name_prefix="chainguard-hash") as pool:
-            futures: list[Future[None]] = [pool.submit(run, t) for t in tasks]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in done:
-                f.result()  # re-raise programming errors rather than hide them
-
+    ``entries`` may be a lazy stream (a directory walk): small files are hashed while it is
+    still being listed, large ones start on the thread pool as soon as they are seen.
+    ``on_listed(files, bytes)`` is called once every entry's size is known; ``progress(bytes)``
+    only after that.
+    """
+    shard_sizes = shard_sizes or {}
     digests: list[FileDigest] = []
     anomalies: list[Anomaly] = []
-    for job in jobs:
+    lock = threading.Lock()
+    listed = False
+    early_progress = 0
+    count = total = 0
+
+    def report(nbytes: int) -> None:
+        nonlocal early_progress
+        if progress is None:
+            return
+        with lock:
+            if not listed:
+                early_progress += nbytes
+                return
+        progress(nbytes)
+
+    large = _LargeFiles(settings, report)
+
+    def add_large(entry: FileEntry) -> None:
+        large.add(_plan(entry, settings, mode, shard_sizes))
+
+    def small_result(entry: FileEntry, result: _SmallResult) -> None:
+        nonlocal total
+        code = result[0]
+        if code == HASHED:
+            _, sha, b3, size = result
+            digests.append(
+                FileDigest(entry.rel, size, sha, b3, settings.shard_size)  # positional: hot loop
+            )
+            total += size
+            report(size)
+        elif code == LARGE:
+            _, size, ino, dev, mtime_ns = result
+            total += size
+            add_large(FileEntry(entry.rel, entry.abs_path, size, ino, dev, mtime_ns))
+        else:
+            anomalies.append(Anomaly(entry.rel, result[1], result[2]))
+
+    small = _SmallFiles(settings, small_result)
+    small_limit = small.limit
+    try:
+        for e in entries:
+            count += 1
+            if e.size <= small_limit:  # includes size -1: not stat'ed, the worker decides
+                small.add(e)
+            else:
+                total += e.size
+                add_large(e)
+        small.finish()
+        with lock:
+            listed = True
+            pending, early_progress = early_progress, 0
+        if on_listed is not None:
+            on_listed(count, total)
+        if progress is not None and pending:
+            progress(pending)
+        large.finish()
+    finally:
+        small.close()
+        large.close()
+
+    for job in large.jobs:
         e = job.entry
         if job.failed is None and not _unchanged_after(e):
             job.failed = Anomaly(e.rel, "changed-during-hash", "modified while being read")
         if job.failed is not None:
             anomalies.append(job.failed)
             continue
-        shards = tuple(s for s in job.shards if s is not None)
         digests.append(
             FileDigest(
                 path=e.rel,
@@ -272,15 +675,73 @@ def hash_entries(
                 sha256=job.sha256,
                 blake3=job.blake3,
                 shard_size=settings.shard_size,
-                shards=shards,
+                shards=tuple(s for s in job.shards if s is not None),
             )
         )
     return digests, anomalies
 
 
-def _os_anomaly(rel: str, e: OSError) -> Anomaly:
-    import errno
+class _LargeFiles:
+    """Large files and shards on a thread pool, started with the first large file."""
 
+    def __init__(self, settings: HashSettings, report: ProgressCallback) -> None:
+        self.settings = settings
+        self.report = report
+        self.jobs: list[_FileJob] = []
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: list[Future[None]] = []
+        self.worker = _Worker()
+        self.lock = threading.Lock()
+
+    def add(self, job: _FileJob) -> None:
+        self.jobs.append(job)
+        tasks = _tasks([job], self.settings)
+        if self.settings.workers == 1:
+            return  # run in finish(), in this thread
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(
+                self.settings.workers, thread_name_prefix="chainguard-hash"
+            )
+        self.futures += [self.pool.submit(self._run, t) for t in tasks]
+
+    def finish(self) -> None:
+        if self.pool is None:
+            for t in _tasks(self.jobs, self.settings):
+                self._run(t)
+            return
+        done, _ = wait(self.futures, return_when=FIRST_EXCEPTION)
+        for f in done:
+            f.result()  # re-raise programming errors rather than hide them
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def _run(self, task: _Task) -> None:
+        job = task.job
+        if job.failed is not None:
+            return
+        try:
+            sha, b3 = self.worker.run(task, self.settings.blake3)
+        except _Changed as e:
+            with self.lock:
+                job.failed = Anomaly(job.entry.rel, "changed-during-hash", str(e))
+            return
+        except OSError as e:
+            with self.lock:
+                job.failed = job.failed or _os_anomaly(job.entry.rel, e)
+            return
+        with self.lock:
+            if task.kind == "whole":
+                job.sha256, job.blake3 = sha, b3
+            else:
+                job.shards[task.index] = sha
+            job.pending -= 1
+        self.report(task.length)
+
+
+def _os_anomaly(rel: str, e: OSError) -> Anomaly:
     if e.errno == errno.ELOOP:
         return Anomaly(rel, "changed-during-hash", "became a symbolic link after it was listed")
     if e.errno == errno.ENOENT:

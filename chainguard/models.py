@@ -36,6 +36,17 @@ class SafetensorsInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ParquetInfo:
+    """Facts read from a Parquet file's footer (never from its pages)."""
+
+    rows: int
+    # top-level columns in schema order: (name, type) where type is the physical type, or
+    # "GROUP" for a nested column, plus "/<logical type>" when one is annotated
+    # (e.g. ("id", "INT64"), ("text", "BYTE_ARRAY/STRING"), ("tags", "GROUP/LIST"))
+    columns: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FileDigest:
     """One regular file of a tree, as recorded in an SBOM or as observed on disk.
 
@@ -53,6 +64,7 @@ class FileDigest:
     shard_size: int = DEFAULT_SHARD_SIZE
     shards: tuple[str, ...] = ()
     safetensors: SafetensorsInfo | None = None
+    parquet: ParquetInfo | None = None
 
     def content_id(self) -> str:
         """A digest that identifies the content however it was measured.
@@ -129,6 +141,9 @@ class Dependency:
     source: str = ""  # file the pin came from, for messages
     purl: str = ""
     extras: tuple[Property, ...] = ()
+    # "<kind>:<name>" of the manifest it was read from (e.g. "uv-lock:uv.lock",
+    # "environment:.venv"); "" in SBOMs written before manifests were recorded.
+    manifest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +219,54 @@ class IdentityRule:
     issuer: str
     repository: str | None = None  # GitHub "owner/repo" the workflow ran in
     ref: str | None = None  # GitHub ref, e.g. refs/heads/main or refs/tags/v1.2.3
+
+
+# --- dependency manifests (requirements, lockfiles, installed environments) -----------------
+
+ManifestKind = Literal["requirements", "pylock", "uv-lock", "poetry-lock", "environment"]
+MANIFEST_KINDS: tuple[ManifestKind, ...] = (
+    "requirements",
+    "pylock",
+    "uv-lock",
+    "poetry-lock",
+    "environment",
+)
+RecordProblemKind = Literal[
+    "modified",  # content or size differs from RECORD
+    "missing",  # listed in RECORD, not on disk
+    "not-regular",  # a symbolic link, directory or special file where RECORD lists a file
+    "outside",  # resolves (through a linked directory) outside the environment
+    "unreadable",
+    "changed-during-hash",
+    "unlisted",  # in site-packages but in no RECORD (e.g. a dropped-in .pth file)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """One installed file that does not match the RECORD of its distribution."""
+
+    path: str  # as written in RECORD (relative to site-packages), or relative for unlisted
+    kind: RecordProblemKind
+    detail: str
+    distribution: str = ""  # PEP 503 name; "" for an unlisted file
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedDependencies:
+    """What a dependency collector read from one manifest (lockfile or environment)."""
+
+    kind: ManifestKind
+    name: str  # the manifest's name in the SBOM: file name, or environment directory name
+    source: str  # the path as given, for messages
+    dependencies: tuple[Dependency, ...]
+    record_problems: tuple[RecordProblem, ...] = ()
+    notes: tuple[str, ...] = ()  # what was read but cannot be verified, one line each
+    files_checked: int = 0
+    bytes_hashed: int = 0
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.name}"

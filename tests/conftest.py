@@ -24,6 +24,15 @@ def vectors_dir() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def deps_venv(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One real venv with two tiny wheels pip-installed (tests/deps_helpers.py); read-only:
+    tests that tamper with it work on ``deps_helpers.copy_venv``."""
+    from deps_helpers import build_deps_venv
+
+    return build_deps_venv(tmp_path_factory.mktemp("deps-venv"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
+from json.encoder import encode_basestring  # what json.dumps uses with ensure_ascii=False
 from typing import TYPE_CHECKING, Any
 
 import chainguard
@@ -65,6 +66,7 @@ def build_sbom(
     *,
     timestamp: datetime | None = None,
     serial_number: uuid.UUID | None = None,
+    files_via_cyclonedx: bool = False,
 ) -> bytes:
     """Build the SBOM for a deployment. Returns pretty-printed UTF-8 JSON ending in a newline.
 
@@ -73,6 +75,11 @@ def build_sbom(
     in the caller, not bad user input. Raises SbomError if the result fails schema validation.
     ``timestamp`` (aware; default now) and ``serial_number`` (default: the deployment's
     ``bom_serial_number``, else random) make the output reproducible.
+
+    File components (the bulk: one per file of every model and dataset) are written directly,
+    not through cyclonedx's model, which costs about a millisecond per file (100,000 files took
+    two minutes); see _direct_files. ``files_via_cyclonedx`` builds them with cyclonedx as well:
+    the tests check both give byte-identical output.
     """
     _check_deployment(deployment)
     _check_components(components)
@@ -95,7 +102,8 @@ def build_sbom(
     tool = Component(
         type=ComponentType.APPLICATION, name="chainguard", version=chainguard.__version__
     )
-    top_level = [_tree_component(c) for c in components]
+    direct = not files_via_cyclonedx
+    top_level = [_tree_component(c, with_files=not direct) for c in components]
     top_level += [_library_component(d, ref) for d, ref in zip(dependencies, dep_refs, strict=True)]
     bom = Bom(
         serial_number=serial,
@@ -114,13 +122,130 @@ def build_sbom(
     ordered.update(document)
     # cyclonedx writes "+00:00"; the "Z" form is what docs/formats.md shows and people expect.
     ordered["metadata"]["timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not direct:
+        _validate(ordered)
+        return _encode(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")
+    splices = _direct_files(ordered, components)
+    _validate(ordered)  # the skeleton, with one file entry of each distinct shape
+    for node, token, _ in splices:
+        node["components"] = token  # same key, same place: only the value is swapped
+    text = json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+    for _, token, rendered in splices:
+        quoted = f'"{token}"'
+        assert text.count(quoted) == 1
+        text = text.replace(quoted, rendered)
+    return _encode(text)
+
+
+def _encode(text: str) -> bytes:
     try:
-        text = json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
-        data = text.encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError("SBOM text contains a lone surrogate (not valid Unicode)") from e
-    _validate(json.loads(text))
-    return data
+
+
+# --- file components, written directly ----------------------------------------------------------
+#
+# Each file component is a small dict rendered by _render exactly as json.dumps(indent=2,
+# ensure_ascii=False) would at that depth (tests compare with the cyclonedx path byte for byte).
+# Schema validation: every file entry has one of a few shapes (which hashes, which properties);
+# all their values are strings whose only schema constraint (hash content: hex) _check_file
+# enforces. So one entry of each distinct shape is validated with the skeleton, which proves the
+# rest valid without 20 s of jsonschema per 100,000 files.
+
+_FILE_PAD = " " * 8  # file objects sit in components[i].components[j]: depth 4 x 2 spaces
+
+
+def _direct_files(
+    document: dict[str, Any], components: Sequence[ComponentInput]
+) -> list[tuple[dict[str, Any], str, str]]:
+    """Render every tree component's files; put shape representatives into ``document``.
+
+    Returns (component node, placeholder token, rendered JSON array) per non-empty component.
+    """
+    splices: list[tuple[dict[str, Any], str, str]] = []
+    nodes = {node.get("bom-ref"): node for node in document.get("components", [])}
+    for c in components:
+        ref = f"{c.kind}:{c.name}"
+        node = nodes[ref]
+        files = sorted(c.files, key=lambda f: f.path.encode())
+        if not files:
+            continue
+        shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
+        parts = []
+        for f in files:
+            d = _file_dict(ref, f)
+            shape = (
+                tuple(h["alg"] for h in d["hashes"]),
+                tuple(p["name"] for p in d["properties"]),
+            )
+            shapes.setdefault(shape, d)
+            parts.append(_render_file(d))
+        rendered = "[\n" + ",\n".join(parts) + "\n" + " " * 6 + "]"
+        # A random token cannot occur in the document: file names are in the rendered text.
+        token = f"@@chainguard-files-{uuid.uuid4()}@@"
+        node["components"] = list(shapes.values())
+        # keys in the order cyclonedx writes them (sorted), "components" among them
+        ordered = dict(sorted(node.items()))
+        node.clear()
+        node.update(ordered)
+        splices.append((node, token, rendered))
+    return splices
+
+
+def _file_dict(parent_ref: str, f: FileDigest) -> dict[str, Any]:
+    assert f.sha256 is not None  # _check_file
+    hashes = [{"alg": "SHA-256", "content": f.sha256}]
+    if f.blake3 is not None:
+        hashes.insert(0, {"alg": "BLAKE3", "content": f.blake3})  # cyclonedx sorts by alg
+    pairs = sorted(_file_pairs(f))
+    return {
+        "bom-ref": f"{parent_ref}/{f.path}",
+        "hashes": hashes,
+        "name": f.path,
+        "properties": [{"name": n, "value": val} for n, val in pairs],
+        "type": "file",
+    }
+
+
+def _render_file(d: dict[str, Any]) -> str:
+    """_FILE_PAD + _render(d, _FILE_PAD) for a _file_dict, unrolled (3x faster; same bytes)."""
+    q = _quote
+    hashes = ",\n".join(
+        f'{_P12}{{\n{_P14}"alg": {q(h["alg"])},\n{_P14}"content": {q(h["content"])}\n{_P12}}}'
+        for h in d["hashes"]
+    )
+    props = ",\n".join(
+        f'{_P12}{{\n{_P14}"name": {q(p["name"])},\n{_P14}"value": {q(p["value"])}\n{_P12}}}'
+        for p in d["properties"]
+    )
+    return (
+        f'{_P8}{{\n{_P10}"bom-ref": {q(d["bom-ref"])},\n{_P10}"hashes": [\n{hashes}\n{_P10}],\n'
+        f'{_P10}"name": {q(d["name"])},\n{_P10}"properties": [\n{props}\n{_P10}],\n'
+        f'{_P10}"type": "file"\n{_P8}}}'
+    )
+
+
+_P8, _P10, _P12, _P14 = (" " * n for n in (8, 10, 12, 14))
+
+
+def _render(value: Any, pad: str) -> str:
+    """json.dumps(value, indent=2, ensure_ascii=False) for str / list / dict, at indent ``pad``."""
+    if isinstance(value, str):
+        return _quote(value)
+    inner = pad + "  "
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        return "[\n" + ",\n".join(inner + _render(x, inner) for x in value) + "\n" + pad + "]"
+    if not value:
+        return "{}"
+    items = ",\n".join(f"{inner}{_quote(k)}: {_render(x, inner)}" for k, x in value.items())
+    return "{\n" + items + "\n" + pad + "}"
+
+
+def _quote(value: str) -> str:
+    return encode_basestring(value)
 
 
 def _validate(document: dict[str, Any]) -> None:
@@ -226,6 +351,12 @@ def _check_file(f: FileDigest, where: str) -> None:
         keys = [k for k, _ in st.metadata]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{where}: duplicate safetensors metadata key")
+    if f.parquet is not None:
+        if f.parquet.rows < 0:
+            raise ValueError(f"{where}: negative parquet row count")
+        if not all(v.is_text(name) for name, _ in f.parquet.columns):
+            raise ValueError(f"{where}: parquet column name is not valid Unicode")
+        v.format_parquet_columns(f.parquet.columns)  # raises for a type outside the vocabulary
 
 
 def _check_dependencies(dependencies: Sequence[Dependency]) -> list[str]:
@@ -245,8 +376,12 @@ def _check_dependencies(dependencies: Sequence[Dependency]) -> list[str]:
                 raise ValueError(f"{where}: {h!r} is not lowercase hex of the right length")
         if d.record_sha256 is not None and not v.is_hex(d.record_sha256):
             raise ValueError(f"{where}: record_sha256 must be 64 lowercase hex digits")
-        if any(p.name in (v.RECORD_SHA256, v.SOURCE) for p in d.extras):
-            raise ValueError(f"{where}: extras may not use {v.RECORD_SHA256} or {v.SOURCE}")
+        if any(p.name in (v.RECORD_SHA256, v.SOURCE, v.MANIFEST) for p in d.extras):
+            raise ValueError(
+                f"{where}: extras may not use {v.RECORD_SHA256}, {v.SOURCE} or {v.MANIFEST}"
+            )
+        if d.manifest and not v.is_manifest_ref(d.manifest):
+            raise ValueError(f"{where}: manifest must be '<kind>:<name>', got {d.manifest!r}")
         # read.py rejects a repeated chainguard: property; cyclonedx drops a repeated pair.
         ours = [p.name for p in d.extras if p.name.startswith(v.PREFIX)]
         if len(set(ours)) != len(ours) or len(set(d.extras)) != len(d.extras):
@@ -262,9 +397,13 @@ def _package_ref(d: Dependency) -> str:
     # A purl already starts with "pkg:"; without one, name@version under the same prefix keeps
     # every dependency ref recognisable and apart from the model:/dataset: refs.
     if d.purl:
-        return _normalised_purl(d)
-    version = f"@{d.version}" if d.version is not None else ""
-    return f"{v.PACKAGE_REF_PREFIX}{d.name}{version}"
+        ref = _normalised_purl(d)
+    else:
+        version = f"@{d.version}" if d.version is not None else ""
+        ref = f"{v.PACKAGE_REF_PREFIX}{d.name}{version}"
+    # The same distribution may be pinned by several manifests (a lock and the environment
+    # installed from it): one component each, so the ref names the manifest too.
+    return f"{ref}#{d.manifest}" if d.manifest else ref
 
 
 def _normalised_purl(d: Dependency) -> str:
@@ -312,7 +451,7 @@ def _deployment_properties(d: DeploymentInfo) -> list[Property]:
     return _props(pairs)
 
 
-def _tree_component(c: ComponentInput) -> Component:
+def _tree_component(c: ComponentInput, *, with_files: bool = True) -> Component:
     from cyclonedx.model import HashAlgorithm, HashType
     from cyclonedx.model.component import Component, ComponentType
 
@@ -330,7 +469,7 @@ def _tree_component(c: ComponentInput) -> Component:
                 (v.TOTAL_SIZE, str(sum(f.size for f in files))),
             ]
         ),
-        components=[_file_component(ref, f) for f in files],
+        components=[_file_component(ref, f) for f in files] if with_files else [],
     )
 
 
@@ -342,18 +481,27 @@ def _file_component(parent_ref: str, f: FileDigest) -> Component:
     hashes = [HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)]
     if f.blake3 is not None:
         hashes.append(HashType(alg=HashAlgorithm.BLAKE3, content=f.blake3))
-    pairs = [(v.SIZE, str(f.size))]
-    if f.sharded:
-        pairs += [(v.SHARD_SIZE, str(f.shard_size)), (v.SHARDS, ",".join(f.shards))]
-    if f.safetensors is not None:
-        pairs += _safetensors_pairs(f.safetensors)
     return Component(
         type=ComponentType.FILE,
         bom_ref=f"{parent_ref}/{f.path}",
         name=f.path,
         hashes=hashes,
-        properties=_props(pairs),
+        properties=_props(_file_pairs(f)),
     )
+
+
+def _file_pairs(f: FileDigest) -> list[tuple[str, str]]:
+    pairs = [(v.SIZE, str(f.size))]
+    if f.sharded:
+        pairs += [(v.SHARD_SIZE, str(f.shard_size)), (v.SHARDS, ",".join(f.shards))]
+    if f.safetensors is not None:
+        pairs += _safetensors_pairs(f.safetensors)
+    if f.parquet is not None:
+        pairs += [
+            (v.PQ_ROWS, str(f.parquet.rows)),
+            (v.PQ_COLUMNS, v.format_parquet_columns(f.parquet.columns)),
+        ]
+    return pairs
 
 
 def _safetensors_pairs(st: SafetensorsInfo) -> list[tuple[str, str]]:
@@ -380,6 +528,8 @@ def _library_component(d: Dependency, ref: str) -> Component:
         pairs.append((v.RECORD_SHA256, d.record_sha256))
     if d.source:
         pairs.append((v.SOURCE, d.source))
+    if d.manifest:
+        pairs.append((v.MANIFEST, d.manifest))
     pairs += [(p.name, p.value) for p in d.extras]
     return Component(
         type=ComponentType.LIBRARY,

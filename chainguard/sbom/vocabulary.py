@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-from chainguard.models import ComponentKind
+from chainguard.models import MANIFEST_KINDS, ComponentKind
 
 PREFIX: Final = "chainguard:"
 
@@ -32,10 +32,24 @@ ST_TENSOR_COUNT: Final = "chainguard:safetensors:tensor-count"
 ST_DTYPES: Final = "chainguard:safetensors:dtypes"
 ST_PARAMETERS: Final = "chainguard:safetensors:parameters"
 ST_METADATA_PREFIX: Final = "chainguard:safetensors:metadata:"
+# Parquet footer facts: row count, and the top-level columns as "name:TYPE" joined by ","
+# (TYPE as in models.ParquetInfo; "%", ",", ":" and control characters in a name are written
+# as %XX of their UTF-8 bytes so the list always splits back unambiguously).
+PQ_ROWS: Final = "chainguard:parquet:rows"
+PQ_COLUMNS: Final = "chainguard:parquet:columns"
 
 # library components (Python distributions)
 RECORD_SHA256: Final = "chainguard:record-sha256"
 SOURCE: Final = "chainguard:source"
+# "<kind>:<name>" of the manifest the dependency was read from (models.MANIFEST_KINDS); absent
+# in SBOMs written before manifests were recorded. Read into Dependency.manifest.
+MANIFEST: Final = "chainguard:manifest"
+# Kept in Dependency.extras (they round-trip as plain properties):
+MARKER: Final = "chainguard:marker"  # PEP 508 environment marker of the pin
+SPECIFIER: Final = "chainguard:specifier"  # a requirement not pinned to one version (">=2")
+# Where the distribution comes from when not from an index: "url:…", "vcs:…", "path:…",
+# "directory:…", "editable:…", "virtual:…" (local source trees cannot be hashed).
+LOCATOR: Final = "chainguard:locator"
 
 DEPLOYMENT_REF_PREFIX: Final = "deployment:"
 PACKAGE_REF_PREFIX: Final = "pkg:"
@@ -120,3 +134,64 @@ def is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def is_manifest_ref(value: str) -> bool:
+    """``<kind>:<name>`` with a known manifest kind and a non-empty, one-line name."""
+    kind, sep, name = value.partition(":")
+    return (
+        bool(sep)
+        and kind in MANIFEST_KINDS
+        and bool(name)
+        and name.isprintable()
+        and "/" not in name
+        and is_text(name)
+    )
+
+
+# --- Parquet column lists ---------------------------------------------------------------------
+
+_PQ_TYPE = re.compile("[A-Z][A-Z0-9_]{0,39}(?:/[A-Z][A-Z0-9_]{0,39})?")
+_PQ_ESCAPE = re.compile("[%,:\x00-\x1f\x7f-\x9f]")
+_PQ_ESCAPED = re.compile("%([0-9A-F]{2})")
+
+
+def format_parquet_columns(columns: tuple[tuple[str, str], ...]) -> str:
+    """``name:TYPE,name:TYPE``; raises ValueError for a type outside the vocabulary."""
+    parts = []
+    for name, kind in columns:
+        if not _PQ_TYPE.fullmatch(kind):
+            raise ValueError(f"parquet column {name!r}: type {kind!r} is not NAME or NAME/NAME")
+        escaped = _PQ_ESCAPE.sub(
+            lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), name
+        )
+        parts.append(f"{escaped}:{kind}")
+    return ",".join(parts)
+
+
+def parse_parquet_columns(value: str) -> tuple[tuple[str, str], ...] | None:
+    """The inverse of format_parquet_columns; None if ``value`` is not in that form."""
+    if value == "":
+        return ()
+    columns = []
+    for part in value.split(","):
+        escaped, sep, kind = part.partition(":")
+        if not sep or not _PQ_TYPE.fullmatch(kind):
+            return None
+        pieces = _PQ_ESCAPED.split(escaped)  # text, hex, text, hex, ..., text
+        raw = bytearray()
+        for i, piece in enumerate(pieces):
+            if i % 2:
+                raw.append(int(piece, 16))
+            elif _PQ_ESCAPE.search(piece):  # a stray "%" or a character that must be escaped
+                return None
+            else:
+                raw += piece.encode("utf-8", "surrogatepass")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if format_parquet_columns(((name, kind),)) != part:  # one spelling per name
+            return None
+        columns.append((name, kind))
+    return tuple(columns)

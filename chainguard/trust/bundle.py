@@ -14,6 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
 from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure
 from chainguard.models import Signer, VerifiedStatement
 from chainguard.trust import dsse
@@ -231,6 +236,35 @@ def _short(hint: str) -> str:
     return shortened + "…" if len(hint) > 16 else shortened
 
 
+def _no_trusted_signature(
+    bundle: ParsedBundle, distinct: dict[str, TrustedKey], source: str
+) -> VerificationFailure:
+    """Why no trusted key verified: altered content (invalid) or another signer (untrusted)."""
+    trusted_list = ", ".join(distinct)
+    claimed = _claimed_signer(bundle)
+    named = [k for k in distinct.values() if claimed is not None and k.matches_hint(claimed)]
+    if claimed is None or named:
+        if not named and len(distinct) == 1:
+            named = list(distinct.values())
+        target = (
+            f"key {named[0].fingerprint[:16]}"
+            if named
+            else f"any of the {len(distinct)} trusted keys"
+        )
+        return VerificationFailure(
+            "signature-invalid",
+            f"{source}: signature does not verify with {target} — the signed content was altered",
+            expected=named[0].fingerprint if named else trusted_list,
+        )
+    return VerificationFailure(
+        "signature-untrusted",
+        f"{source}: signed by key {_short(claimed)}, which is not among the "
+        f"{len(distinct)} trusted key(s)",
+        expected=trusted_list,
+        actual=claimed,
+    )
+
+
 def verify_key_bundle(
     bundle: ParsedBundle, keys: Sequence[TrustedKey], *, source: str
 ) -> VerifiedStatement:
@@ -265,29 +299,7 @@ def verify_key_bundle(
 
     verified = dsse.verify(envelope, tuple(distinct.values()))
     if not verified:
-        claimed = _claimed_signer(bundle)
-        named = [k for k in distinct.values() if claimed is not None and k.matches_hint(claimed)]
-        if claimed is None or named:
-            if not named and len(distinct) == 1:
-                named = list(distinct.values())
-            target = (
-                f"key {named[0].fingerprint[:16]}"
-                if named
-                else f"any of the {len(distinct)} trusted keys"
-            )
-            raise VerificationFailure(
-                "signature-invalid",
-                f"{source}: signature does not verify with {target} — the signed content was "
-                "altered",
-                expected=named[0].fingerprint if named else trusted_list,
-            )
-        raise VerificationFailure(
-            "signature-untrusted",
-            f"{source}: signed by key {_short(claimed)}, which is not among the "
-            f"{len(distinct)} trusted key(s)",
-            expected=trusted_list,
-            actual=claimed,
-        )
+        raise _no_trusted_signature(bundle, distinct, source)
 
     statement = parse_statement(envelope.payload, source)
     return VerifiedStatement(
@@ -299,3 +311,78 @@ def verify_key_bundle(
             for key in verified
         ),
     )
+
+
+# --- key-signed message signatures (cosign sign-blob --key, new bundle format) ----------------
+
+# A message signature is ECDSA over the artifact's digest. The bundle names the digest; only
+# SHA-2 digests of 256 bits or more are accepted, so a bundle cannot pick a weak one.
+_MESSAGE_DIGESTS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
+    "SHA2_256": ("sha256", hashes.SHA256),
+    "SHA2_384": ("sha384", hashes.SHA384),
+    "SHA2_512": ("sha512", hashes.SHA512),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignedDigest:
+    """A digest a trusted key verifiably signed; the artifact must still be compared to it."""
+
+    signer: Signer
+    algorithm: str  # hashlib name: sha256, sha384 or sha512
+    digest: bytes
+
+
+def verify_key_message_signature(
+    bundle: ParsedBundle, keys: Sequence[TrustedKey], *, source: str
+) -> SignedDigest:
+    """Verify a key-signed ``messageSignature`` over the digest the bundle records.
+
+    The signature is checked against ``messageDigest`` (never against the artifact) so the
+    caller can tell a tampered bundle (signature-invalid) from an authentic bundle for other
+    bytes (the artifact's digest differs: subject-mismatch). Ed25519 message signatures sign
+    the whole artifact rather than a digest and are not accepted: sign a DSSE statement.
+    """
+    distinct = {key.fingerprint: key for key in keys}
+    if not distinct:
+        raise UsageError(f"{source}: no trusted public key given to verify with")
+    if bundle.material_kind != "publicKey":
+        raise VerificationFailure(
+            "signature-untrusted",
+            f"{source}: signed with an X.509 certificate, not a public key; the "
+            f"{len(distinct)} trusted key(s) cannot vouch for it",
+            expected=", ".join(distinct),
+        )
+    if bundle.message_signature is None:
+        raise BundleError(f"{source}: bundle holds a DSSE envelope, not a message signature")
+    algorithm, digest, signature = bundle.message_signature
+    known = _MESSAGE_DIGESTS.get(algorithm)
+    if known is None:
+        raise BundleError(
+            f"{source}: messageSignature digest algorithm {shown(algorithm)} is not supported "
+            f"(expected one of {', '.join(_MESSAGE_DIGESTS)})"
+        )
+    name, hash_type = known
+    if len(digest) != hash_type().digest_size:
+        raise BundleError(
+            f"{source}: messageSignature digest is {len(digest)} bytes; {algorithm} has "
+            f"{hash_type().digest_size}"
+        )
+    ecdsa_keys = [
+        k for k in distinct.values() if isinstance(k.public_key, ec.EllipticCurvePublicKey)
+    ]
+    if not ecdsa_keys:
+        raise BundleError(
+            f"{source}: a message signature can only be verified with an ECDSA key; Ed25519 "
+            "keys sign a DSSE statement (chainguard sign)"
+        )
+    for key in ecdsa_keys:
+        public_key = key.public_key
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        try:
+            public_key.verify(signature, digest, ec.ECDSA(Prehashed(hash_type())))
+        except InvalidSignature:
+            continue
+        signer = Signer(kind="key", identity=key.fingerprint, key_algorithm=key.algorithm)
+        return SignedDigest(signer, name, digest)
+    raise _no_trusted_signature(bundle, {k.fingerprint: k for k in ecdsa_keys}, source)

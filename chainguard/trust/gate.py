@@ -14,7 +14,6 @@ Only then does anything downstream see the expected state.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,20 +114,22 @@ def _verify_one(
     from chainguard.trust import sigstore as sg
 
     if "root" not in roots:
-        instance = "staging" if inputs.staging else "production"
+        instance: sg.Instance = "staging" if inputs.staging else "production"
         roots["root"] = sg.load_trusted_root(
             None if inputs.trusted_root is not None else instance, inputs.trusted_root
         )
+    root = roots["root"]
+    assert isinstance(root, sg.SigstoreTrustedRoot)
     policies = [
         sg.IdentityPolicy(r.identity, r.issuer, r.repository, r.ref) for r in inputs.identities
     ]
-    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, policies, roots["root"])
+    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, policies, root)
     return verified
 
 
 def establish_trust(inputs: TrustInputs) -> TrustOutcome:
     """Verify the signature(s) and return the expected state parsed from signed bytes only."""
-    from chainguard.sbom.read import read_sbom
+    from chainguard.sbom.read import read_sbom, read_sbom_document
     from chainguard.trust.keys import load_public_key
     from chainguard.trust.statement import parse_statement
 
@@ -160,7 +161,7 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
                     str(p),
                     "no signature bundle found; an unsigned SBOM proves nothing",
                     expected="a signature bundle",
-                    actual="absent",
+                    actual=None,
                 )
                 for p in missing
             ),
@@ -177,7 +178,7 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
         except VerificationFailure as f:
             failures.append(Finding(f.rule, str(path), str(f), f.expected, f.actual))
     failures += [
-        Finding("signature-missing", str(p), "signature bundle not found", "a bundle", "absent")
+        Finding("signature-missing", str(p), "signature bundle not found", "a bundle", None)
         for p in missing
     ]
 
@@ -240,14 +241,18 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
             signers,
             sig_label,
         )
-    # The expected state always comes from the signed payload.
-    predicate_bytes = json.dumps(statement.predicate).encode()
-    state = read_sbom(predicate_bytes, f"{chosen[0].source} (signed SBOM)")
+    # The expected state always comes from the signed payload, as parsed (strictly) above.
     signed_digest = chosen_key
+    state = read_sbom_document(
+        statement.predicate, signed_digest or "", f"{chosen[0].source} (signed SBOM)"
+    )
     findings: list[Finding] = []
     if sbom_bytes is not None:
         actual = hashlib.sha256(sbom_bytes).hexdigest()
         if actual != signed_digest:
+            # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
+            # but use nothing from it — the expected state comes from the signed payload only.
+            read_sbom(sbom_bytes, str(inputs.sbom))
             findings.append(
                 Finding(
                     "sbom-mismatch",
@@ -256,14 +261,6 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
                     "the signature belongs to another SBOM)",
                     expected=f"sha256:{signed_digest}" if signed_digest else "a signed digest",
                     actual=f"sha256:{actual}",
-                )
-            )
-        elif json.loads(sbom_bytes) != statement.predicate:
-            findings.append(
-                Finding(
-                    "subject-mismatch",
-                    str(inputs.sbom),
-                    "the signed statement's predicate differs from the SBOM its subject names",
                 )
             )
     findings.extend(subject_findings(state, chosen[0].statement, chosen[0].source))
@@ -323,7 +320,7 @@ def subject_findings(
                     f"component {c.bom_ref} is not signed with this root digest",
                     expected=f"sha256:{c.root_digest}",
                     actual=f"sha256:{s.get('sha256')}" if s else "not a signed subject",
-                    component=c.name,
+                    component=c.bom_ref,
                 )
             )
     refs = {c.bom_ref for c in state.components}

@@ -107,3 +107,59 @@ def test_without_config_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     code, err = main_exit(capsys, "verify", "deployment")
     assert code == 2 and "chainguard.toml" in err
+
+
+@pytest.fixture
+def deployment_with_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.bin").write_bytes(b"w" * 4096)
+    shutil.copy(repo / "fixtures" / "deps" / "uv.lock", tmp_path / "uv.lock")
+    api.keygen(tmp_path / "release")
+    sbom = tmp_path / "svc.cdx.json"
+    api.build_sbom(
+        name="svc",
+        version="1",
+        models=[tmp_path / "weights"],
+        locks=[tmp_path / "uv.lock"],
+        output=sbom,
+        serial=1,
+    )
+    api.sign_sbom(sbom, tmp_path / "release.key")
+    (tmp_path / "chainguard.toml").write_text(
+        'deployment = "svc"\nsbom = "svc.cdx.json"\n[trust]\nkeys = ["release.pub"]\n'
+        '[models]\nweights = "weights"\n[dependencies]\nlocks = ["uv.lock"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_deployment_covers_dependencies(deployment_with_lock: Path) -> None:
+    code, report = run()
+    assert code == 0, report
+    assert any(c.startswith("uv-lock:") for c in report["components"])
+
+
+def test_downgraded_lock_fails_the_deployment(deployment_with_lock: Path) -> None:
+    import re
+
+    lock = deployment_with_lock / "uv.lock"
+    text = lock.read_text()
+    # bump the first pinned version's patch number
+    m = re.search(r'\nversion = "(\d+)\.(\d+)\.(\d+)"', text)
+    assert m is not None
+    changed = f'\nversion = "{m.group(1)}.{m.group(2)}.{int(m.group(3)) + 1}"'
+    lock.write_text(text[: m.start()] + changed + text[m.end() :])
+    code, report = run()
+    assert code == 1
+    assert "dependency-version" in {f["rule"] for f in report["findings"]}
+
+
+def test_signed_lock_not_configured_is_component_missing(deployment_with_lock: Path) -> None:
+    cfg = deployment_with_lock / "chainguard.toml"
+    cfg.write_text(cfg.read_text().replace('[dependencies]\nlocks = ["uv.lock"]\n', ""))
+    code, report = run()
+    assert code == 1
+    assert [f["rule"] for f in report["findings"]] == ["component-missing"]

@@ -1,0 +1,624 @@
+"""An installed Python environment → its distributions, with every installed file checked
+against the RECORD its installer wrote.
+
+Given a virtual environment (its directory, or its interpreter), site-packages is found from
+the layout and ``pyvenv.cfg`` without running anything. Any other interpreter is run once,
+isolated and without ``site`` (``-I -S``: no ``.pth`` file of the environment gets to run), to
+ask where its site-packages directories are. Nothing is ever imported from the environment.
+
+For each ``*.dist-info``: Name and Version from METADATA; the SHA-256 of RECORD itself (what
+the SBOM signs: a file changed together with its RECORD line changes it); and every file RECORD
+lists, checked for size and digest with the shared hashing engine. RECORD entries may point
+outside site-packages (``../../bin/tool``) but never outside the environment: such a RECORD,
+or one with malformed lines, cannot be verified and raises LockfileError. Files in
+site-packages that no RECORD lists (a dropped-in ``.pth`` runs code at every start) are
+reported too; bytecode in ``__pycache__`` is not, as interpreters write it at run time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+
+from chainguard.collectors._deps import (
+    canonical_name,
+    decode_text,
+    make_dependency,
+    one_line,
+    read_bounded,
+)
+from chainguard.errors import LockfileError
+from chainguard.models import Dependency, ManifestKind, ObservedDependencies, RecordProblem
+
+KIND: ManifestKind = "environment"
+PROBE_TIMEOUT = 30.0
+# METADATA headers come first; a description body can be long and is not needed.
+_METADATA_HEAD = 1024 * 1024
+# RECORD digests: hashlib.algorithms_guaranteed minus md5/sha1 (the spec forbids them) and the
+# variable-length shake algorithms.
+RECORD_ALGORITHMS = frozenset(
+    {
+        "sha224",
+        "sha256",
+        "sha384",
+        "sha512",
+        "sha3_224",
+        "sha3_256",
+        "sha3_384",
+        "sha3_512",
+        "blake2b",
+        "blake2s",
+    }
+)
+_B64URL = re.compile("[A-Za-z0-9_-]+")
+_HEX = re.compile("[0-9a-fA-F]+")
+_DECIMAL = re.compile("0|[1-9][0-9]{0,19}")
+# Run with -I -S: no .pth file of the environment gets to run. Without site, a venv is not
+# activated, so the probe applies the venv's pyvenv.cfg itself (site.venv reads only that file).
+_PROBE = (
+    "import json, site, sys\n"
+    "try:\n    site.venv(None)\nexcept Exception:\n    pass\n"
+    "import sysconfig\n"
+    "p = sysconfig.get_paths()\n"
+    "print(json.dumps({'prefix': sys.prefix, 'exec_prefix': sys.exec_prefix, "
+    "'sites': [p['purelib'], p['platlib'], *site.getsitepackages()]}))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEntry:
+    """One line of a RECORD file."""
+
+    path: str
+    algorithm: str | None
+    digest: bytes | None
+    size: int | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentLayout:
+    prefix: Path  # absolute, as given (for messages and the environment's name)
+    roots: tuple[str, ...]  # real paths that RECORD entries may resolve into
+    site_dirs: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.prefix.name or "root"
+
+
+# --- locating site-packages ----------------------------------------------------------------------
+
+
+def locate_environment(target: Path, *, timeout: float = PROBE_TIMEOUT) -> EnvironmentLayout:
+    """Where an environment's site-packages are: from a venv's layout, else by asking it."""
+    absolute = Path(os.path.abspath(target))
+    if not os.path.lexists(absolute):
+        raise LockfileError(f"{target}: no such environment or interpreter")
+    if absolute.is_dir():
+        return _layout_from_prefix(absolute, target)
+    # bin/python (Scripts\python.exe) of a venv: the venv is two levels up. Not resolved: the
+    # interpreter is a symbolic link to the base Python.
+    venv = absolute.parent.parent
+    if (venv / "pyvenv.cfg").is_file():
+        return _layout_from_prefix(venv, target)
+    return _probe_interpreter(absolute, target, timeout)
+
+
+def _pyvenv_cfg(prefix: Path) -> dict[str, str]:
+    cfg = prefix / "pyvenv.cfg"
+    if not cfg.is_file():
+        return {}
+    text = decode_text(read_bounded(cfg, "pyvenv.cfg"), str(cfg))
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lower()] = value.strip()
+    return values
+
+
+def _layout_from_prefix(prefix: Path, given: Path) -> EnvironmentLayout:
+    cfg = _pyvenv_cfg(prefix)
+    notes = []
+    version = cfg.get("version_info") or cfg.get("version") or ""
+    wanted = ".".join(version.split(".")[:2]) if version else ""
+    candidates = [
+        *sorted(prefix.glob("lib*/python*/site-packages")),
+        *sorted(prefix.glob("lib*/pypy*/site-packages")),
+        prefix / "Lib" / "site-packages",
+    ]
+    sites = _unique_dirs(
+        c
+        for c in candidates
+        if c.is_dir() and (not wanted or c.parent.name == "Lib" or c.parent.name.endswith(wanted))
+    )
+    if not sites:
+        raise LockfileError(
+            f"{given}: no lib/pythonX.Y/site-packages here; pass a virtual environment or "
+            "its interpreter"
+        )
+    if cfg.get("include-system-site-packages", "").lower() == "true":
+        notes.append(
+            f"{given}: include-system-site-packages is true; packages of the base interpreter "
+            "are importable but not verified here"
+        )
+    roots = _unique_reals([prefix, *sites])
+    return EnvironmentLayout(prefix, roots, tuple(sites), tuple(notes))
+
+
+def _probe_interpreter(interpreter: Path, given: Path, timeout: float) -> EnvironmentLayout:
+    try:
+        done = subprocess.run(
+            [str(interpreter), "-I", "-S", "-c", _PROBE],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise LockfileError(f"{given}: interpreter did not answer within {timeout:g} s") from e
+    except OSError as e:
+        raise LockfileError(
+            f"{given}: cannot run as a Python interpreter: {e.strerror or e}"
+        ) from e
+    if done.returncode != 0:
+        err = one_line(done.stderr.decode("utf-8", "replace"))[-200:]
+        raise LockfileError(
+            f"{given}: not a working Python interpreter (exit {done.returncode}: {err})"
+        )
+    try:
+        answer = json.loads(done.stdout)
+        prefix = Path(str(answer["prefix"]))
+        exec_prefix = Path(str(answer["exec_prefix"]))
+        listed = [Path(str(p)) for p in answer["sites"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise LockfileError(f"{given}: unexpected answer from the interpreter") from e
+    sites = _unique_dirs(p for p in listed if p.is_dir())
+    if not sites:
+        raise LockfileError(f"{given}: the interpreter reports no existing site-packages")
+    return EnvironmentLayout(prefix, _unique_reals([prefix, exec_prefix, *sites]), tuple(sites))
+
+
+def _unique_dirs(paths: Iterator[Path] | list[Path]) -> list[Path]:
+    seen: set[str] = set()
+    result = []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real not in seen:
+            seen.add(real)
+            result.append(p)
+    return result
+
+
+def _unique_reals(paths: list[Path]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(os.path.realpath(p) for p in paths))
+
+
+def _inside(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+# --- RECORD ---------------------------------------------------------------------------------------
+
+
+def parse_record(data: bytes, source: str) -> list[RecordEntry]:
+    """RECORD is CSV: ``path,algorithm=<urlsafe base64, no padding>,size`` per installed file.
+
+    Hash and size may be empty (RECORD itself, bytecode). Any malformed line is an error: a
+    RECORD that cannot be read completely cannot vouch for anything.
+    """
+    text = decode_text(data, source)
+    entries = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1  # where the next row starts (a quoted field may span lines)
+    try:
+        for row in reader:
+            if row and row != [""]:
+                entries.append(_record_entry(row, f"{source}:{line}", line))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise LockfileError(f"{source}:{line}: not valid CSV: {e}") from e
+    return entries
+
+
+def _record_entry(row: list[str], where: str, line: int) -> RecordEntry:
+    if len(row) != 3:
+        raise LockfileError(f"{where}: expected 3 fields (path,hash,size), found {len(row)}")
+    path, hash_field, size_field = row
+    if not path or not path.isprintable():
+        raise LockfileError(f"{where}: empty path or control characters in the path")
+    algorithm: str | None = None
+    digest: bytes | None = None
+    if hash_field:
+        algorithm, sep, encoded = hash_field.partition("=")
+        if not sep or algorithm not in RECORD_ALGORITHMS:
+            raise LockfileError(
+                f"{where}: hash must be <algorithm>=<base64>, with algorithm one of "
+                f"{', '.join(sorted(RECORD_ALGORITHMS))}"
+            )
+        size_bytes = hashlib.new(algorithm).digest_size
+        if len(encoded) == 2 * size_bytes and _HEX.fullmatch(encoded):
+            # Debian's dh-python rewrites RECORD with hex digests; the length tells them apart
+            # (base64 of the same digest is 4/3 of the bytes, never twice).
+            digest = bytes.fromhex(encoded)
+        else:
+            digest = _urlsafe_b64(encoded, where)
+        if len(digest) != size_bytes:
+            raise LockfileError(f"{where}: {algorithm} digest has the wrong length")
+    size: int | None = None
+    if size_field:
+        if not _DECIMAL.fullmatch(size_field):
+            raise LockfileError(f"{where}: size must be a non-negative integer, got {size_field!r}")
+        size = int(size_field)
+    return RecordEntry(path, algorithm, digest, size, line)
+
+
+def _urlsafe_b64(encoded: str, where: str) -> bytes:
+    # Strict: the urlsafe alphabet only, no padding (what the wheel spec writes).
+    if not _B64URL.fullmatch(encoded) or len(encoded) % 4 == 1:
+        raise LockfileError(f"{where}: hash is not urlsafe base64 without padding")
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise LockfileError(f"{where}: hash is not urlsafe base64 without padding") from e
+
+
+# --- collecting ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Check:
+    """An installed file to hash against its RECORD entry."""
+
+    dist: str
+    entry: RecordEntry
+    full: str
+
+
+@dataclass(slots=True)
+class _Scan:
+    layout: EnvironmentLayout
+    deps: list[Dependency] = field(default_factory=list)
+    problems: list[RecordProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checks: list[_Check] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
+    skip_dirs: set[str] = field(default_factory=set)  # metadata dirs of unverifiable installs
+    unhashed: int = 0
+    bytecode: int = 0
+
+
+def collect_environment(
+    target: Path, *, timeout: float = PROBE_TIMEOUT, workers: int | None = None
+) -> ObservedDependencies:
+    """Every distribution installed in ``target`` and every file checked against its RECORD."""
+    layout = locate_environment(target, timeout=timeout)
+    scan = _Scan(layout, notes=list(layout.notes))
+    for site in layout.site_dirs:
+        try:
+            entries = sorted(os.scandir(site), key=lambda e: e.name)
+        except OSError as e:
+            raise LockfileError(f"{site}: cannot list: {e.strerror or e}") from e
+        for entry in entries:
+            if entry.name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
+                _dist_info(Path(entry.path), site, scan)
+            elif entry.name.endswith(".egg-info"):
+                _egg_info(Path(entry.path), scan)
+    hashed = _hash_checks(scan, workers)
+    for site in layout.site_dirs:
+        _unlisted(site, scan)
+    if scan.unhashed:
+        scan.notes.append(
+            f"{target}: {scan.unhashed} RECORD entries carry no hash (besides RECORD itself); "
+            "their content is not checked"
+        )
+    if scan.bytecode:
+        scan.notes.append(
+            f"{target}: {scan.bytecode} bytecode files (.pyc) are not covered by RECORD hashes"
+        )
+    deps = _drop_duplicates(scan, target)
+    return ObservedDependencies(
+        kind=KIND,
+        name=layout.name,
+        source=str(target),
+        dependencies=tuple(deps),
+        record_problems=tuple(sorted(scan.problems, key=lambda p: (p.path, p.kind))),
+        notes=tuple(scan.notes),
+        files_checked=len(scan.checks),
+        bytes_hashed=hashed,
+    )
+
+
+def _drop_duplicates(scan: _Scan, target: Path) -> list[Dependency]:
+    """One entry per (name, version). Importers take the first on sys.path; Debian ships
+    both an egg-info and a dist-info for some packages: the one with a RECORD is kept."""
+    kept: dict[tuple[str, str | None], Dependency] = {}
+    for d in scan.deps:
+        key = (d.name, d.version)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = d
+            continue
+        if first.record_sha256 is None and d.record_sha256 is not None:
+            kept[key], d = d, first
+        scan.notes.append(
+            f"{target}: {d.name} {d.version} is installed twice ({kept[key].source} and "
+            f"{d.source}); {kept[key].source} is verified"
+        )
+    return sorted(kept.values(), key=lambda d: (d.name, d.version or ""))
+
+
+def _metadata(dist_info: Path) -> tuple[str, str]:
+    path = dist_info / "METADATA"
+    try:
+        with path.open("rb") as f:
+            head = f.read(_METADATA_HEAD)
+    except FileNotFoundError as e:
+        raise LockfileError(f"{path}: missing; the distribution cannot be identified") from e
+    except OSError as e:
+        raise LockfileError(f"{path}: cannot read: {e.strerror or e}") from e
+    return _name_version(head, str(path))
+
+
+def _name_version(head: bytes, source: str) -> tuple[str, str]:
+    text = head.decode("utf-8", "replace")
+    headers = HeaderParser().parsestr(text.split("\n\n", 1)[0] + "\n")
+    name, version = headers.get("Name"), headers.get("Version")
+    if not name or not version:
+        raise LockfileError(f"{source}: Name or Version header missing")
+    return canonical_name(str(name).strip(), source), str(version).strip()
+
+
+def _dist_info(dist_info: Path, site: Path, scan: _Scan) -> None:
+    name, version = _metadata(dist_info)
+    record_path = dist_info / "RECORD"
+    if not record_path.is_file():
+        scan.notes.append(f"{dist_info}: no RECORD; the files of {name} cannot be checked")
+        scan.skip_dirs.add(os.path.realpath(dist_info))
+        scan.deps.append(_dependency(name, version, None, dist_info, scan))
+        return
+    data = read_bounded(record_path, "RECORD file")
+    record_sha256 = hashlib.sha256(data).hexdigest()
+    site_real = os.path.realpath(site)
+    record_real = os.path.normpath(os.path.join(site_real, os.path.relpath(record_path, site)))
+    for entry in parse_record(data, str(record_path)):
+        if os.path.isabs(entry.path):
+            full = os.path.normpath(entry.path)
+        else:
+            full = os.path.normpath(os.path.join(site_real, entry.path))
+        if not _inside(full, scan.layout.roots):
+            raise LockfileError(
+                f"{record_path}:{entry.line}: path {entry.path!r} escapes the environment "
+                f"{scan.layout.prefix}"
+            )
+        scan.listed.add(full)
+        if full == record_real:
+            continue
+        if entry.digest is None:
+            if entry.path.endswith((".pyc", ".pyo")):
+                scan.bytecode += 1
+            else:
+                scan.unhashed += 1
+            continue
+        scan.checks.append(_Check(name, entry, full))
+    scan.deps.append(_dependency(name, version, record_sha256, dist_info, scan))
+
+
+def _dependency(
+    name: str, version: str, record_sha256: str | None, dist_info: Path, scan: _Scan
+) -> Dependency:
+    return make_dependency(
+        name,
+        version,
+        manifest=(KIND, scan.layout.name),
+        source=dist_info.name,
+        record_sha256=record_sha256,
+    )
+
+
+def _egg_info(path: Path, scan: _Scan) -> None:
+    pkg_info = path / "PKG-INFO" if path.is_dir() else path
+    data = read_bounded(pkg_info, "PKG-INFO file")[:_METADATA_HEAD]
+    name, version = _name_version(data, str(pkg_info))
+    scan.skip_dirs.add(os.path.realpath(path))
+    scan.notes.append(f"{path}: legacy egg-info install of {name}; its files cannot be checked")
+    scan.deps.append(_dependency(name, version, None, path, scan))
+
+
+def _hex(digest: bytes | None) -> str:
+    return digest.hex() if digest is not None else "?"
+
+
+def _describe(entry: RecordEntry, digest: bytes | None = None, size: int | None = None) -> str:
+    alg = entry.algorithm or "sha256"
+    shown = digest if digest is not None else entry.digest
+    length = size if size is not None else entry.size
+    return f"{alg}:{_hex(shown)}" + (f" ({length} bytes)" if length is not None else "")
+
+
+def _problem(check: _Check, kind: str, detail: str, actual: str | None) -> RecordProblem:
+    return RecordProblem(
+        path=check.entry.path,
+        kind=kind,  # type: ignore[arg-type]
+        detail=detail,
+        distribution=check.dist,
+        expected=_describe(check.entry),
+        actual=actual,
+    )
+
+
+def _hash_checks(scan: _Scan, workers: int | None) -> int:
+    """Size and digest of every hashed RECORD entry; returns the bytes hashed."""
+    from chainguard.hashing import FileEntry, HashSettings, hash_entries
+
+    to_hash: list[FileEntry] = []
+    by_key: dict[str, _Check] = {}
+    others: list[tuple[_Check, os.stat_result]] = []
+    for i, check in enumerate(scan.checks):
+        st = _stat_installed(check, scan)
+        if st is None:
+            continue
+        if check.entry.size is not None and st.st_size != check.entry.size:
+            scan.problems.append(
+                _problem(
+                    check,
+                    "modified",
+                    f"size differs from RECORD ({check.entry.size} → {st.st_size} bytes)",
+                    f"{st.st_size} bytes",
+                )
+            )
+            continue
+        if check.entry.algorithm != "sha256":
+            others.append((check, st))
+            continue
+        key = str(i)
+        by_key[key] = check
+        to_hash.append(FileEntry.from_stat(key, check.full, st))
+    settings = HashSettings() if workers is None else HashSettings(workers=workers)
+    digests, anomalies = hash_entries(to_hash, settings, mode="verify")
+    hashed = 0
+    for d in digests:
+        check = by_key[d.path]
+        hashed += d.size
+        actual = bytes.fromhex(d.sha256 or "")
+        if actual != check.entry.digest:
+            scan.problems.append(
+                _problem(
+                    check,
+                    "modified",
+                    "content differs from RECORD",
+                    _describe(check.entry, actual, d.size),
+                )
+            )
+    for a in anomalies:
+        check = by_key[a.path]
+        kind = "changed-during-hash" if a.kind == "changed-during-hash" else "unreadable"
+        scan.problems.append(_problem(check, kind, a.detail, a.detail))
+    for check, st in others:
+        hashed += st.st_size
+        actual_digest = _digest_other(check, scan)
+        if actual_digest is not None and actual_digest != check.entry.digest:
+            scan.problems.append(
+                _problem(
+                    check,
+                    "modified",
+                    "content differs from RECORD",
+                    _describe(check.entry, actual_digest, st.st_size),
+                )
+            )
+    return hashed
+
+
+def _stat_installed(check: _Check, scan: _Scan) -> os.stat_result | None:
+    try:
+        st = os.lstat(check.full)
+    except FileNotFoundError:
+        scan.problems.append(_problem(check, "missing", "listed in RECORD but missing", "absent"))
+        return None
+    except OSError as e:
+        detail = e.strerror or str(e)
+        scan.problems.append(_problem(check, "unreadable", detail, detail))
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(check.full)
+        detail = f"is a symbolic link to {target}, RECORD lists a regular file"
+        scan.problems.append(_problem(check, "not-regular", detail, f"symlink → {target}"))
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        detail = "is not a regular file"
+        scan.problems.append(_problem(check, "not-regular", detail, detail))
+        return None
+    real = os.path.realpath(check.full)
+    if real != check.full and not _inside(real, scan.layout.roots):
+        detail = f"resolves outside the environment (to {real}) through a linked directory"
+        scan.problems.append(_problem(check, "outside", detail, real))
+        return None
+    return st
+
+
+def _digest_other(check: _Check, scan: _Scan) -> bytes | None:
+    """RECORD entries with an algorithm other than SHA-256 (rare): streamed, constant memory."""
+    from chainguard.hashing import CHUNK_SIZE
+
+    assert check.entry.algorithm is not None
+    h = hashlib.new(check.entry.algorithm)
+    try:
+        fd = os.open(check.full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            for chunk in iter(lambda: f.read(CHUNK_SIZE), b""):
+                h.update(chunk)
+    except OSError as e:
+        detail = e.strerror or str(e)
+        scan.problems.append(_problem(check, "unreadable", detail, detail))
+        return None
+    return h.digest()
+
+
+def _unlisted(site: Path, scan: _Scan) -> None:
+    """Files (and linked directories) in site-packages that no RECORD lists."""
+    site_real = os.path.realpath(site)
+
+    def unreadable(error: OSError) -> None:
+        # A directory we cannot list could hide anything: report it rather than skip it.
+        where = os.path.relpath(error.filename or site_real, site_real).replace(os.sep, "/")
+        detail = f"cannot list: {error.strerror or error}"
+        scan.problems.append(
+            RecordProblem(where, "unreadable", detail, "", "a readable directory", detail)
+        )
+
+    for dirpath, dirnames, filenames in os.walk(site_real, onerror=unreadable):
+        if os.path.normpath(dirpath) in scan.skip_dirs:
+            dirnames[:] = []
+            continue
+        if os.path.basename(dirpath) == "__pycache__":
+            dirnames[:] = []
+            _unlisted_bytecode(dirpath, site_real, filenames, scan)
+            continue
+        linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in linked)
+        for name in sorted([*filenames, *linked]):
+            full = os.path.normpath(os.path.join(dirpath, name))
+            if full in scan.listed or full in scan.skip_dirs:
+                continue
+            rel = os.path.relpath(full, site_real).replace(os.sep, "/")
+            scan.problems.append(
+                RecordProblem(
+                    path=rel,
+                    kind="unlisted",
+                    detail="no installed distribution's RECORD lists this file",
+                    expected="absent",
+                    actual="present",
+                )
+            )
+
+
+def _unlisted_bytecode(dirpath: str, site_real: str, filenames: list[str], scan: _Scan) -> None:
+    for name in filenames:
+        full = os.path.normpath(os.path.join(dirpath, name))
+        if full in scan.listed:
+            continue
+        if not name.endswith(".pyc"):
+            rel = os.path.relpath(full, site_real).replace(os.sep, "/")
+            scan.problems.append(
+                RecordProblem(
+                    path=rel,
+                    kind="unlisted",
+                    detail="no installed distribution's RECORD lists this file",
+                    expected="absent",
+                    actual="present",
+                )
+            )

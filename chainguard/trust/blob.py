@@ -1,0 +1,126 @@
+"""Verify one file (a blob) against a signature bundle.
+
+The bundle is always verified on its own first (a DSSE statement, or a message signature over
+the digest the bundle records); only then is the file hashed and its digest compared with what
+was signed. So a tampered bundle is reported as such, and an authentic bundle for other bytes is
+a ``subject-mismatch`` that names the signed and the actual digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from chainguard.errors import InputError, VerificationFailure
+from chainguard.hashing import CHUNK_SIZE
+from chainguard.models import Signer, Subject
+from chainguard.trust._json import shown
+from chainguard.trust.keys import TrustedKey
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def require_file(path: Path) -> int:
+    """Fail early (before any bundle work) unless ``path`` is a regular file; its size."""
+    try:
+        info = path.stat()
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: no such file") from e
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(
+            f"{path}: is a directory; verify blob checks one file (use verify model for a tree)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file")
+    return info.st_size
+
+
+def file_digests(path: Path, algorithms: Sequence[str] = ("sha256",)) -> dict[str, bytes]:
+    """Digest one file with every hashlib algorithm in ``algorithms``, in one streaming pass.
+
+    Constant memory whatever the size. O_NONBLOCK keeps a fifo swapped in after require_file
+    from hanging the open; fstat then refuses anything but a regular file.
+    """
+    hashers = {name: hashlib.new(name) for name in dict.fromkeys(algorithms)}
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: no such file") from e
+    except IsADirectoryError as e:
+        raise InputError(f"{path}: is a directory; verify blob checks one file") from e
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InputError(f"{path}: {what}")
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        try:
+            while n := f.readinto(buffer):
+                for h in hashers.values():
+                    h.update(view[:n])
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    return {name: h.digest() for name, h in hashers.items()}
+
+
+def match_subject(subjects: Sequence[Subject], sha256_hex: str, artifact: str) -> Subject:
+    """The signed subject whose SHA-256 is the artifact's, else ``subject-mismatch``.
+
+    Subject names are not compared: a file may be verified under any local name (in-toto
+    semantics); the digest is what was signed.
+    """
+    for subject in subjects:
+        if subject.get("sha256") == sha256_hex:
+            return subject
+    signed = [f"{shown(s.name, 40)} sha256:{s.get('sha256')}" for s in subjects if s.get("sha256")]
+    more = f" (+{len(signed) - 3} more)" if len(signed) > 3 else ""
+    raise VerificationFailure(
+        "subject-mismatch",
+        f"{artifact}: no signed subject has this file's SHA-256 — the file was modified after "
+        "signing, or the bundle is for another file",
+        expected=", ".join(signed[:3]) + more if signed else "a subject with a sha256 digest",
+        actual=f"sha256:{sha256_hex}",
+    )
+
+
+def verify_key_artifact(
+    artifact: Path, bundle_bytes: bytes, source: str, keys: Sequence[TrustedKey]
+) -> Signer:
+    """Verify ``artifact`` against a key-signed bundle (DSSE statement or message signature).
+
+    Raises VerificationFailure (signature-invalid, signature-untrusted, subject-mismatch),
+    BundleError for a malformed bundle, InputError for an unreadable artifact.
+    """
+    from chainguard.trust.bundle import (
+        read_bundle,
+        verify_key_bundle,
+        verify_key_message_signature,
+    )
+
+    require_file(artifact)
+    bundle = read_bundle(bundle_bytes, source)
+    if bundle.message_signature is None:
+        verified = verify_key_bundle(bundle, keys, source=source)
+        actual = file_digests(artifact)["sha256"].hex()
+        match_subject(verified.subjects, actual, str(artifact))
+        return verified.signers[0]
+    signed = verify_key_message_signature(bundle, keys, source=source)
+    digest = file_digests(artifact, (signed.algorithm,))[signed.algorithm]
+    if digest != signed.digest:
+        raise VerificationFailure(
+            "subject-mismatch",
+            f"{artifact}: its {signed.algorithm.upper()} is not the signed digest — the file "
+            "was modified after signing, or the bundle is for another file",
+            expected=f"{signed.algorithm}:{signed.digest.hex()}",
+            actual=f"{signed.algorithm}:{digest.hex()}",
+        )
+    return signed.signer
