@@ -370,6 +370,7 @@ def _verify_tree(
     state: Path | None = None,
     identities: tuple[IdentityRule, ...] = (),
     trusted_root: Path | None = None,
+    staging: bool = False,
 ) -> NoReturn:
     from chainguard import api
     from chainguard.config import load_config
@@ -384,6 +385,7 @@ def _verify_tree(
         state=state,
         identities=identities,
         trusted_root=trusted_root,
+        staging=staging,
     )
     bar = _ProgressBar(f"verifying {directory}")
     try:
@@ -450,6 +452,9 @@ _CONFIG_OPT = typer.Option(
 _IGNORE_OPT = typer.Option(
     "--ignore", metavar="GLOB", help="Glob of relative paths to leave out (repeatable)."
 )
+_STAGING_OPT = typer.Option(
+    "--staging", help="Trust Sigstore's staging instance (its shipped trusted root) instead."
+)
 _ALLOW_EXPIRED_OPT = typer.Option(
     "--allow-expired", help="Accept an expired SBOM (forensics only; reported as such)."
 )
@@ -503,6 +508,7 @@ def _verify_oms(
     identity: list[str] | None,
     issuer: str | None,
     trusted_root: Path | None,
+    staging: bool = False,
     format_: ReportFormat,
     output: Path | None,
     config: Path | None,
@@ -523,6 +529,7 @@ def _verify_oms(
             certificate_chains=certificate_chain or [],
             identities=policies,
             trusted_root=trusted_root,
+            staging=staging,
             ignore=[*cfg.ignore, *(ignore or [])],
             progress=bar,
         )
@@ -551,6 +558,7 @@ def verify_model(
     identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, _STAGING_OPT] = False,
 ) -> None:
     """Verify a model directory against the signed SBOM (or an OpenSSF model signature with
     --oms-signature); exit 1 on any difference."""
@@ -565,6 +573,7 @@ def verify_model(
             identity=identity,
             issuer=issuer,
             trusted_root=trusted_root,
+            staging=staging,
             format_=format_,
             output=output,
             config=config,
@@ -590,6 +599,7 @@ def verify_model(
         state,
         identities=rules,
         trusted_root=trusted_root,
+        staging=staging,
     )
 
 
