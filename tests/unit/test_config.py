@@ -38,6 +38,14 @@ def test_full_config(tmp_path: Path) -> None:
     assert cfg.models == (("m", tmp_path / "weights"),) and cfg.datasets == (("d", Path("/data")),)
 
 
+def test_dependencies_table(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(tmp_path, '[dependencies]\nlocks = ["uv.lock"]\nenvironments = "/srv/.venv"\n')
+    )
+    assert cfg.locks == (tmp_path / "uv.lock",)
+    assert cfg.environments == (Path("/srv/.venv"),)
+
+
 def test_absent_default_config_is_empty(tmp_path: Path) -> None:
     assert load_config(None, cwd=tmp_path).path is None
 
@@ -70,6 +78,9 @@ def test_shipped_examples_parse() -> None:
         ("signature = 'a'\nsignatures = ['b']", "either signature or signatures"),
         ("deployment = ''", "deployment must be a non-empty string"),
         ("[trust]\nstaging = 'yes'", "must be true or false"),
+        ("dependencies = 1", "dependencies must be a table"),
+        ("[dependencies]\nlock = ['x']", "unknown key(s) lock"),
+        ("[dependencies]\nlocks = [2]", "dependencies.locks must be a non-empty string path"),
     ],
 )
 def test_malformed_configs_give_one_line(tmp_path: Path, text: str, fragment: str) -> None:
