@@ -11,11 +11,13 @@ One run measures, on the same files with a warm page cache:
   chainguard       ``chainguard verify model DIR --sbom SBOM --key PUB`` (SBOM built, signed once)
   model_signing    ``model_signing verify key DIR --signature SIG --public_key PUB`` (signed once)
 
-Each subprocess is timed (wall clock) and its peak RSS taken from ``os.wait4``; each measurement
-is repeated (best time kept) with the tools interleaved, so background load hits them alike. The
-floor is the faster of the two floor variants. ``chainguard --version`` start-up is measured
-against ``python -c pass``. ``--rss-scaling`` instead verifies a 1 GiB and an 8 GiB single-file
-model (sparse files: fine for memory, not for speed) and reports chainguard's peak RSS for each.
+Each subprocess is timed (wall clock, CPU) and its peak RSS taken from ``os.wait4`` in a small
+launcher process; after one untimed warm-up run, each measurement is repeated (best time kept)
+with the tools interleaved, so background load hits them alike. The floor is the faster of the two
+floor variants. ``chainguard --version`` start-up is measured against ``python -c pass``.
+``--rss-scaling`` instead verifies a 1 GiB and an 8 GiB single-file model (sparse files: fine for
+memory, not for speed) and reports chainguard's peak RSS for each. Method and results:
+benchmarks/README.md, "Models". Exit status 1 when chainguard misses a target.
 
 Usage (from the repository, with the venv active):
 
@@ -206,16 +208,22 @@ def tool_command(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
-def tool_env() -> dict[str, str]:
+def tool_env(work: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("CHAINGUARD_KEY_PASSWORD", None)  # keys here are unencrypted
     env["NO_COLOR"] = "1"
+    # An installed package has bytecode (pip compiles it at install); an editable checkout run
+    # with PYTHONDONTWRITEBYTECODE=1 (as some shells set) recompiles chainguard's modules on
+    # every start (~10 ms). Let the warm-up run write __pycache__ (gitignored) as usual.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # verify records rollback state; keep it out of the user's ~/.local/state.
+    env["CHAINGUARD_STATE_DIR"] = str(work / "state")
     return env
 
 
 def run_checked(argv: Sequence[str], cwd: Path) -> None:
     proc = subprocess.run(
-        list(argv), cwd=cwd, env=tool_env(), capture_output=True, text=True, check=False
+        list(argv), cwd=cwd, env=tool_env(cwd), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise SystemExit(
@@ -354,7 +362,7 @@ def measure(commands: Sequence[Sequence[str]], cwd: Path) -> Sample:
         proc = subprocess.run(
             [sys.executable, "-I", "-S", "-c", LAUNCHER, json.dumps([list(c) for c in commands])],
             cwd=cwd,
-            env=tool_env(),
+            env=tool_env(cwd),
             stdout=subprocess.PIPE,
             stderr=err,
             check=False,
@@ -421,9 +429,16 @@ def commands_for(
 
 
 def best_of(
-    commands: dict[str, list[list[str]]], repeat: int, cwd: Path
+    commands: dict[str, list[list[str]]], repeat: int, cwd: Path, warmup: int = 1
 ) -> dict[str, tuple[Sample, Sample]]:
-    """Round-robin the tools ``repeat`` times; per tool (fastest sample, largest RSS sample)."""
+    """Round-robin the tools ``repeat`` times; per tool (fastest sample, largest RSS sample).
+
+    ``warmup`` untimed runs per tool first: they fill the bytecode cache and page in the
+    tool's own files, as on a host that runs it routinely.
+    """
+    for _ in range(warmup):
+        for cmd in commands.values():
+            measure(cmd, cwd)
     samples: dict[str, list[Sample]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, cmd in commands.items():
@@ -523,13 +538,13 @@ def compare_rows(
     return rows
 
 
-def version_rows(repeat: int, cwd: Path) -> list[Row]:
+def version_rows(repeat: int, cwd: Path, warmup: int) -> list[Row]:
     """Start-up: ``chainguard --version`` against a bare interpreter, best of ``repeat``."""
     cmds = {
         "python -c pass": [[sys.executable, "-c", "pass"]],
         "chainguard --version": [[*tool_command("chainguard"), "--version"]],
     }
-    results = best_of(cmds, repeat, cwd)
+    results = best_of(cmds, repeat, cwd, warmup)
     base = results["python -c pass"][0].seconds
     rows = []
     for tool, (fast, big) in results.items():
@@ -559,9 +574,10 @@ def run_compare(args: argparse.Namespace, data_dir: Path) -> list[Row]:
     for case in specs:
         warmed = warm(signed[case].root)
         log(f"{case}: page cache warmed ({warmed / MIB:,.0f} MiB read once); measuring")
-        results = best_of(commands_for(signed[case], cores, with_ms), args.repeat, data_dir)
+        cmds = commands_for(signed[case], cores, with_ms)
+        results = best_of(cmds, args.repeat, data_dir, args.warmup)
         rows += compare_rows(case, results, with_ms)
-    rows += version_rows(max(args.repeat, args.version_runs), data_dir)
+    rows += version_rows(max(args.repeat, args.version_runs), data_dir, args.warmup)
     return rows
 
 
@@ -574,7 +590,7 @@ def run_rss_scaling(args: argparse.Namespace, data_dir: Path) -> list[Row]:
     for case in specs:
         warm(signed[case].root)
         cmd = commands_for(signed[case], os.cpu_count() or 1, False)["chainguard"]
-        fast, big = best_of({"chainguard": cmd}, args.repeat, data_dir)["chainguard"]
+        fast, big = best_of({"chainguard": cmd}, args.repeat, data_dir, args.warmup)["chainguard"]
         rows.append(Row(case, "chainguard", fast.seconds, fast.cpu, mb(big.rss_kib)))
     low, high = rows
     for r in rows:
@@ -592,7 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep generated data for next time")
     parser.add_argument("--rss-scaling", action="store_true", help="1 GiB vs 8 GiB peak RSS")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
-    parser.add_argument("--version-runs", type=int, default=5)
+    parser.add_argument("--version-runs", type=int, default=5, help="runs of --version (best)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs per tool first")
     parser.add_argument("--file-mib", type=int, help="size of each of the 4 shards (default 256)")
     parser.add_argument("--single-mib", type=int, help="size of the single file (default 1024)")
     parser.add_argument("--json", type=Path, help="also write the results here")

@@ -1,0 +1,59 @@
+"""The verify path's start-up cost is part of its speed (benchmarks/README.md, "Models").
+
+On a 1 GiB model on two cores, every 10 ms of imports is ~2.5% against the hashlib floor, so the
+heavy libraries other commands need must stay off `verify model` with a key.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import Release
+
+# pydantic: typer >= 0.29 coerces every option through it (+0.08 s; pyproject pins typer < 0.29).
+# sigstore/certifi: only keyless (--identity) verification needs them. cyclonedx/jsonschema:
+# only `sbom build`. The rest belong to other commands or to no command at all.
+HEAVY = {
+    "pydantic",
+    "sigstore",
+    "certifi",
+    "cyclonedx",
+    "jsonschema",
+    "model_signing",
+    "huggingface_hub",
+    "rich",
+    "numpy",
+    "safetensors",
+    "requests",
+}
+
+PROBE = """
+import atexit, sys
+atexit.register(lambda: print("MODULES", *sorted({m.split(".")[0] for m in sys.modules})))
+from chainguard.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_key_verify_imports_no_heavy_library(release: Release, tmp_path: Path) -> None:
+    env = {**os.environ, "CHAINGUARD_STATE_DIR": str(tmp_path / "state")}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    args = ["verify", "model", str(release.model), "--sbom", str(release.sbom)]
+    args += ["--key", str(release.pub), "--format", "json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES "))
+    imported = set(line.split()[1:])
+    assert "chainguard" in imported  # the probe saw the real run
+    assert imported & HEAVY == set(), f"verify imported {sorted(imported & HEAVY)}"
