@@ -30,6 +30,9 @@ from chainguard.models import (
     DeploymentInfo,
     ExpectedComponent,
     ExpectedState,
+    FileDigest,
+    FileList,
+    ObservedTree,
     Subject,
 )
 
@@ -364,8 +367,14 @@ def select_component(
     raise UsageError(f"the SBOM has several {kind}s ({names}); choose one with --component")
 
 
+def _sharded_files(component: ExpectedComponent) -> Sequence[FileDigest]:
+    """The signed files that may have shards (a FileList keeps them apart from plain ones)."""
+    files = component.files
+    return files.extra if isinstance(files, FileList) else files
+
+
 def _verify_shard_size(component: ExpectedComponent) -> tuple[int, dict[str, int]]:
-    sizes = {f.path: f.shard_size for f in component.files if f.shards}
+    sizes = {f.path: f.shard_size for f in _sharded_files(component) if f.shards}
     common = Counter(sizes.values()).most_common(1)
     return (common[0][0] if common else DEFAULT_SHARD_SIZE), sizes
 
@@ -377,25 +386,136 @@ def check_component(
     own_files: Sequence[Path] = (),
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
+    observed: ObservedTree | None = None,
 ) -> tuple[list[Finding], Stats]:
-    """Hash one model/dataset directory and compare it with its signed component."""
-    from chainguard.collectors.tree import collect_tree
+    """Hash one model/dataset directory and compare it with its signed component.
+
+    ``observed``: the directory as already hashed before the SBOM was read (see
+    TreeObservation); only files whose signed shard size differs are hashed again.
+    """
+    from chainguard.collectors.tree import collect_tree, rehash
     from chainguard.compare import compare_tree
     from chainguard.hashing import HashSettings
 
     started = time.perf_counter()
-    shard_size, shard_sizes = _verify_shard_size(chosen)
-    tree = collect_tree(
-        directory,
-        HashSettings(shard_size=shard_size),
-        ignore=_ignore_rules(directory, ignore, own_files),
-        mode="verify",
-        shard_sizes=shard_sizes,
-        progress=progress.advance if progress else None,
-        on_listed=progress.start if progress else None,
-    )
+    if observed is None:
+        shard_size, shard_sizes = _verify_shard_size(chosen)
+        tree = collect_tree(
+            directory,
+            HashSettings(shard_size=shard_size),
+            ignore=_ignore_rules(directory, ignore, own_files),
+            mode="verify",
+            shard_sizes=shard_sizes,
+            progress=progress.advance if progress else None,
+            on_listed=progress.start if progress else None,
+        )
+    else:
+        tree = rehash(observed, directory, _shards_to_settle(chosen, observed))
     stats = Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started)
     return compare_tree(chosen, tree), stats
+
+
+# --- verify while the signature is checked -------------------------------------------------------
+#
+# Hashing a directory needs nothing from the signed SBOM but the shard size of large files, and
+# `sbom build` records the default one. So verify_tree starts walking and hashing before it
+# checks the signature and reads the SBOM (seconds for 100,000 files), and compares only once
+# trust is established: nothing unverified is ever compared with anything. If trust fails, the
+# hashing is cancelled and its result thrown away. Files the SBOM records with another shard
+# size (or without shards) are hashed again afterwards (_shards_to_settle).
+
+
+class TreeObservation:
+    """Walks and hashes a directory on a background thread (collect_tree, verify mode, large
+    files by shards of the default size) while the caller does something else."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        own_files: Sequence[Path] = (),
+        ignore: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> None:
+        import threading
+
+        self.cancelled = threading.Event()
+        self._tree: ObservedTree | None = None
+        self._error: BaseException | None = None
+        rules = _ignore_rules(directory, ignore, own_files)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(directory, rules, progress),
+            name="chainguard-observe",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, directory: Path, rules: IgnoreRules, progress: Progress | None) -> None:
+        from chainguard.collectors.tree import collect_tree
+        from chainguard.hashing import EveryPath, HashSettings
+
+        settings = HashSettings()
+        try:
+            self._tree = collect_tree(
+                directory,
+                settings,
+                ignore=rules,
+                mode="verify",
+                shard_sizes=EveryPath(settings.shard_size),
+                progress=progress.advance if progress else None,
+                on_listed=progress.start if progress else None,
+                cancelled=self.cancelled,
+            )
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
+
+    def result(self) -> ObservedTree:
+        """The observed tree, once hashed; re-raises what the hashing raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._tree is not None
+        return self._tree
+
+    def cancel(self) -> None:
+        """Stop the hashing (if still running) and wait until it has; idempotent."""
+        self.cancelled.set()
+        self._thread.join()
+
+
+# Below this many bytes of signature bundles, verify_tree checks trust first and hashes after:
+# reading a small signed SBOM takes milliseconds, and hashing alongside it only makes the two
+# contend for the GIL and the cores. Measured on 2 cores (median of 10): two 256 MiB files,
+# 15% slower overlapped; 10,000 small files (a 3 MB bundle), the same; 100,000 small files
+# (34 MB), 15% faster.
+OVERLAP_FROM_BYTES = 8 * 1024 * 1024
+
+
+def _signed_sbom_size(trust: TrustInputs) -> int:
+    """Bytes of the signature bundles verify will read (a missing one counts nothing)."""
+    bundles = trust.signatures or ((Path(f"{trust.sbom}.sig"),) if trust.sbom else ())
+    total = 0
+    for path in bundles:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def _shards_to_settle(chosen: ExpectedComponent, observed: ObservedTree) -> dict[str, int | None]:
+    """Files hashed by shards of the default size whose signed record has no such shards: how
+    to hash them again (the signed shard size, or None: whole)."""
+    signed = {f.path: f for f in _sharded_files(chosen) if f.shards}
+    extra = observed.files.extra if isinstance(observed.files, FileList) else observed.files
+    plans: dict[str, int | None] = {}
+    for f in extra:
+        if f.sha256 is None:
+            e = signed.get(f.path)
+            if e is None or e.shard_size != f.shard_size:
+                plans[f.path] = e.shard_size if e is not None else None
+    return plans
 
 
 def _untrusted_report(
@@ -427,14 +547,24 @@ def verify_tree(
     command = command or f"verify {kind}"
     if not directory.exists():
         raise InputError(f"{directory}: no such file or directory")
-    outcome = establish_trust(trust)
-    if outcome.state is None:
-        return _untrusted_report(command, str(directory), trust, outcome, started)
-    state = outcome.state
-    chosen = select_component(state, kind, directory, component)
     own = _own_files(trust)
+    # With a large signed SBOM, hash while the signature is checked and the SBOM read; compare
+    # strictly after (see TreeObservation).
+    observation = None
+    if _signed_sbom_size(trust) >= OVERLAP_FROM_BYTES:
+        observation = TreeObservation(directory, own_files=own, ignore=ignore, progress=progress)
+    try:
+        outcome = establish_trust(trust)
+        if outcome.state is None:
+            return _untrusted_report(command, str(directory), trust, outcome, started)
+        state = outcome.state
+        chosen = select_component(state, kind, directory, component)
+        observed = observation.result() if observation is not None else None
+    finally:
+        if observation is not None:
+            observation.cancel()
     findings, stats = check_component(
-        chosen, directory, own_files=own, ignore=ignore, progress=progress
+        chosen, directory, own_files=own, ignore=ignore, progress=progress, observed=observed
     )
     return Report(
         command,

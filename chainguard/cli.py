@@ -343,7 +343,9 @@ def trust_inputs(
 
     return TrustInputs(
         sbom=sbom or cfg.sbom,
-        signatures=tuple(signature or cfg.signatures),
+        # An SBOM named on the command line brings its own default signature (SBOM.sig): the
+        # config's signatures belong to the config's SBOM.
+        signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
         keys=tuple(key or cfg.keys),
         identities=identities or cfg.identities,
         threshold=cfg.threshold,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from chainguard.findings import Finding
-from chainguard.models import Anomaly, ExpectedComponent, FileDigest, ObservedTree
+from chainguard.models import Anomaly, ExpectedComponent, FileDigest, FileList, ObservedTree
 
 _ANOMALY_RULES = {
     "symlink-escape": "symlink-escape",
@@ -46,6 +47,8 @@ def _content_keys(f: FileDigest) -> Iterable[str]:
 
 def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Finding]:
     """Every way the observed tree differs from the signed component."""
+    if _identical(expected, observed):
+        return []
     comp = expected.bom_ref  # reports name components by bom-ref (docs/reports.md)
     findings: list[Finding] = [
         Finding(
@@ -153,6 +156,35 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
         for path in sorted(missing - explained_missing)
     )
     return sorted(findings, key=lambda f: (f.path, f.rule))
+
+
+def _identical(expected: ExpectedComponent, observed: ObservedTree) -> bool:
+    """The common case, without a FileDigest per file: every observed path, size and content
+    digest is exactly what was signed, nothing else is there and nothing was odd.
+
+    The signed root digest (tree_digest) binds every path, size and SHA-256 of the component,
+    so an observed tree with the same digest has the same files (up to SHA-256 collisions).
+    A file observed by shards only counts with the signed SHA-256 when its shards match the
+    signed ones (same_content). Anything else takes the full comparison below.
+    """
+    files = observed.files
+    if expected.unsafe_paths or observed.anomalies or not isinstance(files, FileList):
+        return False
+    if not expected.root_digest:
+        return False
+    shard_only = [f for f in files.extra if f.sha256 is None]
+    if shard_only:
+        signed = expected.files.extra if isinstance(expected.files, FileList) else expected.files
+        by_path = {f.path: f for f in signed if f.shards}
+        resolved = []
+        for f in shard_only:
+            e = by_path.get(f.path)
+            if e is None or e.sha256 is None or not same_content(e, f):
+                return False
+            resolved.append(replace(f, sha256=e.sha256))
+        whole = [f for f in files.extra if f.sha256 is not None]
+        files = FileList(files.plain_lines, [*whole, *resolved])
+    return files.tree_digest() == expected.root_digest
 
 
 def _anomaly_finding(a: Anomaly, component: str) -> Finding:

@@ -17,37 +17,49 @@ Two kinds of work, one engine:
 
 The listing is consumed as a stream: small files go out in batches as they are listed (so the
 walk overlaps the hashing) and only a bounded number of batches is in flight, so memory holds
-one record per file (its digest), never its bytes or an open handle.
+one record per file (its digest), never its bytes or an open handle. A directory walk hands
+over the regular files of a directory by name (ListedFiles); they come back as the text of
+their root-digest lines and end up in a FileList, without an object per file.
 
 Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
 and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
 while we read it is reported as changed instead of silently yielding a digest of mixed content.
-Both paths run the same checks (``_hash_small_file`` is the code the worker processes run).
+Both paths run the same checks: the small-file code lives in chainguard/_hashworker.py, which
+the calling thread and the worker processes both run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import fcntl
 import hashlib
-import marshal
 import os
 import queue
-import stat
-import struct
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
+from chainguard._hashworker import (
+    _OPEN_FLAGS,
+    HASHED,
+    LARGE,
+    _Changed,
+    _check_identity,
+    _hash_listed,
+    _hash_small_file,
+    _os_problem,
+    _read_frame,
+    _write_frame,
+)
+from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
-from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest
+from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
 
-# 1 MiB reads: large enough that per-call overhead and GIL hand-offs vanish, small enough that
-# workers x buffer stays a few MiB.
-CHUNK_SIZE = 1024 * 1024
+if TYPE_CHECKING:
+    from chainguard._hashworker import _ListedResult, _SmallItem, _SmallResult
 
 # Files up to this size are read in one call and hashed in batches (by worker processes when
 # there are enough of them); larger files go to the thread pool.
@@ -63,9 +75,10 @@ PROCESS_MIN_FILES_ENV = "CHAINGUARD_PROCESS_MIN_FILES"
 _BATCH_FILES = 256
 _BATCH_BYTES = 16 * 1024 * 1024
 _INFLIGHT_PER_WORKER = 4
-
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+# Requests written to a worker process ahead of its replies, and the pipe size that lets it
+# get that far ahead (see _WorkerProcess): ~16 x 512 small files, ~0.1 s of work.
+_PIPELINED = 16
+_PIPE_SIZE = 1024 * 1024
 
 Mode = Literal["build", "verify"]
 ProgressCallback = Callable[[int], None]
@@ -111,6 +124,23 @@ class FileEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedFiles:
+    """Regular files of one directory, by name, as its listing typed them (d_type).
+
+    What a directory walk hands the engine instead of a FileEntry per file: the names go to
+    a worker in bulk, and each file's identity is taken by fstat when it is opened (as for
+    FileEntry.listed_by_type). The walk has checked every name is safe to record.
+    """
+
+    base: str  # the directory's path with a trailing separator: a file's path is base + name
+    prefix: str  # the directory's relative POSIX path + "/" ("" for the root)
+    names: tuple[str, ...]
+    # the directory's identity when it was listed (st_ino, st_dev); (0, 0): not known
+    ino: int = 0
+    dev: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class HashSettings:
     """How to hash. Recorded alongside the digests so verify can reproduce it.
 
@@ -139,10 +169,6 @@ class HashSettings:
             raise UsageError(f"small file size must be between 0 and {CHUNK_SIZE} bytes")
         if self.process_min_files < 0:
             raise UsageError("process_min_files must be non-negative")
-
-
-class _Changed(Exception):
-    """The file is not the one the walk listed, or changed while being read."""
 
 
 @dataclass(slots=True)
@@ -176,17 +202,6 @@ def _blake3_new() -> Any:
     except ImportError as e:  # optional extra
         raise UsageError("BLAKE3 needs the optional extra: pip install 'chainguard[blake3]'") from e
     return blake3.blake3()
-
-
-def _check_identity(st: os.stat_result, size: int, ino: int, dev: int, mtime_ns: int) -> None:
-    if (
-        not stat.S_ISREG(st.st_mode)
-        or st.st_ino != ino
-        or st.st_dev != dev
-        or st.st_size != size
-        or st.st_mtime_ns != mtime_ns
-    ):
-        raise _Changed("replaced or modified after it was listed")
 
 
 class _Worker:
@@ -243,130 +258,35 @@ def _unchanged_after(entry: FileEntry) -> bool:
     )
 
 
-# --- small files: one code path for the calling thread and the worker processes -----------------
-
-# What crosses the process boundary: plain tuples marshal far faster than dataclasses.
-# In: (path to open, size, ino, dev, mtime_ns, small limit); size -1 = not stat'ed by the walk,
-# the identity is then taken by fstat at open. Out, per file, one of:
-#   (HASHED, sha256, blake3 or None, size)
-#   (ANOMALY, kind, detail)
-#   (LARGE, size, ino, dev, mtime_ns)  -- larger than the limit: for the thread pool
-_SmallItem = tuple[str, int, int, int, int, int]
-_SmallResult = tuple[Any, ...]
-HASHED, ANOMALY, LARGE = 0, 1, 2
-
-_process_buffer: memoryview | None = None
-
-
-def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _SmallResult:
-    """Hash one file of at most CHUNK_SIZE bytes, read in one go into ``buf`` (CHUNK_SIZE + 1)."""
-    path, size, ino, dev, mtime_ns, limit = item
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-        try:
-            st = os.fstat(fd)
-            if size < 0:
-                # Listed by type only: this fstat is the identity the result must keep.
-                if not stat.S_ISREG(st.st_mode):
-                    raise _Changed("replaced after it was listed")
-                size, ino, dev, mtime_ns = st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns
-                if size > limit:
-                    return (LARGE, size, ino, dev, mtime_ns)
-            else:
-                _check_identity(st, size, ino, dev, mtime_ns)
-            # Ask for one byte more than listed: a regular file returns fewer bytes than asked
-            # only at its end, so one read call usually both reads it and proves it did not grow.
-            view = buf[: size + 1]
-            got = os.readv(fd, [view])
-            if 0 < got < size:  # a short read (signal, network filesystem): read to the end
-                while n := os.readv(fd, [view[got:]]):
-                    got += n
-        finally:
-            os.close(fd)
-        if got < size:
-            raise _Changed("shrank while being read")
-        if got > size:
-            raise _Changed("grew while being read")
-        data = view[:size]
-        sha = hashlib.sha256(data).hexdigest()
-        b3: str | None = None
-        if with_blake3:
-            h = _blake3_new()
-            h.update(data)
-            b3 = h.hexdigest()
-        after = os.stat(path, follow_symlinks=False)
-        if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
-            ino,
-            dev,
-            size,
-            mtime_ns,
-        ):
-            raise _Changed("modified while being read")
-    except _Changed as e:
-        return (ANOMALY, "changed-during-hash", str(e))
-    except OSError as e:
-        a = _os_anomaly("", e)
-        return (ANOMALY, a.kind, a.detail)
-    return (HASHED, sha, b3, size)
-
-
-def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_SmallResult]:
-    """Hash a batch with this process's buffer (what a worker process does with each request)."""
-    global _process_buffer
-    if _process_buffer is None:
-        _process_buffer = memoryview(bytearray(CHUNK_SIZE + 1))
-    buf = _process_buffer
-    return [_hash_small_file(item, buf, with_blake3) for item in items]
-
-
 # Worker processes are fresh interpreters (`python -I -S`, fork+exec: safe from a threaded
 # parent, and unlike multiprocessing's spawn/forkserver they never re-import the caller's
 # __main__, so a user's script needs no `if __name__ == "__main__"` guard). They get the
 # parent's sys.path, then answer length-prefixed marshal frames on stdin/stdout: marshal is the
-# fastest stdlib codec for tuples of str/int, and both ends are this module.
-_WORKER_BOOT = "from chainguard.hashing import _worker_main; _worker_main()"
+# fastest stdlib codec for tuples of str/int, and both ends are chainguard/_hashworker.py, which
+# imports nothing beyond a few stdlib modules (a worker starts in ~10 ms, not ~60).
+_WORKER_BOOT = "from chainguard._hashworker import worker_main; worker_main()"
 # How many worker processes this process has started (tests check the process path ran).
 worker_processes_started = 0
-_FRAME = struct.Struct("<I")
 
 
-def _read_frame(stream: IO[bytes]) -> Any:
-    head = stream.read(_FRAME.size)
-    if len(head) < _FRAME.size:
-        raise EOFError
-    (length,) = _FRAME.unpack(head)
-    body = stream.read(length)
-    if len(body) < length:
-        raise EOFError
-    return marshal.loads(body)  # noqa: S302 - both ends are this module, over our own pipes
-
-
-def _write_frame(stream: IO[bytes], value: Any) -> None:
-    body = marshal.dumps(value)
-    stream.write(_FRAME.pack(len(body)) + body)
-    stream.flush()
-
-
-def _worker_main() -> None:  # pragma: no cover - runs in the worker processes
-    import sys
-
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    try:
-        while True:
-            items, with_blake3 = _read_frame(stdin)
-            try:
-                reply: Any = ("ok", _hash_small_batch(items, with_blake3))
-            except Exception as e:  # a bug or a missing blake3: tell the parent, one line
-                reply = ("error", f"{type(e).__name__}: {e}")
-            _write_frame(stdout, reply)
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+def _widen_pipe(stream: IO[bytes] | None) -> None:
+    """Let a pipe hold _PIPE_SIZE bytes (Linux; elsewhere the default stays): a worker can then
+    run ahead by several replies while this process is busy elsewhere (its other threads hold
+    the GIL for up to ~0.1 s in a single C call when reading a large signed SBOM)."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if stream is None or set_size is None:
         return
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
+        fcntl.fcntl(stream.fileno(), set_size, _PIPE_SIZE)
 
 
 class _WorkerProcess:
-    """One worker process and the parent thread that feeds it batches from a shared queue."""
+    """One worker process and two parent threads: one writes it requests taken from a shared
+    queue, keeping up to _PIPELINED unanswered so that it never waits for this process (whose
+    other threads hold the GIL for milliseconds at a time), one reads its replies in order."""
 
     def __init__(self, jobs: queue.Queue[Any], results: queue.Queue[Any]) -> None:
+        import collections
         import subprocess
         import sys
 
@@ -381,27 +301,52 @@ class _WorkerProcess:
             stdout=subprocess.PIPE,
             close_fds=True,
         )
+        for stream in (self.proc.stdin, self.proc.stdout):
+            _widen_pipe(stream)
         self.jobs, self.results = jobs, results
-        self.thread = threading.Thread(target=self._feed, name="chainguard-hash-io", daemon=True)
+        self.slots = threading.Semaphore(_PIPELINED)
+        self.sent: collections.deque[Any] = collections.deque()  # units written, not answered
+        self.writer = threading.Thread(target=self._write, name="chainguard-hash-in", daemon=True)
+        self.thread = threading.Thread(target=self._read, name="chainguard-hash-out", daemon=True)
+        self.writer.start()
         self.thread.start()
 
-    def _feed(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+    def _write(self) -> None:
+        assert self.proc.stdin is not None
         while True:
+            self.slots.acquire()
             job = self.jobs.get()
             if job is None:
                 return
-            batch, items, with_blake3 = job
+            unit, request = job
+            self.sent.append(unit)
             try:
-                _write_frame(self.proc.stdin, (items, with_blake3))
+                _write_frame(self.proc.stdin, request)
+            except (OSError, ValueError) as e:
+                # The process is gone. Say so for this unit (the reader may say it too: the
+                # first error stops the hashing, so a second one is never read).
+                died = f"worker process died ({type(e).__name__})"
+                self.results.put((unit, "error", died))
+                return
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            try:
                 status, payload = _read_frame(self.proc.stdout)
             except (OSError, EOFError, ValueError) as e:
-                status, payload = "error", f"worker process died ({type(e).__name__})"
-            self.results.put((batch, status, payload))
+                if self.sent:
+                    died = f"worker process died ({type(e).__name__})"
+                    self.results.put((self.sent.popleft(), "error", died))
+                return
+            self.results.put((self.sent.popleft(), status, payload))
+            self.slots.release()
             if status != "ok":
                 return
 
     def stop(self) -> None:
+        for _ in range(_PIPELINED):
+            self.slots.release()  # a writer waiting for a slot then finds the end marker
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -413,6 +358,14 @@ class _WorkerProcess:
             self.proc.wait()
 
 
+# A unit of small-file work: FileEntry objects (with or without their identity), or a chunk
+# of a ListedFiles.
+_Unit = list[FileEntry] | ListedFiles
+# Names per ListedFiles chunk: few enough that the chunks in flight stay small and the cores
+# finish together, enough that framing costs little per file.
+_LISTED_CHUNK = 512
+
+
 class _SmallFiles:
     """Batches small files and hashes them: serially here, or on worker processes once the
     count reaches ``process_min_files``. Bounded: at most ``_INFLIGHT_PER_WORKER`` batches per
@@ -422,13 +375,15 @@ class _SmallFiles:
         self,
         settings: HashSettings,
         on_result: Callable[[FileEntry, _SmallResult], None],
+        on_listed: Callable[[ListedFiles, _ListedResult], None],
     ) -> None:
         self.settings = settings
         self.on_result = on_result
+        self.on_listed = on_listed
         self.count = 0
         self.current: list[FileEntry] = []
         self.current_bytes = 0
-        self.held: list[list[FileEntry]] = []  # batches waiting for the decision to use processes
+        self.held: list[_Unit] = []  # units waiting for the decision to use processes
         self.workers: list[_WorkerProcess] = []
         self.jobs: queue.Queue[Any] = queue.Queue(_INFLIGHT_PER_WORKER * settings.workers)
         self.results: queue.Queue[Any] = queue.Queue()
@@ -440,6 +395,12 @@ class _SmallFiles:
 
     def _item(self, e: FileEntry) -> _SmallItem:
         return (e.abs_path, e.size, e.ino, e.dev, e.mtime_ns, self.limit)
+
+    def _request(self, unit: _Unit) -> tuple[Any, ...]:
+        if isinstance(unit, ListedFiles):
+            listed = (unit.base, unit.prefix, unit.names, unit.ino, unit.dev)
+            return ("listed", *listed, self.limit, self.blake3)
+        return ("entries", [self._item(e) for e in unit], self.blake3)
 
     @property
     def processes(self) -> int:
@@ -453,16 +414,26 @@ class _SmallFiles:
         if len(self.current) >= _BATCH_FILES or self.current_bytes >= _BATCH_BYTES:
             self._close_batch()
 
+    def add_listed(self, listed: ListedFiles) -> None:
+        names = listed.names
+        for start in range(0, len(names), _LISTED_CHUNK):
+            chunk = names[start : start + _LISTED_CHUNK]
+            self.count += len(chunk)
+            self._dispatch(replace(listed, names=chunk))
+
     def _close_batch(self) -> None:
         if not self.current:
             return
         batch, self.current, self.current_bytes = self.current, [], 0
+        self._dispatch(batch)
+
+    def _dispatch(self, unit: _Unit) -> None:
         if not self.workers and self.use_processes and self.count >= self.min_files:
             self._start_workers()
         if self.workers:
-            self._submit(batch)
+            self._submit(unit)
         else:
-            self.held.append(batch)
+            self.held.append(unit)
 
     def _start_workers(self) -> None:
         global worker_processes_started
@@ -473,20 +444,20 @@ class _SmallFiles:
         except OSError as e:
             raise HashingError(f"cannot start a hashing worker process: {e}") from e
         held, self.held = self.held, []
-        for batch in held:
-            self._submit(batch)
+        for unit in held:
+            self._submit(unit)
 
-    def _submit(self, batch: list[FileEntry]) -> None:
+    def _submit(self, unit: _Unit) -> None:
         # Take in finished batches first so results (and memory) do not pile up.
         while True:
             try:
                 self._handle(self.results.get_nowait())
             except queue.Empty:
                 break
-        items = [self._item(e) for e in batch]
+        job = (unit, self._request(unit))
         while True:
             try:
-                self.jobs.put((batch, items, self.blake3), timeout=0.05)
+                self.jobs.put(job, timeout=0.05)
                 break
             except queue.Full:
                 self._handle_one(timeout=0.05)
@@ -501,12 +472,18 @@ class _SmallFiles:
             return
         self._handle(reply)
 
-    def _handle(self, reply: tuple[list[FileEntry], str, Any]) -> None:
-        batch, status, payload = reply
+    def _handle(self, reply: tuple[_Unit, str, Any]) -> None:
+        unit, status, payload = reply
         self.inflight -= 1
         if status != "ok":
             raise HashingError(f"hashing worker process failed: {payload}")
-        for entry, result in zip(batch, payload, strict=True):
+        self._deliver(unit, payload)
+
+    def _deliver(self, unit: _Unit, payload: Any) -> None:
+        if isinstance(unit, ListedFiles):
+            self.on_listed(unit, payload)
+            return
+        for entry, result in zip(unit, payload, strict=True):
             self.on_result(entry, result)
 
     def finish(self) -> None:
@@ -514,9 +491,23 @@ class _SmallFiles:
         self._close_batch()
         if self.held:
             buf = memoryview(bytearray(CHUNK_SIZE + 1))
-            for batch in self.held:
-                for entry in batch:
-                    self.on_result(entry, _hash_small_file(self._item(entry), buf, self.blake3))
+            for unit in self.held:
+                if isinstance(unit, ListedFiles):
+                    self._deliver(
+                        unit,
+                        _hash_listed(
+                            unit.base,
+                            unit.prefix,
+                            unit.names,
+                            (unit.ino, unit.dev),
+                            self.limit,
+                            self.blake3,
+                            buf,
+                        ),
+                    )
+                else:
+                    for entry in unit:
+                        self.on_result(entry, _hash_small_file(self._item(entry), buf, self.blake3))
             self.held = []
         while self.inflight:
             self._handle_one(timeout=0.5)
@@ -534,16 +525,38 @@ class _SmallFiles:
             with contextlib.suppress(queue.Full):
                 self.jobs.put_nowait(None)
         for w in self.workers:
-            w.thread.join(timeout=5)
             w.stop()
+            w.writer.join(timeout=5)
+            w.thread.join(timeout=5)
         self.workers = []
 
 
 # --- planning and the engine --------------------------------------------------------------------
 
 
+class EveryPath(Mapping[str, int]):
+    """``shard_sizes`` for verifying before the signed SBOM is read: every path is taken to have
+    shards of ``shard_size`` (what ``sbom build`` records by default). Files whose signed shard
+    size turns out to differ are hashed again (collectors/tree.py, rehash)."""
+
+    def __init__(self, shard_size: int) -> None:
+        self.shard_size = shard_size
+
+    def __getitem__(self, path: str) -> int:
+        return self.shard_size
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
 def plan_jobs(
-    entries: Sequence[FileEntry], settings: HashSettings, mode: Mode, shard_sizes: dict[str, int]
+    entries: Sequence[FileEntry],
+    settings: HashSettings,
+    mode: Mode,
+    shard_sizes: Mapping[str, int],
 ) -> list[_FileJob]:
     """Decide per file what to compute.
 
@@ -556,7 +569,7 @@ def plan_jobs(
 
 
 def _plan(
-    e: FileEntry, settings: HashSettings, mode: Mode, shard_sizes: dict[str, int]
+    e: FileEntry, settings: HashSettings, mode: Mode, shard_sizes: Mapping[str, int]
 ) -> _FileJob:
     sharded = e.size > settings.shard_size
     if mode == "build":
@@ -583,23 +596,52 @@ def _tasks(jobs: Sequence[_FileJob], settings: HashSettings) -> list[_Task]:
 
 
 def hash_entries(
-    entries: Iterable[FileEntry],
+    entries: Iterable[FileEntry | ListedFiles],
     settings: HashSettings,
     *,
     mode: Mode = "build",
-    shard_sizes: dict[str, int] | None = None,
+    shard_sizes: Mapping[str, int] | None = None,
     progress: ProgressCallback | None = None,
     on_listed: ListedCallback | None = None,
 ) -> tuple[list[FileDigest], list[Anomaly]]:
+    """hash_files, with the digests as a list of FileDigest objects."""
+    files, anomalies = hash_files(
+        entries,
+        settings,
+        mode=mode,
+        shard_sizes=shard_sizes,
+        progress=progress,
+        on_listed=on_listed,
+    )
+    return list(files), anomalies
+
+
+def hash_files(
+    entries: Iterable[FileEntry | ListedFiles],
+    settings: HashSettings,
+    *,
+    mode: Mode = "build",
+    shard_sizes: Mapping[str, int] | None = None,
+    progress: ProgressCallback | None = None,
+    on_listed: ListedCallback | None = None,
+    cancelled: threading.Event | None = None,
+) -> tuple[FileList, list[Anomaly]]:
     """Hash the listed files. Returns digests for files read consistently, anomalies for others.
 
     ``entries`` may be a lazy stream (a directory walk): small files are hashed while it is
     still being listed, large ones start on the thread pool as soon as they are seen.
     ``on_listed(files, bytes)`` is called once every entry's size is known; ``progress(bytes)``
-    only after that.
+    only after that. Files handed over as ListedFiles come back as plain lines of the FileList
+    (unless BLAKE3 is on), others as FileDigest objects. Setting ``cancelled`` stops the work
+    (HashingError) at the next file listed or batch hashed.
     """
-    shard_sizes = shard_sizes or {}
+    if shard_sizes is None:
+        shard_sizes = {}
+    if settings.blake3:
+        _blake3_new()  # a missing extra is a usage error here, not a worker failure later
     digests: list[FileDigest] = []
+    plain: list[str] = []  # chainguard-tree-v1 lines of files hashed from ListedFiles
+    plain_size = 0
     anomalies: list[Anomaly] = []
     lock = threading.Lock()
     listed = False
@@ -616,7 +658,7 @@ def hash_entries(
                 return
         progress(nbytes)
 
-    large = _LargeFiles(settings, report)
+    large = _LargeFiles(settings, report, cancelled)
 
     def add_large(entry: FileEntry) -> None:
         large.add(_plan(entry, settings, mode, shard_sizes))
@@ -638,10 +680,35 @@ def hash_entries(
         else:
             anomalies.append(Anomaly(entry.rel, result[1], result[2]))
 
-    small = _SmallFiles(settings, small_result)
+    def listed_result(unit: ListedFiles, result: _ListedResult) -> None:
+        nonlocal total, plain_size
+        if cancelled is not None and cancelled.is_set():
+            raise HashingError("hashing cancelled")
+        text, blake3, others, nbytes = result
+        if blake3 is None:
+            plain.append(text)
+            plain_size += nbytes
+        else:  # BLAKE3 (sbom build): no plain lines, every file keeps its FileDigest
+            for line, b3 in zip(text.split("\n"), blake3, strict=False):
+                rel, size, sha = line.split("\0")
+                digests.append(FileDigest(rel, int(size), sha, b3, settings.shard_size))
+        total += nbytes
+        report(nbytes)
+        for index, other in others:
+            name = unit.names[index]
+            small_result(FileEntry.listed_by_type(unit.prefix + name, unit.base + name), other)
+
+    small = _SmallFiles(settings, small_result, listed_result)
     small_limit = small.limit
     try:
         for e in entries:
+            if cancelled is not None and cancelled.is_set():
+                raise HashingError("hashing cancelled")
+            if type(e) is ListedFiles:
+                count += len(e.names)
+                small.add_listed(e)
+                continue
+            assert isinstance(e, FileEntry)
             count += 1
             if e.size <= small_limit:  # includes size -1: not stat'ed, the worker decides
                 small.add(e)
@@ -657,6 +724,8 @@ def hash_entries(
         if progress is not None and pending:
             progress(pending)
         large.finish()
+        if cancelled is not None and cancelled.is_set():
+            raise HashingError("hashing cancelled")
     finally:
         small.close()
         large.close()
@@ -678,15 +747,29 @@ def hash_entries(
                 shards=tuple(s for s in job.shards if s is not None),
             )
         )
-    return digests, anomalies
+    lines = "".join(plain).split("\n")
+    plain.clear()
+    lines.pop()  # after the last newline (or the empty string)
+    lines.sort()  # lines sort as their paths: safe names hold no NUL
+    lines.append("")
+    files = FileList(
+        "\n".join(lines), digests, shard_size=settings.shard_size, plain_size=plain_size
+    )
+    return files, anomalies
 
 
 class _LargeFiles:
     """Large files and shards on a thread pool, started with the first large file."""
 
-    def __init__(self, settings: HashSettings, report: ProgressCallback) -> None:
+    def __init__(
+        self,
+        settings: HashSettings,
+        report: ProgressCallback,
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
         self.report = report
+        self.cancelled = cancelled
         self.jobs: list[_FileJob] = []
         self.pool: ThreadPoolExecutor | None = None
         self.futures: list[Future[None]] = []
@@ -720,7 +803,7 @@ class _LargeFiles:
 
     def _run(self, task: _Task) -> None:
         job = task.job
-        if job.failed is not None:
+        if job.failed is not None or (self.cancelled is not None and self.cancelled.is_set()):
             return
         try:
             sha, b3 = self.worker.run(task, self.settings.blake3)
@@ -742,11 +825,8 @@ class _LargeFiles:
 
 
 def _os_anomaly(rel: str, e: OSError) -> Anomaly:
-    if e.errno == errno.ELOOP:
-        return Anomaly(rel, "changed-during-hash", "became a symbolic link after it was listed")
-    if e.errno == errno.ENOENT:
-        return Anomaly(rel, "changed-during-hash", "disappeared while being read")
-    return Anomaly(rel, "unreadable", e.strerror or str(e))
+    kind, detail = _os_problem(e)
+    return Anomaly(rel, kind, detail)
 
 
 def sha256_file(path: Path) -> str:

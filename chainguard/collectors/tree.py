@@ -14,13 +14,22 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from chainguard.errors import HashingError
-from chainguard.hashing import FileEntry, HashSettings, Mode, ProgressCallback, hash_entries
-from chainguard.models import Anomaly, ObservedTree
+from chainguard.hashing import (
+    CHUNK_SIZE,
+    FileEntry,
+    HashSettings,
+    ListedFiles,
+    Mode,
+    ProgressCallback,
+    hash_files,
+)
+from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
 from chainguard.sbom.paths import MAX_PATH_BYTES, unsafe_reason
 
 
@@ -84,18 +93,31 @@ def _glob_match(pattern: str, text: str) -> bool:
 # Names that are safe in any position without further checks (ASCII, no control characters, no
 # backslash or colon); anything else goes through unsafe_reason.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.+=@,~ -]+")
+_PLAIN_NAME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+=@,~ -"
 
 
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | Anomaly]:
-    """Yield every file (as a FileEntry) and every anomaly under root, in no particular order."""
+def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | Anomaly]:
+    """Yield every file and every anomaly under root, in no particular order.
+
+    Regular files (by the directory's d_type) come as one ListedFiles per directory: no lstat
+    and no object per file here, the engine takes each file's identity when it opens it
+    (O_NOFOLLOW). Symbolic links to files and entries the listing did not type come as
+    FileEntry objects.
+    """
     real_root = os.path.realpath(root)
-    stack: list[tuple[str, str]] = [(str(root), "")]
+    filtered = bool(ignore.patterns or ignore.exact)
+    try:
+        top = os.stat(root)
+    except OSError as e:
+        raise HashingError(f"{root}: cannot list directory: {e.strerror or e}") from e
+    # (path, relative path + "/", the directory's identity as its parent listed it)
+    stack: list[tuple[str, str, int, int]] = [(str(root), "", top.st_ino, top.st_dev)]
     while stack:
-        directory, prefix = stack.pop()
+        directory, prefix, ino, dev = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = list(it)
@@ -104,20 +126,29 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | Anomaly]:
                 raise HashingError(f"{root}: cannot list directory: {e.strerror or e}") from e
             yield Anomaly(prefix.rstrip("/"), "unreadable", f"cannot list: {e.strerror or e}")
             continue
+        # Most directories hold only plain names: check them all at once, and then regular
+        # files need nothing but their names taken (the common case, kept to one pass in C).
+        names_plain = bool(entries) and _plain_names([e.name for e in entries], prefix)
+        listed: list[str] = []
+        if names_plain and not filtered:
+            listed = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            if len(listed) < len(entries):
+                entries = [e for e in entries if not e.is_file(follow_symlinks=False)]
+            else:
+                entries = []
         for entry in entries:
-            rel = prefix + entry.name
-            if (ignore.patterns or ignore.exact) and ignore.matches(rel):
+            name = entry.name
+            rel = prefix + name
+            if filtered and ignore.matches(rel):
                 continue
-            if not (_PLAIN_NAME.fullmatch(entry.name) and len(rel) <= MAX_PATH_BYTES):
+            if not names_plain and not (_PLAIN_NAME.fullmatch(name) and len(rel) <= MAX_PATH_BYTES):
                 reason = unsafe_reason(rel)
                 if reason is not None:
                     # a name we could never record safely (control characters, backslash)
                     yield Anomaly(rel, "special-file", f"unsafe file name: {reason}")
                     continue
-            # A regular file per the directory's d_type needs no lstat here: the engine takes
-            # its identity when it opens it (O_NOFOLLOW), one syscall less per file.
             if entry.is_file(follow_symlinks=False):
-                yield FileEntry.listed_by_type(rel, entry.path)
+                listed.append(name)
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -125,13 +156,24 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | Anomaly]:
                 yield Anomaly(rel, "unreadable", e.strerror or str(e))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, rel + "/"))
+                stack.append((entry.path, rel + "/", st.st_ino, st.st_dev))
             elif stat.S_ISREG(st.st_mode):
                 yield FileEntry.from_stat(rel, entry.path, st)
             elif stat.S_ISLNK(st.st_mode):
                 yield _symlink(entry.path, rel, real_root)
             else:
                 yield Anomaly(rel, "special-file", _kind_of(st.st_mode))
+        if listed:
+            yield ListedFiles(os.path.join(directory, ""), prefix, tuple(listed), ino, dev)
+
+
+def _plain_names(names: list[str], prefix: str) -> bool:
+    """Every name matches _PLAIN_NAME and every path fits MAX_PATH_BYTES, checked at once:
+    deleting the allowed bytes from all names leaves nothing (names are never empty)."""
+    if len(prefix) + max(map(len, names)) > MAX_PATH_BYTES:
+        return False
+    joined = "".join(names)
+    return joined.isascii() and not joined.encode("ascii").translate(None, _PLAIN_NAME_BYTES)
 
 
 def _symlink(path: str, rel: str, real_root: str) -> FileEntry | Anomaly:
@@ -168,17 +210,22 @@ def collect_tree(
     *,
     ignore: IgnoreRules = IgnoreRules(),
     mode: Mode = "build",
-    shard_sizes: dict[str, int] | None = None,
+    shard_sizes: Mapping[str, int] | None = None,
     progress: ProgressCallback | None = None,
     on_listed: Callable[[int, int], None] | None = None,
+    cancelled: threading.Event | None = None,
 ) -> ObservedTree:
-    """Walk and hash a directory (or a single file, recorded under its own name)."""
+    """Walk and hash a directory (or a single file, recorded under its own name).
+
+    ``files`` of the result is a FileList. Setting ``cancelled`` stops the walk and the hashing
+    (HashingError) soon after.
+    """
     try:
         st = os.stat(root)
     except OSError as e:
         raise HashingError(f"{root}: {e.strerror or e}") from e
     anomalies: list[Anomaly] = []
-    files: Iterable[FileEntry]
+    files: Iterable[FileEntry | ListedFiles]
     if stat.S_ISREG(st.st_mode):
         files = [FileEntry.from_stat(root.name, os.path.realpath(root), st)]
     elif stat.S_ISDIR(st.st_mode):
@@ -186,33 +233,89 @@ def collect_tree(
     else:
         raise HashingError(f"{root}: not a directory or regular file")
     # The walk is a stream: the engine starts hashing small files while it is still listing.
-    digests, hash_anomalies = hash_entries(
+    digests, hash_anomalies = hash_files(
         files,
         settings,
         mode=mode,
         shard_sizes=shard_sizes,
         progress=progress,
         on_listed=on_listed,
+        cancelled=cancelled,
     )
-    digests.sort(key=lambda d: d.path.encode())
     all_anomalies = sorted([*anomalies, *hash_anomalies], key=lambda a: a.path)
     return ObservedTree(
         root=str(root),
-        files=tuple(digests),
+        files=digests,
         anomalies=tuple(all_anomalies),
-        bytes_hashed=sum(f.size for f in digests),
+        bytes_hashed=digests.total_size(),
     )
 
 
 def _files_only(
-    items: Iterable[FileEntry | Anomaly], anomalies: list[Anomaly]
-) -> Iterator[FileEntry]:
+    items: Iterable[FileEntry | ListedFiles | Anomaly], anomalies: list[Anomaly]
+) -> Iterator[FileEntry | ListedFiles]:
     for item in items:
-        if isinstance(item, FileEntry):
-            yield item
-        else:
+        if isinstance(item, Anomaly):
             anomalies.append(item)
+        else:
+            yield item
 
 
 def total_size(entries: Sequence[FileEntry]) -> int:
     return sum(e.size for e in entries)
+
+
+def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> ObservedTree:
+    """``tree`` with the files at ``plans``' paths hashed again: by shards of the given size,
+    or whole (None, or a size the engine cannot shard by).
+
+    For a verify that hashed before it read the signed SBOM (large files by shards of the
+    default size): the few files the SBOM records otherwise are measured again, under the
+    same rules as the walk. A file that is no longer what the walk saw is an anomaly.
+    """
+    if not plans:
+        return tree
+    real_root = os.path.realpath(root)
+    single_file = not os.path.isdir(root)
+    groups: dict[int | None, list[FileEntry]] = {}
+    anomalies = list(tree.anomalies)
+    for rel, shard_size in plans.items():
+        item = _relisted(root, rel, real_root, single_file)
+        if isinstance(item, Anomaly):
+            anomalies.append(item)
+            continue
+        if shard_size is not None and (shard_size < CHUNK_SIZE or shard_size % CHUNK_SIZE):
+            shard_size = None
+        groups.setdefault(shard_size, []).append(item)
+    digests: list[FileDigest] = []
+    for shard_size, entries in groups.items():
+        settings = HashSettings(shard_size=shard_size or DEFAULT_SHARD_SIZE)
+        sizes = {e.rel: shard_size for e in entries} if shard_size else {}
+        files, more = hash_files(entries, settings, mode="verify", shard_sizes=sizes)
+        digests += files
+        anomalies += more
+    old = tree.files
+    kept = old.extra if isinstance(old, FileList) else tuple(old)
+    lines = old.plain_lines if isinstance(old, FileList) else ""
+    files = FileList(lines, [*(f for f in kept if f.path not in plans), *digests])
+    return ObservedTree(
+        root=tree.root,
+        files=files,
+        anomalies=tuple(sorted(anomalies, key=lambda a: a.path)),
+        bytes_hashed=files.total_size(),
+    )
+
+
+def _relisted(root: Path, rel: str, real_root: str, single_file: bool) -> FileEntry | Anomaly:
+    path = str(root) if single_file else os.path.join(root, *rel.split("/"))
+    try:
+        st = os.stat(path, follow_symlinks=single_file)  # as collect_tree and walk look
+    except OSError:
+        return Anomaly(rel, "changed-during-hash", "disappeared while being read")
+    if stat.S_ISREG(st.st_mode):
+        return FileEntry.from_stat(rel, os.path.realpath(path) if single_file else path, st)
+    if stat.S_ISLNK(st.st_mode) and not single_file:
+        item = _symlink(path, rel, real_root)
+        if isinstance(item, FileEntry):
+            return item
+    return Anomaly(rel, "changed-during-hash", "replaced after it was listed")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,15 @@ from chainguard.models import (
     ExpectedComponent,
     ExpectedState,
     FileDigest,
+    FileList,
     ParquetInfo,
     Property,
     SafetensorsInfo,
     tree_digest,
 )
 from chainguard.sbom import vocabulary as v
-from chainguard.sbom.paths import unsafe_reason
+from chainguard.sbom.packed import PackedFiles
+from chainguard.sbom.paths import every_path_safe, unsafe_reason
 
 SUPPORTED_SPEC_VERSIONS = ("1.5", "1.6")
 _SAFETENSORS_PROPS = (v.ST_TENSOR_COUNT, v.ST_DTYPES, v.ST_PARAMETERS)
@@ -263,23 +266,43 @@ def _tree_component(node: dict[str, object], kind: ComponentKind, where: str) ->
     if scheme != v.ROOT_DIGEST_SCHEME:
         raise _Malformed(f"{where}: unknown root digest scheme {_quote(scheme)}")
 
+    listed = node.get("components", [])
+    if isinstance(listed, PackedFiles):
+        files, unsafe, count, total, digest = _packed_files(listed, where)
+    else:
+        files, unsafe, count, total, digest = _files(_list(listed, f"{where}: components"), where)
+    if v.FILE_COUNT in props and _decimal(props[v.FILE_COUNT], where, v.FILE_COUNT) != count:
+        raise _Malformed(f"{where}: {v.FILE_COUNT} does not match the {count} listed files")
+    if v.TOTAL_SIZE in props and _decimal(props[v.TOTAL_SIZE], where, v.TOTAL_SIZE) != total:
+        raise _Malformed(f"{where}: {v.TOTAL_SIZE} does not match the listed file sizes")
+    # Every listed file, unsafe ones included: that is what the writer digested.
+    if digest != root_digest:
+        raise _Malformed(f"{where}: root digest does not match the listed files")
+    return ExpectedComponent(
+        kind=kind,
+        name=name,
+        bom_ref=bom_ref,
+        root_digest=root_digest,
+        files=files,
+        version=_optional_text(node, "version", where),
+        properties=all_props,
+        unsafe_paths=tuple(sorted(unsafe)),
+    )
+
+
+# (safe files, unsafe paths, how many files, their total size, tree_digest of all of them)
+_FileListing = tuple[Sequence[FileDigest], list[str], int, int, str]
+
+
+def _files(items: list[object], where: str) -> _FileListing:
     files: list[FileDigest] = []
     paths: set[str] = set()
-    for i, item in enumerate(_list(node.get("components", []), f"{where}: components")):
+    for i, item in enumerate(items):
         f = _file(_object(item, f"{where}: components[{i}]"), where, i)
         if f.path in paths:
             raise _Malformed(f"{where}: file {_quote(f.path)} listed twice")
         paths.add(f.path)
         files.append(f)
-
-    if v.FILE_COUNT in props and _decimal(props[v.FILE_COUNT], where, v.FILE_COUNT) != len(files):
-        raise _Malformed(f"{where}: {v.FILE_COUNT} does not match the {len(files)} listed files")
-    total = sum(f.size for f in files)
-    if v.TOTAL_SIZE in props and _decimal(props[v.TOTAL_SIZE], where, v.TOTAL_SIZE) != total:
-        raise _Malformed(f"{where}: {v.TOTAL_SIZE} does not match the listed file sizes")
-    if tree_digest(files) != root_digest:
-        raise _Malformed(f"{where}: root digest does not match the listed files")
-
     safe: list[FileDigest] = []
     unsafe: list[str] = []
     for f in files:
@@ -287,16 +310,66 @@ def _tree_component(node: dict[str, object], kind: ComponentKind, where: str) ->
             safe.append(f)
         else:
             unsafe.append(f.path)
-    return ExpectedComponent(
-        kind=kind,
-        name=name,
-        bom_ref=bom_ref,
-        root_digest=root_digest,
-        files=tuple(sorted(safe, key=lambda f: f.path.encode())),
-        version=_optional_text(node, "version", where),
-        properties=all_props,
-        unsafe_paths=tuple(sorted(unsafe)),
-    )
+    ordered = tuple(sorted(safe, key=lambda f: f.path.encode()))
+    return ordered, unsafe, len(files), sum(f.size for f in files), tree_digest(files)
+
+
+def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
+    """The same checks and results as _files, in bulk: plain elements (sbom/packed.py) are
+    exactly those _plain_file accepts, so only the other elements go through _file."""
+    names, lines = packed.names, packed.lines
+    others = [
+        _file(_object(item, f"{where}: components[{i}]"), where, i)
+        for i, item in zip(packed.other_index, packed.other, strict=True)
+    ]
+    count = len(names) + len(others)
+    paths = set(names)
+    paths.update(f.path for f in others)
+    if len(paths) != count:
+        _raise_listed_twice([*names, *(f.path for f in others)], where)
+    del paths
+    total = packed.total_size + sum(f.size for f in others)
+    lines.sort()  # written sorted: a linear pass. Lines sort as their paths (no NUL in them)
+    text = "".join(lines)
+    if any("\0" in f.path for f in others):  # would not sort as its line: the slow, exact way
+        digest = tree_digest([*others, *_plain_digests(lines)])
+    elif others:
+        extra = (f"{f.path}\0{f.size}\0{f.sha256}\n" for f in others)
+        digest = _lines_digest("".join(sorted([*lines, *extra])))
+    else:
+        digest = _lines_digest(text)
+    unsafe: list[str] = []
+    if not every_path_safe(names):
+        unsafe = [n for n in names if unsafe_reason(n) is not None]
+        if unsafe:
+            bad = set(unsafe)
+            text = "".join(line for line in lines if line[: line.index("\0")] not in bad)
+    safe_others = []
+    for f in others:
+        if unsafe_reason(f.path) is None:
+            safe_others.append(f)
+        else:
+            unsafe.append(f.path)
+    return FileList(text, safe_others), unsafe, count, total, digest
+
+
+def _lines_digest(text: str) -> str:
+    return hashlib.sha256(b"chainguard-tree-v1\n" + text.encode()).hexdigest()
+
+
+def _plain_digests(lines: list[str]) -> list[FileDigest]:
+    return [
+        FileDigest(path, int(size), sha256)
+        for path, size, sha256 in (line[:-1].split("\0") for line in lines)
+    ]
+
+
+def _raise_listed_twice(paths: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            raise _Malformed(f"{where}: file {_quote(path)} listed twice")
+        seen.add(path)
 
 
 def _plain_file(node: dict[str, object]) -> FileDigest | None:

@@ -6,12 +6,14 @@ payload cannot be replayed under another payload type.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from chainguard.trust.keys import SigningKey, TrustedKey
 
@@ -40,18 +42,43 @@ def sign(payload: bytes, payload_type: str, key: SigningKey) -> Envelope:
     return Envelope(payload_type, payload, ((key.fingerprint, signature),))
 
 
-def _signature_valid(key: TrustedKey, signature: bytes, message: bytes) -> bool:
+class _Message:
+    """PAE(payloadType, payload), made once, and only in the form a key needs: ECDSA verifies
+    a digest of it (hashed straight from the payload: a dataset's payload is tens of MB, and
+    PAE would copy it), Ed25519 needs the bytes themselves."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self.digests: dict[str, bytes] = {}
+        self.whole: bytes | None = None
+
+    def data(self) -> bytes:
+        if self.whole is None:
+            self.whole = pae(self.envelope.payload_type, self.envelope.payload)
+        return self.whole
+
+    def digest(self, name: str) -> bytes:
+        if name not in self.digests:
+            type_bytes = self.envelope.payload_type.encode("utf-8")
+            payload = self.envelope.payload
+            h = hashlib.new(name, b"DSSEv1 %d %b %d " % (len(type_bytes), type_bytes, len(payload)))
+            h.update(payload)
+            self.digests[name] = h.digest()
+        return self.digests[name]
+
+
+def _signature_valid(key: TrustedKey, signature: bytes, message: _Message) -> bool:
     public_key = key.public_key
     try:
         if isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, message)
+            public_key.verify(signature, message.data())
         else:
             # The hash follows the curve (as in Sigstore's PKIX_ECDSA_P384_SHA_384), never the
             # bundle, so a signature cannot pick a weaker digest.
             digest: hashes.HashAlgorithm = (
                 hashes.SHA384() if key.algorithm == "ecdsa-p384" else hashes.SHA256()
             )
-            public_key.verify(signature, message, ec.ECDSA(digest))
+            public_key.verify(signature, message.digest(digest.name), ec.ECDSA(Prehashed(digest)))
     except InvalidSignature:
         return False
     return True
@@ -64,7 +91,7 @@ def verify(envelope: Envelope, keys: Sequence[TrustedKey]) -> tuple[TrustedKey, 
     A key counts once however many signatures it made, so duplicating a signature cannot
     help reach a threshold. Bad signatures are not errors; they simply do not count.
     """
-    message = pae(envelope.payload_type, envelope.payload)
+    message = _Message(envelope)
     verified: dict[str, TrustedKey] = {}
     for key in keys:
         if key.fingerprint in verified:

@@ -14,7 +14,7 @@ Only then does anything downstream see the expected state.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,6 +96,10 @@ def _verify_one(
         raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
     bundle = read_bundle(data, label)
     if bundle.material_kind == "publicKey":
+        # Key verification reads only the decoded envelope: let go of the file and its JSON
+        # (tens of MB for a dataset's SBOM) before the statement is parsed.
+        del data
+        bundle = replace(bundle, raw={})
         if not keys:
             raise VerificationFailure(
                 "signature-untrusted",
@@ -141,10 +145,12 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
         raise UsageError("trust threshold must be at least 1")
     signatures = _default_signatures(inputs)
     sig_label = ", ".join(str(s) for s in signatures)
-    sbom_bytes: bytes | None = None
+    # Only the SBOM file's digest is kept (a dataset's SBOM is tens of MB): the expected state
+    # comes from the signed payload, and the file is read again only if it does not match.
+    sbom_digest: str | None = None
     if inputs.sbom is not None:
         try:
-            sbom_bytes = inputs.sbom.read_bytes()
+            sbom_digest = _file_sha256(inputs.sbom)
         except FileNotFoundError as e:
             raise SbomError(f"{inputs.sbom}: SBOM not found") from e
         except OSError as e:
@@ -187,7 +193,7 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
     groups: dict[str, list[_Verified]] = {}
     for v in verified:
         groups.setdefault(_sbom_digest_of(v.statement), []).append(v)
-    wanted = hashlib.sha256(sbom_bytes).hexdigest() if sbom_bytes is not None else None
+    wanted = sbom_digest
     chosen_key = wanted if wanted in groups else _largest_group(groups)
     chosen = groups.get(chosen_key or "", [])
     distinct: dict[str, Signer] = {}
@@ -247,12 +253,12 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
         statement.predicate, signed_digest or "", f"{chosen[0].source} (signed SBOM)"
     )
     findings: list[Finding] = []
-    if sbom_bytes is not None:
-        actual = hashlib.sha256(sbom_bytes).hexdigest()
+    if inputs.sbom is not None and sbom_digest is not None:
+        actual = sbom_digest
         if actual != signed_digest:
             # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
             # but use nothing from it — the expected state comes from the signed payload only.
-            read_sbom(sbom_bytes, str(inputs.sbom))
+            read_sbom(_read_sbom_bytes(inputs.sbom), str(inputs.sbom))
             findings.append(
                 Finding(
                     "sbom-mismatch",
@@ -279,6 +285,23 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
     if findings:
         return TrustOutcome(None, tuple(findings) + warnings, signers, sig_label)
     return TrustOutcome(state, (), signers, sig_label, warnings)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(1024 * 1024)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _read_sbom_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise SbomError(f"{path}: cannot read SBOM: {e.strerror or e}") from e
 
 
 def _largest_group(groups: dict[str, list[_Verified]]) -> str | None:

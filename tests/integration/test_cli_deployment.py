@@ -163,3 +163,17 @@ def test_signed_lock_not_configured_is_component_missing(deployment_with_lock: P
     code, report = run()
     assert code == 1
     assert [f["rule"] for f in report["findings"]] == ["component-missing"]
+
+
+def test_cli_sbom_does_not_borrow_the_config_signature(deployment: Path) -> None:
+    """--sbom X on the command line means X.sig, not the signature of the config's SBOM."""
+    other = deployment / "other.cdx.json"
+    api.build_sbom(name="svc", version="9", models=[deployment / "weights"], output=other)
+    api.sign_sbom(other, deployment / "release.key")
+    cfg = deployment / "chainguard.toml"
+    cfg.write_text('signature = "release/svc.cdx.json.sig"\n' + cfg.read_text())
+    result = CliRunner().invoke(
+        app, ["verify", "model", "weights", "--sbom", str(other), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["signature"] == f"{other}.sig"

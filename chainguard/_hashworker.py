@@ -1,0 +1,302 @@
+"""The hashing worker processes' side of chainguard/hashing.py, and the small-file code both
+sides run.
+
+Small files (at most CHUNK_SIZE bytes) are hashed here: by the calling thread when there are
+few of them, else by worker processes, fresh ``python -I -S`` interpreters that import this
+module only. It imports nothing but a few stdlib modules (not chainguard's models, errors or
+hashing), so that a worker starts in ~10 ms instead of ~60: on a two-core machine, worker
+start-up is paid in wall time against the hashlib floor.
+
+Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
+and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
+while we read it is reported as changed instead of silently yielding a digest of mixed content.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import marshal
+import os
+import stat
+import struct
+
+# typing.TYPE_CHECKING without importing typing, which costs a worker ~10 ms to start (mypy
+# knows the name). The aliases below exist for the type checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import IO, Any, Literal
+
+    ProblemKind = Literal["changed-during-hash", "unreadable"]  # models.AnomalyKind, in part
+    # What crosses the process boundary: plain tuples marshal far faster than dataclasses.
+    # In: (path to open, size, ino, dev, mtime_ns, small limit); size -1 = not stat'ed by the
+    # walk, the identity is then taken by fstat at open. Out, per file, one of:
+    #   (HASHED, sha256, blake3 or None, size)
+    #   (ANOMALY, kind, detail)
+    #   (LARGE, size, ino, dev, mtime_ns)  -- larger than the limit: for the thread pool
+    _SmallItem = tuple[str, int, int, int, int, int]
+    _SmallResult = tuple[Any, ...]
+    # A ListedFiles chunk hashed (_hash_listed): one line per file read consistently
+    # ("rel \0 size \0 sha256 \n", as in the root digest), their BLAKE3 digests in the same
+    # order (or None), (index, result) for every other file, and the bytes hashed.
+    _ListedResult = tuple[str, list[str | None] | None, list[tuple[int, _SmallResult]], int]
+
+# 1 MiB reads: large enough that per-call overhead and GIL hand-offs vanish, small enough that
+# workers x buffer stays a few MiB.
+CHUNK_SIZE = 1024 * 1024
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+_OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class _Changed(Exception):
+    """The file is not the one the walk listed, or changed while being read."""
+
+
+def _check_identity(st: os.stat_result, size: int, ino: int, dev: int, mtime_ns: int) -> None:
+    if (
+        not stat.S_ISREG(st.st_mode)
+        or st.st_ino != ino
+        or st.st_dev != dev
+        or st.st_size != size
+        or st.st_mtime_ns != mtime_ns
+    ):
+        raise _Changed("replaced or modified after it was listed")
+
+
+def _blake3_new() -> Any:
+    # hashing.hash_files checks blake3 can be imported before any worker starts.
+    try:
+        import blake3
+    except ImportError as e:  # optional extra
+        message = "BLAKE3 needs the optional extra: pip install 'chainguard[blake3]'"
+        raise RuntimeError(message) from e
+    return blake3.blake3()
+
+
+def _os_problem(e: OSError) -> tuple[ProblemKind, str]:
+    """(anomaly kind, detail) for an OSError met while opening or reading a listed file."""
+    if e.errno == errno.ELOOP:
+        return "changed-during-hash", "became a symbolic link after it was listed"
+    if e.errno == errno.ENOENT:
+        return "changed-during-hash", "disappeared while being read"
+    return "unreadable", e.strerror or str(e)
+
+
+# Per-file result codes (see _SmallResult).
+HASHED, ANOMALY, LARGE = 0, 1, 2
+
+_process_buffer: memoryview | None = None
+
+
+def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _SmallResult:
+    """Hash one file of at most CHUNK_SIZE bytes, read in one go into ``buf`` (CHUNK_SIZE + 1)."""
+    path, size, ino, dev, mtime_ns, limit = item
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            st = os.fstat(fd)
+            if size < 0:
+                # Listed by type only: this fstat is the identity the result must keep.
+                if not stat.S_ISREG(st.st_mode):
+                    raise _Changed("replaced after it was listed")
+                size, ino, dev, mtime_ns = st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns
+                if size > limit:
+                    return (LARGE, size, ino, dev, mtime_ns)
+            else:
+                _check_identity(st, size, ino, dev, mtime_ns)
+            # Ask for one byte more than listed: a regular file returns fewer bytes than asked
+            # only at its end, so one read call usually both reads it and proves it did not grow.
+            view = buf[: size + 1]
+            got = os.readv(fd, [view])
+            if 0 < got < size:  # a short read (signal, network filesystem): read to the end
+                while n := os.readv(fd, [view[got:]]):
+                    got += n
+        finally:
+            os.close(fd)
+        if got < size:
+            raise _Changed("shrank while being read")
+        if got > size:
+            raise _Changed("grew while being read")
+        data = view[:size]
+        sha = hashlib.sha256(data).hexdigest()
+        b3: str | None = None
+        if with_blake3:
+            h = _blake3_new()
+            h.update(data)
+            b3 = h.hexdigest()
+        after = os.stat(path, follow_symlinks=False)
+        if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
+            ino,
+            dev,
+            size,
+            mtime_ns,
+        ):
+            raise _Changed("modified while being read")
+    except _Changed as e:
+        return (ANOMALY, "changed-during-hash", str(e))
+    except OSError as e:
+        return (ANOMALY, *_os_problem(e))
+    return (HASHED, sha, b3, size)
+
+
+def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_SmallResult]:
+    """Hash a batch with this process's buffer (what a worker process does with each request)."""
+    global _process_buffer
+    if _process_buffer is None:
+        _process_buffer = memoryview(bytearray(CHUNK_SIZE + 1))
+    buf = _process_buffer
+    return [_hash_small_file(item, buf, with_blake3) for item in items]
+
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _hash_listed(
+    base: str,
+    prefix: str,
+    names: Sequence[str],
+    listed_as: tuple[int, int],
+    limit: int,
+    with_blake3: bool,
+    buf: memoryview,
+) -> _ListedResult:
+    """_hash_small_file for every file of one directory, opened and re-checked relative to the
+    directory (no path lookup per file; this loop is a dataset verify's hot path).
+
+    The directory itself must be the one the walk listed (``listed_as``, opened without
+    following a symbolic link put in its place) and still be found at its path once every
+    file is read; otherwise each file is reported as changed.
+    """
+    lines: list[str] = []
+    blake3: list[str | None] | None = [] if with_blake3 else None
+    others: list[tuple[int, _SmallResult]] = []
+    nbytes = 0
+    path = base[:-1] if len(base) > 1 else base  # no trailing "/": O_NOFOLLOW applies
+    try:
+        # The root may be a symbolic link to a directory (it was stat'ed, not lstat'ed).
+        dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if prefix else 0))
+    except OSError as e:
+        return _all_changed(names, e)
+    try:
+        opened = os.fstat(dir_fd)
+        if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
+            return _all_changed(names, None)
+        open_, fstat, readv, close, lstat = os.open, os.fstat, os.readv, os.close, os.stat
+        sha256, is_regular = hashlib.sha256, stat.S_ISREG
+        for i, name in enumerate(names):
+            try:
+                fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
+                try:
+                    st = fstat(fd)
+                    if not is_regular(st.st_mode):
+                        raise _Changed("replaced after it was listed")
+                    size = st.st_size
+                    if size > limit:
+                        others.append((i, (LARGE, size, st.st_ino, st.st_dev, st.st_mtime_ns)))
+                        continue
+                    # One byte more than listed: a short read proves the end (_hash_small_file).
+                    view = buf[: size + 1]
+                    got = readv(fd, [view])
+                    if 0 < got < size:
+                        while n := readv(fd, [view[got:]]):
+                            got += n
+                finally:
+                    close(fd)
+                if got != size:
+                    raise _Changed(
+                        "shrank while being read" if got < size else "grew while being read"
+                    )
+                data = view[:size]
+                digest = sha256(data).hexdigest()
+                b3: str | None = None
+                if blake3 is not None:
+                    h = _blake3_new()
+                    h.update(data)
+                    b3 = h.hexdigest()
+                after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
+                    st.st_ino,
+                    st.st_dev,
+                    size,
+                    st.st_mtime_ns,
+                ):
+                    raise _Changed("modified while being read")
+            except _Changed as e:
+                others.append((i, (ANOMALY, "changed-during-hash", str(e))))
+                continue
+            except OSError as e:
+                others.append((i, (ANOMALY, *_os_problem(e))))
+                continue
+            lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
+            nbytes += size
+            if blake3 is not None:
+                blake3.append(b3)
+        try:
+            still = os.stat(path, follow_symlinks=not prefix)
+        except OSError as e:
+            return _all_changed(names, e)
+        if (still.st_ino, still.st_dev) != (opened.st_ino, opened.st_dev):
+            return _all_changed(names, None)
+    finally:
+        os.close(dir_fd)
+    return "".join(lines), blake3, others, nbytes
+
+
+def _all_changed(names: Sequence[str], error: OSError | None) -> _ListedResult:
+    """Every file of a directory that was replaced (or became unreadable) since it was listed."""
+    if error is None or error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+        result: _SmallResult = (ANOMALY, "changed-during-hash", "its directory was replaced")
+    else:
+        result = (ANOMALY, *_os_problem(error))
+    return "", None, [(i, result) for i in range(len(names))], 0
+
+
+def _hash_request(request: tuple[Any, ...]) -> Any:
+    """What a worker process does with one request (see _WorkerProcess)."""
+    global _process_buffer
+    if request[0] == "listed":
+        _, base, prefix, names, ino, dev, limit, with_blake3 = request
+        if _process_buffer is None:
+            _process_buffer = memoryview(bytearray(CHUNK_SIZE + 1))
+        return _hash_listed(base, prefix, names, (ino, dev), limit, with_blake3, _process_buffer)
+    _, items, with_blake3 = request
+    return _hash_small_batch(items, with_blake3)
+
+
+_FRAME = struct.Struct("<I")
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    (length,) = _FRAME.unpack(head)
+    body = stream.read(length)
+    if len(body) < length:
+        raise EOFError
+    return marshal.loads(body)  # noqa: S302 - both ends are chainguard, over our own pipes
+
+
+def _write_frame(stream: IO[bytes], value: Any) -> None:
+    body = marshal.dumps(value)
+    stream.write(_FRAME.pack(len(body)) + body)
+    stream.flush()
+
+
+def worker_main() -> None:  # pragma: no cover - runs in the worker processes
+    import sys
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        while True:
+            request = _read_frame(stdin)
+            try:
+                reply: Any = ("ok", _hash_request(request))
+            except Exception as e:  # a bug or a missing blake3: tell the parent, one line
+                reply = ("error", f"{type(e).__name__}: {e}")
+            _write_frame(stdout, reply)
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
