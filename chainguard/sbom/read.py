@@ -13,7 +13,7 @@ Decisions worth knowing:
   ``files`` so nothing ever opens it. The recorded root digest is still checked against every
   listed file, unsafe ones included, because that is what the writer digested: the check is
   about the document being self-consistent, and it touches no filesystem.
-- A string that is not valid Unicode (a lone surrogate from a ``\\udXXX`` escape) in any field
+- A string that is not valid Unicode (a lone surrogate escape) in any field
   chainguard uses is an error: it cannot be digested, printed or opened.
 """
 
