@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +20,26 @@ from chainguard.errors import StateError
 
 STATE_DIR_ENV = "CHAINGUARD_STATE_DIR"
 _SCHEMA_VERSION = 1
+_BUSY_TIMEOUT = 30.0  # seconds another run may hold the store (a cron and a CI job at once)
+
+
+def _retry_while_locked(action: Callable[[], None]) -> None:
+    """Run ``action``, retrying while SQLite says the database is locked.
+
+    The busy timeout covers ordinary statements, but not switching a new database to WAL while
+    another run creates it at the same moment: that fails at once with "database is locked".
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def default_state_dir() -> Path:
@@ -55,22 +77,24 @@ class StateStore:
         self.path = directory / "state.db"
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS high_water ("
-                " deployment TEXT PRIMARY KEY, serial INTEGER NOT NULL,"
-                " sbom_sha256 TEXT NOT NULL, version TEXT NOT NULL, accepted_at TEXT NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(_SCHEMA_VERSION),)
-            )
+            self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+            _retry_while_locked(self._setup)
         except (OSError, sqlite3.Error) as e:
             raise StateError(f"{self.path}: cannot open state store: {e}") from e
+
+    def _setup(self) -> None:
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS high_water ("
+            " deployment TEXT PRIMARY KEY, serial INTEGER NOT NULL,"
+            " sbom_sha256 TEXT NOT NULL, version TEXT NOT NULL, accepted_at TEXT NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(_SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._db.close()

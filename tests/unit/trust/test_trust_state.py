@@ -105,3 +105,31 @@ def test_database_is_sqlite_wal(tmp_path: Path) -> None:
         store.check_and_record("svc", 1, "a" * 64, "1")
     mode = sqlite3.connect(tmp_path / "state.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_runs_that_create_the_store_at_the_same_moment_all_succeed(
+    tmp_path: Path, round_: int
+) -> None:
+    # A cron run and a CI job meeting on a fresh state directory: switching the new database to
+    # WAL fails at once with "database is locked" for the loser unless it retries.
+    barrier = threading.Barrier(12)
+    errors: list[BaseException] = []
+
+    def run(serial: int) -> None:
+        try:
+            barrier.wait()
+            with StateStore(tmp_path / "fresh") as store:
+                store.check_and_record("svc", serial, f"{serial:064x}", str(serial))
+        except BaseException as e:  # pragma: no cover - surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in range(1, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with StateStore(tmp_path / "fresh") as store:
+        mark = store.get("svc")
+    assert mark is not None and mark.serial == 12
