@@ -1,3 +1,3 @@
-from chainguard.cli import main
+from chainguard._launch import main
 
 main()

@@ -10,6 +10,7 @@ start-up is paid in wall time against the hashlib floor.
 Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
 and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
 while we read it is reported as changed instead of silently yielding a digest of mixed content.
+(verify skips the second stat of files listed by name; see _hash_listed.)
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ if TYPE_CHECKING:
     _SmallResult = tuple[Any, ...]
     # A ListedFiles chunk hashed (_hash_listed): one line per file read consistently
     # ("rel \0 size \0 sha256 \n", as in the root digest), their BLAKE3 digests in the same
-    # order (or None), (index, result) for every other file, and the bytes hashed.
-    _ListedResult = tuple[str, list[str | None] | None, list[tuple[int, _SmallResult]], int]
+    # order (or None), (index, result) for every other file, the bytes hashed, and the SHA-256
+    # (of its UTF-8) and length in characters of the files as signed JSON (render_element,
+    # joined by ",") when asked for and every file of the chunk was hashed.
+    _ListedResult = tuple[
+        str, list[str | None] | None, list[tuple[int, _SmallResult]], int, tuple[bytes, int] | None
+    ]
 
 # 1 MiB reads: large enough that per-call overhead and GIL hand-offs vanish, small enough that
 # workers x buffer stays a few MiB.
@@ -154,6 +159,24 @@ def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_S
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def render_element(ref: str, path: str, size: int, sha256: str) -> str:
+    """One file component as `chainguard sign` writes it into the in-toto statement (compact
+    JSON, keys sorted; see sbom/packed.py), for strings JSON writes as they stand (json_verbatim).
+    An f-string: four times faster than str.format, and this runs once per file."""
+    return (
+        f'{{"bom-ref":"{ref}/{path}","hashes":[{{"alg":"SHA-256","content":"{sha256}"}}],'
+        f'"name":"{path}","properties":[{{"name":"chainguard:size","value":"{size}"}}],'
+        '"type":"file"}'
+    )
+
+
+def json_verbatim(text: str) -> bool:
+    """True if json.dumps(text, ensure_ascii=False) is surely text between two quotes (no
+    quote, backslash or control character; isprintable also refuses a few harmless characters,
+    which then only forgo the fast path)."""
+    return text.isprintable() and '"' not in text and "\\" not in text
+
+
 def _hash_listed(
     base: str,
     prefix: str,
@@ -162,6 +185,8 @@ def _hash_listed(
     limit: int,
     with_blake3: bool,
     buf: memoryview,
+    render: str | None = None,
+    recheck: bool = True,
 ) -> _ListedResult:
     """_hash_small_file for every file of one directory, opened and re-checked relative to the
     directory (no path lookup per file; this loop is a dataset verify's hot path).
@@ -169,11 +194,26 @@ def _hash_listed(
     The directory itself must be the one the walk listed (``listed_as``, opened without
     following a symbolic link put in its place) and still be found at its path once every
     file is read; otherwise each file is reported as changed.
+
+    ``render``: a component bom-ref to render the files under as signed JSON (render_element), for
+    verify's fast path (models.RenderedFiles); the names must come sorted.
+
+    ``recheck``: stat each path again after hashing (sbom build). verify leaves it out: a file
+    of at most CHUNK_SIZE bytes is read in one call, so a write during the read leaves mixed
+    content, whose digest the signed one refuses anyway (fail closed, reported as modified), and
+    a file replaced after it was read is no different from one replaced after verify ended.
+    It saves a fifth of the system calls per file, the bulk of a many-file verify's time.
     """
     lines: list[str] = []
     blake3: list[str | None] | None = [] if with_blake3 else None
     others: list[tuple[int, _SmallResult]] = []
     nbytes = 0
+    elements: list[str] = []
+    element = render_element
+    if render is not None and not (
+        json_verbatim(render) and json_verbatim(prefix) and json_verbatim("".join(names))
+    ):
+        render = None
     path = base[:-1] if len(base) > 1 else base  # no trailing "/": O_NOFOLLOW applies
     try:
         # The root may be a symbolic link to a directory (it was stat'ed, not lstat'ed).
@@ -216,14 +256,15 @@ def _hash_listed(
                     h = _blake3_new()
                     h.update(data)
                     b3 = h.hexdigest()
-                after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
-                    st.st_ino,
-                    st.st_dev,
-                    size,
-                    st.st_mtime_ns,
-                ):
-                    raise _Changed("modified while being read")
+                if recheck:
+                    after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
+                        st.st_ino,
+                        st.st_dev,
+                        size,
+                        st.st_mtime_ns,
+                    ):
+                        raise _Changed("modified while being read")
             except _Changed as e:
                 others.append((i, (ANOMALY, "changed-during-hash", str(e))))
                 continue
@@ -232,6 +273,8 @@ def _hash_listed(
                 continue
             lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
             nbytes += size
+            if render is not None:
+                elements.append(element(render, prefix + name, size, digest))
             if blake3 is not None:
                 blake3.append(b3)
         try:
@@ -242,7 +285,11 @@ def _hash_listed(
             return _all_changed(names, None)
     finally:
         os.close(dir_fd)
-    return "".join(lines), blake3, others, nbytes
+    rendered = None
+    if render is not None and not others:
+        as_json = ",".join(elements)
+        rendered = (hashlib.sha256(as_json.encode()).digest(), len(as_json))
+    return "".join(lines), blake3, others, nbytes, rendered
 
 
 def _all_changed(names: Sequence[str], error: OSError | None) -> _ListedResult:
@@ -251,17 +298,19 @@ def _all_changed(names: Sequence[str], error: OSError | None) -> _ListedResult:
         result: _SmallResult = (ANOMALY, "changed-during-hash", "its directory was replaced")
     else:
         result = (ANOMALY, *_os_problem(error))
-    return "", None, [(i, result) for i in range(len(names))], 0
+    return "", None, [(i, result) for i in range(len(names))], 0, None
 
 
 def _hash_request(request: tuple[Any, ...]) -> Any:
     """What a worker process does with one request (see _WorkerProcess)."""
     global _process_buffer
     if request[0] == "listed":
-        _, base, prefix, names, ino, dev, limit, with_blake3 = request
+        _, base, prefix, names, ino, dev, limit, with_blake3, render, recheck = request
         if _process_buffer is None:
             _process_buffer = memoryview(bytearray(CHUNK_SIZE + 1))
-        return _hash_listed(base, prefix, names, (ino, dev), limit, with_blake3, _process_buffer)
+        return _hash_listed(
+            base, prefix, names, (ino, dev), limit, with_blake3, _process_buffer, render, recheck
+        )
     _, items, with_blake3 = request
     return _hash_small_batch(items, with_blake3)
 

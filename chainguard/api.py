@@ -38,6 +38,7 @@ from chainguard.models import (
 
 if TYPE_CHECKING:
     from chainguard.collectors.tree import IgnoreRules
+    from chainguard.sbom.packed import Expect
     from chainguard.trust.keys import TrustedKey
 
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
@@ -425,9 +426,48 @@ def check_component(
 # size (or without shards) are hashed again afterwards (_shards_to_settle).
 
 
+class _ProgressRelay:
+    """Progress for an observation that may start before its progress bar exists (prestart):
+    forwards to the attached receiver, and replays what it missed when attached."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._target: Progress | None = None
+        self._started: tuple[int, int] | None = None
+        self._done = 0
+
+    def attach(self, target: Progress | None) -> None:
+        with self._lock:
+            self._target = target
+            started, done = self._started, self._done
+        if target is not None and started is not None:
+            target.start(*started)
+            if done:
+                target.advance(done)
+
+    def start(self, files: int, total_bytes: int) -> None:
+        with self._lock:
+            self._started = (files, total_bytes)
+            target = self._target
+        if target is not None:
+            target.start(files, total_bytes)
+
+    def advance(self, nbytes: int) -> None:
+        with self._lock:
+            self._done += nbytes
+            target = self._target
+        if target is not None:
+            target.advance(nbytes)
+
+
 class TreeObservation:
     """Walks and hashes a directory on a background thread (collect_tree, verify mode, large
-    files by shards of the default size) while the caller does something else."""
+    files by shards of the default size) while the caller does something else.
+
+    ``render``: the component bom-ref the directory is probably signed as; its chunks are then
+    also published as signed JSON (``runs``) for reading the signed SBOM faster."""
 
     def __init__(
         self,
@@ -436,26 +476,44 @@ class TreeObservation:
         own_files: Sequence[Path] = (),
         ignore: Sequence[str] = (),
         progress: Progress | None = None,
+        render: str | None = None,
     ) -> None:
         import threading
+
+        from chainguard.hashing import RenderedRuns
 
         self.cancelled = threading.Event()
         self._tree: ObservedTree | None = None
         self._error: BaseException | None = None
-        rules = _ignore_rules(directory, ignore, own_files)
+        self.runs = RenderedRuns(render) if render is not None else None
+        self.rules = _ignore_rules(directory, ignore, own_files)
+        self.directory = directory
+        self.render = render
+        self.progress = _ProgressRelay()
+        self.progress.attach(progress)
         self._thread = threading.Thread(
             target=self._run,
-            args=(directory, rules, progress),
+            args=(directory, self.rules, self.progress),
             name="chainguard-observe",
             daemon=True,
         )
         self._thread.start()
 
+    def serves(self, directory: Path, rules: IgnoreRules, render: str | None) -> bool:
+        """Hashes exactly what an observation made with these arguments would."""
+        return (
+            os.path.realpath(directory) == os.path.realpath(self.directory)
+            and rules == self.rules
+            and render == self.render
+        )
+
     def _run(self, directory: Path, rules: IgnoreRules, progress: Progress | None) -> None:
         from chainguard.collectors.tree import collect_tree
         from chainguard.hashing import EveryPath, HashSettings
 
-        settings = HashSettings()
+        # Only a large signed SBOM (many files) is read alongside: start the worker processes
+        # with the first directory, not after thousands of files were listed.
+        settings = HashSettings(process_min_files=1)
         try:
             self._tree = collect_tree(
                 directory,
@@ -466,13 +524,26 @@ class TreeObservation:
                 progress=progress.advance if progress else None,
                 on_listed=progress.start if progress else None,
                 cancelled=self.cancelled,
+                runs=self.runs,
             )
+            files = self._tree.files
+            if isinstance(files, FileList) and not files.extra:
+                # compare needs it; meanwhile the caller reads the rest of the signed SBOM
+                files.tree_digest()
         except BaseException as e:  # handed to the caller by result()
             self._error = e
+        finally:
+            if self.runs is not None:
+                self.runs.close()
+
+    def expect(self) -> Expect | None:
+        """What the signed file lists are expected to hold (sbom/packed.py), as it is hashed."""
+        return self.runs.starting_at if self.runs is not None else None
 
     def result(self) -> ObservedTree:
         """The observed tree, once hashed; re-raises what the hashing raised."""
         self._thread.join()
+        self.runs = None  # read: let go of the chunks' lines
         if self._error is not None:
             raise self._error
         assert self._tree is not None
@@ -482,6 +553,32 @@ class TreeObservation:
         """Stop the hashing (if still running) and wait until it has; idempotent."""
         self.cancelled.set()
         self._thread.join()
+
+
+# --- prestart: hashing a dataset from the first milliseconds -------------------------------------
+#
+# A many-file verify spends its first ~0.1 s importing and parsing the command line while the
+# other cores idle. `chainguard verify dataset DIR --sbom F ...` (see chainguard/_launch.py)
+# therefore starts the observation verify_tree would start, before the CLI is even imported.
+# verify_tree adopts it only if it hashes exactly what its own would (same directory, ignore
+# rules and component); otherwise it is cancelled and thrown away. Either way, nothing is
+# compared before trust is established.
+
+_prestarted: TreeObservation | None = None
+
+
+def prestart_dataset(directory: Path, *, own_files: Sequence[Path], component: str | None) -> None:
+    """Start observing ``directory`` for a `verify dataset` about to run (best effort)."""
+    global _prestarted
+    if _prestarted is None and directory.is_dir():
+        render = f"dataset:{component or _component_name(directory)}"
+        _prestarted = TreeObservation(directory, own_files=own_files, render=render)
+
+
+def _take_prestarted() -> TreeObservation | None:
+    global _prestarted
+    taken, _prestarted = _prestarted, None
+    return taken
 
 
 # Below this many bytes of signature bundles, verify_tree checks trust first and hashes after:
@@ -551,10 +648,25 @@ def verify_tree(
     # With a large signed SBOM, hash while the signature is checked and the SBOM read; compare
     # strictly after (see TreeObservation).
     observation = None
+    prestarted = _take_prestarted()
     if _signed_sbom_size(trust) >= OVERLAP_FROM_BYTES:
-        observation = TreeObservation(directory, own_files=own, ignore=ignore, progress=progress)
+        # The component sbom build names after the directory, unless one is named.
+        guess = f"{kind}:{component or _component_name(directory)}"
+        if prestarted is not None and prestarted.serves(
+            directory, _ignore_rules(directory, ignore, own), guess
+        ):
+            observation, prestarted = prestarted, None
+            observation.progress.attach(progress)
+        else:
+            observation = TreeObservation(
+                directory, own_files=own, ignore=ignore, progress=progress, render=guess
+            )
+    if prestarted is not None:
+        prestarted.cancel()
     try:
-        outcome = establish_trust(trust)
+        outcome = establish_trust(
+            trust, expect=observation.expect() if observation is not None else None
+        )
         if outcome.state is None:
             return _untrusted_report(command, str(directory), trust, outcome, started)
         state = outcome.state

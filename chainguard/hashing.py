@@ -56,7 +56,7 @@ from chainguard._hashworker import (
 )
 from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
-from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
+from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, RenderedFiles
 
 if TYPE_CHECKING:
     from chainguard._hashworker import _ListedResult, _SmallItem, _SmallResult
@@ -134,7 +134,7 @@ class ListedFiles:
 
     base: str  # the directory's path with a trailing separator: a file's path is base + name
     prefix: str  # the directory's relative POSIX path + "/" ("" for the root)
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # sorted, as the walk lists them (RenderedFiles runs rely on it)
     # the directory's identity when it was listed (st_ino, st_dev); (0, 0): not known
     ino: int = 0
     dev: int = 0
@@ -366,6 +366,61 @@ _Unit = list[FileEntry] | ListedFiles
 _LISTED_CHUNK = 512
 
 
+class RenderedRuns:
+    """Directory chunks rendered as signed JSON (RenderedFiles), published as the workers finish
+    them, for a reader in another thread: verify reads the signed file list while the directory
+    is still being hashed (sbom/packed.py), so that little is left to do once it is.
+
+    Chunks are known by their first path. ``starting_at`` waits only while the asked-for path
+    may still begin a run: it is a chunk in flight, or beyond what the walk has listed so far.
+    """
+
+    def __init__(self, bom_ref: str) -> None:
+        self.bom_ref = bom_ref
+        self._cond = threading.Condition()
+        self._runs: dict[str, RenderedFiles] = {}
+        self._pending: set[str] = set()
+        self._frontier = ""  # the greatest first path dispatched so far
+        self._listed = False  # every chunk dispatched
+        self._closed = False  # every chunk finished (or the hashing stopped)
+
+    def dispatched(self, first: str) -> None:
+        with self._cond:
+            self._pending.add(first)
+            self._frontier = max(self._frontier, first)
+
+    def finished(self, first: str, run: RenderedFiles | None) -> None:
+        with self._cond:
+            self._pending.discard(first)
+            if run is not None:
+                self._runs[first] = run
+            self._cond.notify_all()
+
+    def listed(self) -> None:
+        with self._cond:
+            self._listed = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def starting_at(self, bom_ref: str, first: str) -> RenderedFiles | None:
+        """The run of ``bom_ref`` whose first path is ``first``, once hashed; None if there is
+        none (or the hashing stopped)."""
+        if bom_ref != self.bom_ref:
+            return None
+        with self._cond:
+            while (
+                first not in self._runs
+                and not self._closed
+                and (first in self._pending or (not self._listed and first > self._frontier))
+            ):
+                self._cond.wait()
+            return self._runs.get(first)
+
+
 class _SmallFiles:
     """Batches small files and hashes them: serially here, or on worker processes once the
     count reaches ``process_min_files``. Bounded: at most ``_INFLIGHT_PER_WORKER`` batches per
@@ -376,8 +431,13 @@ class _SmallFiles:
         settings: HashSettings,
         on_result: Callable[[FileEntry, _SmallResult], None],
         on_listed: Callable[[ListedFiles, _ListedResult], None],
+        runs: RenderedRuns | None = None,
+        recheck: bool = True,
     ) -> None:
         self.settings = settings
+        self.runs = None if settings.blake3 else runs
+        self.render = self.runs.bom_ref if self.runs is not None else None
+        self.recheck = recheck
         self.on_result = on_result
         self.on_listed = on_listed
         self.count = 0
@@ -399,7 +459,7 @@ class _SmallFiles:
     def _request(self, unit: _Unit) -> tuple[Any, ...]:
         if isinstance(unit, ListedFiles):
             listed = (unit.base, unit.prefix, unit.names, unit.ino, unit.dev)
-            return ("listed", *listed, self.limit, self.blake3)
+            return ("listed", *listed, self.limit, self.blake3, self.render, self.recheck)
         return ("entries", [self._item(e) for e in unit], self.blake3)
 
     @property
@@ -419,6 +479,8 @@ class _SmallFiles:
         for start in range(0, len(names), _LISTED_CHUNK):
             chunk = names[start : start + _LISTED_CHUNK]
             self.count += len(chunk)
+            if self.runs is not None:
+                self.runs.dispatched(listed.prefix + chunk[0])
             self._dispatch(replace(listed, names=chunk))
 
     def _close_batch(self) -> None:
@@ -503,6 +565,8 @@ class _SmallFiles:
                             self.limit,
                             self.blake3,
                             buf,
+                            self.render,
+                            self.recheck,
                         ),
                     )
                 else:
@@ -625,6 +689,7 @@ def hash_files(
     progress: ProgressCallback | None = None,
     on_listed: ListedCallback | None = None,
     cancelled: threading.Event | None = None,
+    runs: RenderedRuns | None = None,
 ) -> tuple[FileList, list[Anomaly]]:
     """Hash the listed files. Returns digests for files read consistently, anomalies for others.
 
@@ -634,13 +699,17 @@ def hash_files(
     only after that. Files handed over as ListedFiles come back as plain lines of the FileList
     (unless BLAKE3 is on), others as FileDigest objects. Setting ``cancelled`` stops the work
     (HashingError) at the next file listed or batch hashed.
+
+    ``runs``: directory chunks whose files were all hashed are also rendered as a signed
+    statement lists them under ``runs.bom_ref`` and published there (verify's fast path).
     """
     if shard_sizes is None:
         shard_sizes = {}
     if settings.blake3:
         _blake3_new()  # a missing extra is a usage error here, not a worker failure later
     digests: list[FileDigest] = []
-    plain: list[str] = []  # chainguard-tree-v1 lines of files hashed from ListedFiles
+    # chainguard-tree-v1 lines of files hashed from ListedFiles, and whether in path order
+    plain: list[tuple[str, bool]] = []
     plain_size = 0
     anomalies: list[Anomaly] = []
     lock = threading.Lock()
@@ -684,10 +753,20 @@ def hash_files(
         nonlocal total, plain_size
         if cancelled is not None and cancelled.is_set():
             raise HashingError("hashing cancelled")
-        text, blake3, others, nbytes = result
+        text, blake3, others, nbytes, as_json = result
+        names = unit.names
         if blake3 is None:
-            plain.append(text)
+            in_order = all(map(str.__lt__, names, names[1:]))
+            plain.append((text, in_order))
             plain_size += nbytes
+            if runs is not None and names:
+                first, run = unit.prefix + names[0], None
+                if as_json is not None and in_order:
+                    last, (digest, length) = unit.prefix + names[-1], as_json
+                    run = RenderedFiles(
+                        runs.bom_ref, first, last, len(names), nbytes, text, digest, length
+                    )
+                runs.finished(first, run)
         else:  # BLAKE3 (sbom build): no plain lines, every file keeps its FileDigest
             for line, b3 in zip(text.split("\n"), blake3, strict=False):
                 rel, size, sha = line.split("\0")
@@ -698,7 +777,7 @@ def hash_files(
             name = unit.names[index]
             small_result(FileEntry.listed_by_type(unit.prefix + name, unit.base + name), other)
 
-    small = _SmallFiles(settings, small_result, listed_result)
+    small = _SmallFiles(settings, small_result, listed_result, runs, recheck=mode == "build")
     small_limit = small.limit
     try:
         for e in entries:
@@ -715,6 +794,8 @@ def hash_files(
             else:
                 total += e.size
                 add_large(e)
+        if runs is not None:
+            runs.listed()
         small.finish()
         with lock:
             listed = True
@@ -747,15 +828,35 @@ def hash_files(
                 shards=tuple(s for s in job.shards if s is not None),
             )
         )
-    lines = "".join(plain).split("\n")
-    plain.clear()
+    files = FileList(
+        _sorted_lines(plain), digests, shard_size=settings.shard_size, plain_size=plain_size
+    )
+    return files, anomalies
+
+
+def _sorted_lines(chunks: list[tuple[str, bool]]) -> str:
+    """The chainguard-tree-v1 lines of every chunk (text, whether its lines are in path order),
+    in path order. The walk sorts each directory's names: when the chunks are each in order
+    and, put in order of their first line, do not overlap, the result is their concatenation,
+    with no line split or sorted."""
+    texts = [text for text, _ in chunks if text]
+    if all(in_order for _, in_order in chunks):
+        texts.sort()  # by first line, hence by first path (a path holds no NUL)
+        firsts = [text[: text.index("\0")] for text in texts]
+        lasts = [_last_path(text) for text in texts]
+        if all(map(str.__lt__, lasts, firsts[1:])):
+            return "".join(texts)
+    lines = "".join(texts).split("\n")
+    texts.clear()
     lines.pop()  # after the last newline (or the empty string)
     lines.sort()  # lines sort as their paths: safe names hold no NUL
     lines.append("")
-    files = FileList(
-        "\n".join(lines), digests, shard_size=settings.shard_size, plain_size=plain_size
-    )
-    return files, anomalies
+    return "\n".join(lines)
+
+
+def _last_path(text: str) -> str:
+    start = text.rfind("\n", 0, len(text) - 1) + 1
+    return text[start : text.index("\0", start)]
 
 
 class _LargeFiles:

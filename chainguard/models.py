@@ -95,6 +95,29 @@ def _path_key(f: FileDigest) -> bytes:
     return f.path.encode()
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedFiles:
+    """A run of plain files as a signed statement lists them: verify's fast path.
+
+    The hashing workers render each directory chunk they hash (in path order) exactly as
+    ``chainguard sign`` writes those files into the in-toto statement (compact JSON file
+    components under the component ``bom-ref``, joined by ",") and keep only the SHA-256 and
+    length of that text (25 MB for 100,000 files, not worth sending between processes or
+    keeping). Where the signed file array holds text of that digest, sbom/packed.py takes
+    ``lines`` for it instead of parsing it. Every path here passed the walk's name checks
+    (collectors/tree.py), which refuse whatever sbom/paths.unsafe_reason refuses.
+    """
+
+    bom_ref: str  # the component the JSON was rendered for
+    first: str  # the first and last path, in byte order of their UTF-8
+    last: str
+    count: int
+    size: int  # the files' sizes added up
+    lines: str  # their chainguard-tree-v1 lines (path \0 size \0 sha256 \n), in path order
+    json_sha256: bytes  # of the rendered JSON's UTF-8
+    json_length: int  # its length in characters
+
+
 class FileList(Sequence[FileDigest]):
     """An immutable list of files in byte order of their UTF-8 paths, held compactly.
 
@@ -110,7 +133,15 @@ class FileList(Sequence[FileDigest]):
     the lines split and sort exactly like the paths.
     """
 
-    __slots__ = ("_extra", "_items", "_plain", "_plain_count", "_plain_size", "_shard_size")
+    __slots__ = (
+        "_digest",
+        "_extra",
+        "_items",
+        "_plain",
+        "_plain_count",
+        "_plain_size",
+        "_shard_size",
+    )
 
     def __init__(
         self,
@@ -119,13 +150,16 @@ class FileList(Sequence[FileDigest]):
         *,
         shard_size: int = DEFAULT_SHARD_SIZE,
         plain_size: int | None = None,  # the sizes in plain_lines added up, if known
+        plain_count: int | None = None,  # how many lines plain_lines holds, if known
+        plain_digest: str | None = None,  # tree_digest() of plain_lines alone, if known
     ) -> None:
         self._plain = plain_lines
-        self._plain_count = plain_lines.count("\n")
+        self._plain_count = plain_lines.count("\n") if plain_count is None else plain_count
         self._plain_size = plain_size
         self._extra = tuple(sorted(extra, key=_path_key))
         self._shard_size = shard_size  # what FileDigest.shard_size is for the plain files
         self._items: tuple[FileDigest, ...] | None = None
+        self._digest = plain_digest if not self._extra else None
 
     @property
     def plain_lines(self) -> str:
@@ -145,8 +179,13 @@ class FileList(Sequence[FileDigest]):
 
     def tree_digest(self) -> str:
         """tree_digest() of these files, from the lines (no FileDigest objects are made)."""
+        if self._digest is None:
+            self._digest = self._tree_digest()
+        return self._digest
+
+    def _tree_digest(self) -> str:
         if not self._extra:
-            return hashlib.sha256(b"chainguard-tree-v1\n" + self._plain.encode()).hexdigest()
+            return lines_digest(self._plain)
         lines = self._plain.split("\n")
         lines.pop()  # after the last newline
         for f in self._extra:
@@ -311,6 +350,13 @@ class VerifiedStatement:
     subjects: tuple[Subject, ...]
     payload: bytes  # the exact signed payload bytes (the in-toto statement JSON)
     signers: tuple[Signer, ...] = field(default_factory=tuple)
+
+
+def lines_digest(text: str) -> str:
+    """tree_digest() of files given as their chainguard-tree-v1 lines, in path order."""
+    h = hashlib.sha256(b"chainguard-tree-v1\n")
+    h.update(text.encode())
+    return h.hexdigest()
 
 
 def tree_digest(files: Iterable[FileDigest]) -> str:

@@ -27,6 +27,7 @@ from chainguard.hashing import (
     ListedFiles,
     Mode,
     ProgressCallback,
+    RenderedRuns,
     hash_files,
 )
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
@@ -101,7 +102,7 @@ def _within(path: str, root: str) -> bool:
 
 
 def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | Anomaly]:
-    """Yield every file and every anomaly under root, in no particular order.
+    """Yield every file and every anomaly under root: directories depth first, in path order.
 
     Regular files (by the directory's d_type) come as one ListedFiles per directory: no lstat
     and no object per file here, the engine takes each file's identity when it opens it
@@ -130,6 +131,7 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
         # files need nothing but their names taken (the common case, kept to one pass in C).
         names_plain = bool(entries) and _plain_names([e.name for e in entries], prefix)
         listed: list[str] = []
+        subdirs: list[tuple[str, str, int, int]] = []
         if names_plain and not filtered:
             listed = [e.name for e in entries if e.is_file(follow_symlinks=False)]
             if len(listed) < len(entries):
@@ -156,14 +158,20 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
                 yield Anomaly(rel, "unreadable", e.strerror or str(e))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, rel + "/", st.st_ino, st.st_dev))
+                subdirs.append((entry.path, rel + "/", st.st_ino, st.st_dev))
             elif stat.S_ISREG(st.st_mode):
                 yield FileEntry.from_stat(rel, entry.path, st)
             elif stat.S_ISLNK(st.st_mode):
                 yield _symlink(entry.path, rel, real_root)
             else:
                 yield Anomaly(rel, "special-file", _kind_of(st.st_mode))
+        # Directories in path order (popped in reverse), and each one's files sorted: chunks
+        # then mostly come (and finish hashing) in the order a signed file list has them,
+        # which verify reads while the hashing goes on (hashing.RenderedRuns).
+        subdirs.sort(key=lambda d: d[1], reverse=True)
+        stack += subdirs
         if listed:
+            listed.sort()
             yield ListedFiles(os.path.join(directory, ""), prefix, tuple(listed), ino, dev)
 
 
@@ -214,11 +222,12 @@ def collect_tree(
     progress: ProgressCallback | None = None,
     on_listed: Callable[[int, int], None] | None = None,
     cancelled: threading.Event | None = None,
+    runs: RenderedRuns | None = None,
 ) -> ObservedTree:
     """Walk and hash a directory (or a single file, recorded under its own name).
 
     ``files`` of the result is a FileList. Setting ``cancelled`` stops the walk and the hashing
-    (HashingError) soon after.
+    (HashingError) soon after. ``runs``: see hashing.hash_files.
     """
     try:
         st = os.stat(root)
@@ -241,6 +250,7 @@ def collect_tree(
         progress=progress,
         on_listed=on_listed,
         cancelled=cancelled,
+        runs=runs,
     )
     all_anomalies = sorted([*anomalies, *hash_anomalies], key=lambda a: a.path)
     return ObservedTree(

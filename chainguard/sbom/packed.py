@@ -17,13 +17,24 @@ The pattern only accepts what the strict parser would decode to the same three v
 contents may not hold a quote, a backslash (so no escapes: the text is the value) or a control
 character (which strict JSON refuses), the digest is 64 lowercase hex digits and the size a
 canonical decimal (as sbom/vocabulary.py requires).
+
+verify goes faster still. While the signature is checked, the hashing workers render the
+directory, chunk by chunk, in exactly that shape (_hashworker.render_element) and keep each
+chunk's SHA-256 (models.RenderedFiles). Where the signed array holds text with that digest,
+the chunk's lines are taken without matching anything: one SHA-256 over the text instead of a
+regular expression per file. Where it does not (a file changed, added or missing, or another
+layout), the elements are matched one by one as above. Either way, the result is what the
+signed bytes say (up to a SHA-256 collision, which would break the signature anyway).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from chainguard.models import RenderedFiles
 
 # Characters a JSON string may hold unescaped, minus the backslash: the text is the value.
 _CHARS = r'[^"\\\x00-\x1f]*'
@@ -39,64 +50,156 @@ _WS = re.compile(r"[ \t\n\r]*")
 
 # The strict decoder of one JSON value at an index: (value, index after it); raises ValueError.
 Decode = Callable[[str, int], tuple[object, int]]
+# The run of files a component's array is expected to hold from a path on (the component's
+# bom-ref, the path): the directory as it is hashed (hashing.RenderedRuns), or None.
+Expect = Callable[[str, str], RenderedFiles | None]
+# Longest bom-ref + path looked for at an element's start (a path is at most 4096 bytes).
+_PEEK = 8192
 
 
 @dataclass(frozen=True, slots=True)
 class PackedFiles:
     """A JSON array of file components: plain ones in bulk, others decoded as JSON.
 
-    For each plain element, ``names`` holds its path and ``lines`` its ``chainguard-tree-v1``
-    line (``path \0 size \0 sha256 \n``, see models.tree_digest), in array order;
-    ``total_size`` is the sum of their sizes. ``other[j]`` is the element that stood at index
-    ``other_index[j]`` of the array.
+    The plain elements' ``chainguard-tree-v1`` lines (``path \0 size \0 sha256 \n``, see
+    models.tree_digest) are ``pieces`` joined, in array order: one piece per element matched
+    here, one per run of elements that were byte for byte an expected RenderedFiles run.
+    ``firsts``/``lasts`` hold each piece's first and last path, ``names`` the paths of the
+    elements matched one by one (a run's paths passed the walk's checks), ``plain_count`` and
+    ``total_size`` count and add up all plain elements. ``other[j]`` is the element that stood
+    at index ``other_index[j]`` of the array. ``digest``: see below.
     """
 
+    pieces: list[str]
+    firsts: list[str]
+    lasts: list[str]
     names: list[str]
-    lines: list[str]
+    plain_count: int
     total_size: int
     other: list[object]
     other_index: list[int]
+    # models.lines_digest of the pieces joined, if every element was a matched run, in order
+    digest: str | None = None
 
     def __len__(self) -> int:
-        return len(self.names) + len(self.other)
+        return self.plain_count + len(self.other)
+
+    @property
+    def lines(self) -> list[str]:
+        """Every plain element's line, in array order."""
+        return split_lines("".join(self.pieces))
 
 
-def pack_file_array(text: str, pos: int, decode: Decode) -> tuple[PackedFiles, int]:
+def split_lines(text: str) -> list[str]:
+    """chainguard-tree-v1 lines, each with its newline (no path holds one)."""
+    lines = text.split("\n")
+    lines.pop()  # after the last newline (or the empty text)
+    return [line + "\n" for line in lines]
+
+
+def pack_file_array(
+    text: str,
+    pos: int,
+    decode: Decode,
+    parent: Mapping[str, object] | None = None,
+    *,
+    expect: Expect | None = None,
+) -> tuple[PackedFiles, int]:
     """Read the JSON array starting at ``text[pos] == "["``; return it and the index after it.
+
+    ``expect`` (verify): where the array holds an expected run (its SHA-256), the run's lines
+    are taken as they are. The run's JSON is what this function's pattern accepts, and means
+    what its lines say, so the result is the same either way; only the time differs. ``parent``
+    is the component object (its bom-ref names the runs).
 
     Raises ValueError (or IndexError at the end of the text) where the text is not JSON; the
     caller then lets the plain strict parser find and word the error.
     """
+    ref = parent.get("bom-ref") if expect is not None and parent is not None else None
+    head = f'{{"bom-ref":"{ref}/' if isinstance(ref, str) else ""
     match = _PLAIN_FILE.match
+    pieces: list[str] = []
+    firsts: list[str] = []
+    lasts: list[str] = []
     names: list[str] = []
-    lines: list[str] = []
-    total = 0
+    count = total = 0
     other: list[object] = []
     other_index: list[int] = []
     pos = _skip_ws(text, pos + 1)
     if text[pos] == "]":
-        return PackedFiles(names, lines, total, other, other_index), pos + 1
+        return PackedFiles(pieces, firsts, lasts, names, 0, 0, other, other_index), pos + 1
+    # While runs match, in order, their lines are digested as they come: with the hashing still
+    # going on, not after it (the root digest check then has nothing left to do).
+    digest = hashlib.sha256(b"chainguard-tree-v1\n") if expect is not None else None
     while True:
-        m = match(text, pos)
-        if m is not None:
-            sha256, name, size, separator = m.groups()
-            names.append(name)
-            lines.append(f"{name}\0{size}\0{sha256}\n")
-            total += int(size)
-            pos = m.end()
-        else:
-            other_index.append(len(names) + len(other))
-            value, pos = decode(text, pos)
-            other.append(value)
-            pos = _skip_ws(text, pos)
+        run = None
+        if head and expect is not None and isinstance(ref, str):
+            run = _run_at(text, pos, head, ref, expect)
+        if run is not None:
+            if digest is not None and (not lasts or lasts[-1] < run.first):
+                digest.update(run.lines.encode())
+            else:
+                digest = None
+            pieces.append(run.lines)
+            firsts.append(run.first)
+            lasts.append(run.last)
+            count += run.count
+            total += run.size
+            pos += run.json_length
             separator = text[pos]
             pos += 1
+        else:
+            digest = None
+            m = match(text, pos)
+            if m is not None:
+                sha256, name, size, separator = m.groups()
+                names.append(name)
+                pieces.append(f"{name}\0{size}\0{sha256}\n")
+                firsts.append(name)
+                lasts.append(name)
+                count += 1
+                total += int(size)
+                pos = m.end()
+            else:
+                other_index.append(count + len(other))
+                value, pos = decode(text, pos)
+                other.append(value)
+                pos = _skip_ws(text, pos)
+                separator = text[pos]
+                pos += 1
         if separator == "]":
-            return PackedFiles(names, lines, total, other, other_index), pos
+            packed = PackedFiles(
+                pieces,
+                firsts,
+                lasts,
+                names,
+                count,
+                total,
+                other,
+                other_index,
+                digest.hexdigest() if digest is not None else None,
+            )
+            return packed, pos
         if separator != ",":
             raise ValueError(f"expected ',' or ']' at {pos - 1}")
         if text[pos] != "{":
             pos = _skip_ws(text, pos)
+
+
+def _run_at(text: str, pos: int, head: str, ref: str, expect: Expect) -> RenderedFiles | None:
+    """The expected run the text holds at ``pos``, if any. The path at the element's start
+    names the run to ask for; a run's text is hashed at most once (its first path is unique)."""
+    if not text.startswith(head, pos):
+        return None
+    start = pos + len(head)
+    end = text.find('","hashes":', start, start + _PEEK)
+    if end < 0:
+        return None
+    run = expect(ref, text[start:end])
+    if run is None:
+        return None
+    rendered = text[pos : pos + run.json_length].encode()
+    return run if hashlib.sha256(rendered).digest() == run.json_sha256 else None
 
 
 def _skip_ws(text: str, pos: int) -> int:

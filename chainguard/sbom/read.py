@@ -38,10 +38,11 @@ from chainguard.models import (
     ParquetInfo,
     Property,
     SafetensorsInfo,
+    lines_digest,
     tree_digest,
 )
 from chainguard.sbom import vocabulary as v
-from chainguard.sbom.packed import PackedFiles
+from chainguard.sbom.packed import PackedFiles, split_lines
 from chainguard.sbom.paths import every_path_safe, unsafe_reason
 
 SUPPORTED_SPEC_VERSIONS = ("1.5", "1.6")
@@ -317,27 +318,42 @@ def _files(items: list[object], where: str) -> _FileListing:
 def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
     """The same checks and results as _files, in bulk: plain elements (sbom/packed.py) are
     exactly those _plain_file accepts, so only the other elements go through _file."""
-    names, lines = packed.names, packed.lines
     others = [
         _file(_object(item, f"{where}: components[{i}]"), where, i)
         for i, item in zip(packed.other_index, packed.other, strict=True)
     ]
-    count = len(names) + len(others)
+    count = packed.plain_count + len(others)
+    total = packed.total_size + sum(f.size for f in others)
+    # As `sbom build` writes them (strictly in path order, only plain files), the lines are
+    # unique and sorted as they stand: each piece is, and each ends before the next begins.
+    # A run's paths passed the walk's checks (models.RenderedFiles), the others are checked.
+    if (
+        not others
+        and all(map(str.__lt__, packed.lasts, packed.firsts[1:]))
+        and every_path_safe(packed.names)
+    ):
+        text = "".join(packed.pieces)
+        digest = packed.digest or lines_digest(text)  # the packer's is over these very pieces
+        files = FileList(
+            text, plain_size=total, plain_count=packed.plain_count, plain_digest=digest
+        )
+        return files, [], count, total, digest
+    lines = split_lines("".join(packed.pieces))
+    names = [line[: line.index("\0")] for line in lines]
     paths = set(names)
     paths.update(f.path for f in others)
     if len(paths) != count:
         _raise_listed_twice([*names, *(f.path for f in others)], where)
     del paths
-    total = packed.total_size + sum(f.size for f in others)
-    lines.sort()  # written sorted: a linear pass. Lines sort as their paths (no NUL in them)
+    lines.sort()  # lines sort as their paths (no NUL in them)
     text = "".join(lines)
     if any("\0" in f.path for f in others):  # would not sort as its line: the slow, exact way
         digest = tree_digest([*others, *_plain_digests(lines)])
     elif others:
         extra = (f"{f.path}\0{f.size}\0{f.sha256}\n" for f in others)
-        digest = _lines_digest("".join(sorted([*lines, *extra])))
+        digest = lines_digest("".join(sorted([*lines, *extra])))
     else:
-        digest = _lines_digest(text)
+        digest = lines_digest(text)
     unsafe: list[str] = []
     if not every_path_safe(names):
         unsafe = [n for n in names if unsafe_reason(n) is not None]
@@ -351,10 +367,6 @@ def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
         else:
             unsafe.append(f.path)
     return FileList(text, safe_others), unsafe, count, total, digest
-
-
-def _lines_digest(text: str) -> str:
-    return hashlib.sha256(b"chainguard-tree-v1\n" + text.encode()).hexdigest()
 
 
 def _plain_digests(lines: list[str]) -> list[FileDigest]:

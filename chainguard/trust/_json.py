@@ -65,9 +65,13 @@ def shown(value: object, limit: int = 60) -> str:
 # --- streaming, with packed arrays (large signed SBOMs) -----------------------------------------
 
 # Packs the JSON array at text[pos] == "[" into a compact value: (value, index after the
-# array). Gets the strict decoder for elements it keeps as JSON; raises ValueError (or
-# IndexError) where the text is not JSON.
-Packer = Callable[[str, int, Callable[[str, int], tuple[object, int]]], tuple[object, int]]
+# array). Gets the strict decoder for elements it keeps as JSON, and the object the array is a
+# value of, with the keys read so far (None in an array); raises ValueError (or IndexError)
+# where the text is not JSON.
+Packer = Callable[
+    [str, int, Callable[[str, int], tuple[object, int]], Mapping[str, object] | None],
+    tuple[object, int],
+]
 ANY_INDEX = -1  # in a packer's path: any element of an array (keys are strings)
 JsonPath = tuple[str | int, ...]
 
@@ -133,7 +137,9 @@ class _Streaming:
     def skip(self, pos: int) -> int:
         return _skip(self.text, pos)
 
-    def parse_value(self, pos: int, path: JsonPath) -> tuple[object, int]:
+    def parse_value(
+        self, pos: int, path: JsonPath, parent: Mapping[str, object] | None = None
+    ) -> tuple[object, int]:
         first = self.text[pos]
         if path in self.prefixes:
             if first == "{":
@@ -141,7 +147,7 @@ class _Streaming:
             if first == "[":
                 return self.parse_array(pos, path)
         elif first == "[" and path in self.packers:
-            return self.packers[path](self.text, pos, self.decode)
+            return self.packers[path](self.text, pos, self.decode, parent)
         return self.decode(self.text, pos)
 
     def parse_object(self, pos: int, path: JsonPath) -> tuple[dict[str, object], int]:
@@ -157,7 +163,7 @@ class _Streaming:
             pos = self.skip(pos)
             if text[pos] != ":":
                 raise _NotFast
-            value, pos = self.parse_value(self.skip(pos + 1), (*path, key))
+            value, pos = self.parse_value(self.skip(pos + 1), (*path, key), result)
             if key in result:
                 raise _NotFast  # loads_strict names the duplicate key
             result[key] = value

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +27,9 @@ from chainguard.trust._json import loads_strict, shown
 from chainguard.trust.dsse import Envelope
 from chainguard.trust.keys import TrustedKey, public_key_from_pem
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
+
+if TYPE_CHECKING:
+    from chainguard.sbom.packed import Expect
 
 MEDIA_TYPE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MEDIA_TYPE_V03_ALT = "application/vnd.dev.sigstore.bundle+json;version=0.3"
@@ -328,7 +331,11 @@ def _no_trusted_signature(
 
 
 def verify_key_bundle(
-    bundle: ParsedBundle, keys: Sequence[TrustedKey], *, source: str
+    bundle: ParsedBundle,
+    keys: Sequence[TrustedKey],
+    *,
+    source: str,
+    expect: Expect | None = None,
 ) -> VerifiedStatement:
     """Verify a DSSE bundle against trusted public keys; return the signed statement.
 
@@ -363,7 +370,7 @@ def verify_key_bundle(
     if not verified:
         raise _no_trusted_signature(bundle, distinct, source)
 
-    statement = parse_statement(envelope.payload, source)
+    statement = parse_statement(envelope.payload, source, expect)  # only once verified
     return VerifiedStatement(
         predicate_type=statement.predicate_type,
         subjects=statement.subjects,

@@ -24,6 +24,7 @@ from chainguard.findings import Finding, Severity
 from chainguard.models import ExpectedState, IdentityRule, Signer, VerifiedStatement
 
 if TYPE_CHECKING:
+    from chainguard.sbom.packed import Expect
     from chainguard.trust.keys import TrustedKey
 
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
@@ -84,7 +85,11 @@ def _default_signatures(inputs: TrustInputs) -> tuple[Path, ...]:
 
 
 def _verify_one(
-    path: Path, keys: list[TrustedKey], inputs: TrustInputs, roots: dict[str, object]
+    path: Path,
+    keys: list[TrustedKey],
+    inputs: TrustInputs,
+    roots: dict[str, object],
+    expect: Expect | None = None,
 ) -> VerifiedStatement:
     """Verify one bundle file; raises VerificationFailure or BundleError."""
     from chainguard.trust.bundle import read_bundle, verify_key_bundle
@@ -107,7 +112,7 @@ def _verify_one(
                 expected="a trusted key (--key)",
                 actual=f"key {bundle.public_key_hint or '(no hint)'}",
             )
-        return verify_key_bundle(bundle, keys, source=label)
+        return verify_key_bundle(bundle, keys, source=label, expect=expect)
     if not inputs.identities:
         raise VerificationFailure(
             "signature-untrusted",
@@ -131,8 +136,12 @@ def _verify_one(
     return verified
 
 
-def establish_trust(inputs: TrustInputs) -> TrustOutcome:
-    """Verify the signature(s) and return the expected state parsed from signed bytes only."""
+def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> TrustOutcome:
+    """Verify the signature(s) and return the expected state parsed from signed bytes only.
+
+    ``expect``: what the caller expects file lists to hold (sbom/packed.py); it may make
+    reading the SBOM faster and never changes what is read.
+    """
     from chainguard.sbom.read import read_sbom, read_sbom_document
     from chainguard.trust.keys import load_public_key
     from chainguard.trust.statement import parse_statement
@@ -180,7 +189,7 @@ def establish_trust(inputs: TrustInputs) -> TrustOutcome:
     failures: list[Finding] = []
     for path in present:
         try:
-            verified.append(_Verified(str(path), _verify_one(path, keys, inputs, roots)))
+            verified.append(_Verified(str(path), _verify_one(path, keys, inputs, roots, expect)))
         except VerificationFailure as f:
             failures.append(Finding(f.rule, str(path), str(f), f.expected, f.actual))
     failures += [

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chainguard.errors import BundleError
 from chainguard.models import Subject
 from chainguard.trust._json import ANY_INDEX, JsonPath, Packer, loads_strict_packed, shown
+
+if TYPE_CHECKING:
+    from chainguard.sbom.packed import Expect
 
 STATEMENT_TYPE_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE_IN_TOTO = "application/vnd.in-toto+json"
@@ -68,28 +73,35 @@ def _parse_subject(entry: object, index: int, source: str) -> Subject:
 _last_parsed: tuple[bytes, str, ParsedStatement] | None = None
 
 
-def parse_statement(payload: bytes, source: str) -> ParsedStatement:
-    """Parse a signed payload as an in-toto Statement v1; raise BundleError on anything else."""
+def parse_statement(payload: bytes, source: str, expect: Expect | None = None) -> ParsedStatement:
+    """Parse a signed payload as an in-toto Statement v1; raise BundleError on anything else.
+
+    ``expect``: what verify expects file lists to hold (sbom/packed.py); it changes how fast
+    they are read, never what they are read as.
+    """
     global _last_parsed
     if _last_parsed is not None and _last_parsed[0] is payload and _last_parsed[1] == source:
         # Used once more, then let go: a dataset's packed file lists are tens of MB.
         parsed, _last_parsed = _last_parsed[2], None
         return parsed
-    parsed = _parse_statement(payload, source)
+    parsed = _parse_statement(payload, source, expect)
     _last_parsed = (payload, source, parsed)
     return parsed
 
 
-def _packers() -> dict[JsonPath, Packer]:
+def _packers(expect: Expect | None) -> dict[JsonPath, Packer]:
     # A CycloneDX predicate's file lists: 100,000s of entries in a dataset, read compactly
     # (sbom/packed.py) instead of as a dict per file and per hash and property in it.
     from chainguard.sbom.packed import pack_file_array
 
-    return {("predicate", "components", ANY_INDEX, "components"): pack_file_array}
+    packer: Packer = pack_file_array
+    if expect is not None:
+        packer = functools.partial(pack_file_array, expect=expect)
+    return {("predicate", "components", ANY_INDEX, "components"): packer}
 
 
-def _parse_statement(payload: bytes, source: str) -> ParsedStatement:
-    doc = loads_strict_packed(payload, f"{source}: statement", BundleError, _packers())
+def _parse_statement(payload: bytes, source: str, expect: Expect | None) -> ParsedStatement:
+    doc = loads_strict_packed(payload, f"{source}: statement", BundleError, _packers(expect))
     if not isinstance(doc, dict):
         raise BundleError(f"{source}: statement is not a JSON object")
     statement_type = doc.get("_type")
