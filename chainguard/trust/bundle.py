@@ -123,13 +123,14 @@ def _cut_payload(data: bytes, source: str) -> tuple[object, bytes] | None:
     character: strict JSON then reads it as it stands). Anything else, an error included,
     returns None: the whole bundle is then parsed as usual, and errors read the same.
     """
-    if len(data) < _CUT_FROM or _HOLE in data:
+    if len(data) < _CUT_FROM:
         return None
     key = _PAYLOAD_KEY.search(data)
     if key is None:
         return None
     start, end = key.end(), data.find(b'"', key.end())
-    if end < 0:
+    # (the text itself holds no NUL escape: it would not decode as base64 below)
+    if end < 0 or data.find(_HOLE, 0, start) >= 0 or data.find(_HOLE, end) >= 0:
         return None
     try:
         doc = loads_strict(data[:start] + _HOLE + data[end:], source, BundleError)
@@ -139,9 +140,9 @@ def _cut_payload(data: bytes, source: str) -> tuple[object, bytes] | None:
     if not isinstance(env, dict) or env.get("payload") != "\x00":
         return None
     text = memoryview(data)[start:end]
-    if data.find(b"-", start, end) >= 0 or data.find(b"_", start, end) >= 0:
-        return None  # URL-safe alphabet: rare, left to _decode_b64
-    padding = b"=" * (-len(text) % 4) if data.find(b"=", start, end) < 0 else b""
+    # Unpadded protobuf-JSON is padded; a misplaced "=" or the URL-safe alphabet (rare, left
+    # to _decode_b64) fails to decode.
+    padding = b"=" * (-len(text) % 4)
     try:
         payload = _a2b(bytes(text) + padding if padding else text)
     except (binascii.Error, ValueError):

@@ -89,19 +89,21 @@ def parse_statement(payload: bytes, source: str, expect: Expect | None = None) -
     return parsed
 
 
-def _packers(expect: Expect | None) -> dict[JsonPath, Packer]:
+def _packers(expect: Expect | None, payload: bytes) -> dict[JsonPath, Packer]:
     # A CycloneDX predicate's file lists: 100,000s of entries in a dataset, read compactly
     # (sbom/packed.py) instead of as a dict per file and per hash and property in it.
     from chainguard.sbom.packed import pack_file_array
 
     packer: Packer = pack_file_array
     if expect is not None:
-        packer = functools.partial(pack_file_array, expect=expect)
+        ascii_bytes = payload if payload.isascii() else None
+        packer = functools.partial(pack_file_array, expect=expect, ascii_bytes=ascii_bytes)
     return {("predicate", "components", ANY_INDEX, "components"): packer}
 
 
 def _parse_statement(payload: bytes, source: str, expect: Expect | None) -> ParsedStatement:
-    doc = loads_strict_packed(payload, f"{source}: statement", BundleError, _packers(expect))
+    packers = _packers(expect, payload)
+    doc = loads_strict_packed(payload, f"{source}: statement", BundleError, packers)
     if not isinstance(doc, dict):
         raise BundleError(f"{source}: statement is not a JSON object")
     statement_type = doc.get("_type")
