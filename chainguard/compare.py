@@ -183,7 +183,7 @@ def _identical(expected: ExpectedComponent, observed: ObservedTree) -> bool:
                 return False
             resolved.append(replace(f, sha256=e.sha256))
         whole = [f for f in files.extra if f.sha256 is not None]
-        files = FileList(files.plain_lines, [*whole, *resolved])
+        files = FileList(files.plain_pieces, [*whole, *resolved])
     return files.tree_digest() == expected.root_digest
 
 

@@ -834,24 +834,24 @@ def hash_files(
     return files, anomalies
 
 
-def _sorted_lines(chunks: list[tuple[str, bool]]) -> str:
+def _sorted_lines(chunks: list[tuple[str, bool]]) -> list[str]:
     """The chainguard-tree-v1 lines of every chunk (text, whether its lines are in path order),
-    in path order. The walk sorts each directory's names: when the chunks are each in order
-    and, put in order of their first line, do not overlap, the result is their concatenation,
-    with no line split or sorted."""
+    in path order, as pieces. The walk sorts each directory's names: when the chunks are each
+    in order and, put in order of their first line, do not overlap, the pieces are the chunks
+    themselves, with no line split, sorted or copied."""
     texts = [text for text, _ in chunks if text]
     if all(in_order for _, in_order in chunks):
         texts.sort()  # by first line, hence by first path (a path holds no NUL)
         firsts = [text[: text.index("\0")] for text in texts]
         lasts = [_last_path(text) for text in texts]
         if all(map(str.__lt__, lasts, firsts[1:])):
-            return "".join(texts)
+            return texts
     lines = "".join(texts).split("\n")
     texts.clear()
     lines.pop()  # after the last newline (or the empty string)
     lines.sort()  # lines sort as their paths: safe names hold no NUL
     lines.append("")
-    return "\n".join(lines)
+    return ["\n".join(lines)]
 
 
 def _last_path(text: str) -> str:

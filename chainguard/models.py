@@ -131,12 +131,18 @@ class FileList(Sequence[FileDigest]):
 
     Every path here is safe (sbom/paths.py): no NUL, newline or other control character, so
     the lines split and sort exactly like the paths.
+
+    The lines may come in pieces (a sequence of texts, in order): the chunks a dataset was
+    hashed in, which a verify's signed side shares (sbom/packed.py). They are joined only if
+    something asks for ``plain_lines``; a matching verify never does, so a 1,000,000-file
+    dataset's listing exists once (~100 MB), not three times.
     """
 
     __slots__ = (
         "_digest",
         "_extra",
         "_items",
+        "_pieces",
         "_plain",
         "_plain_count",
         "_plain_size",
@@ -145,7 +151,7 @@ class FileList(Sequence[FileDigest]):
 
     def __init__(
         self,
-        plain_lines: str = "",
+        plain_lines: str | Sequence[str] = "",
         extra: Iterable[FileDigest] = (),
         *,
         shard_size: int = DEFAULT_SHARD_SIZE,
@@ -153,8 +159,12 @@ class FileList(Sequence[FileDigest]):
         plain_count: int | None = None,  # how many lines plain_lines holds, if known
         plain_digest: str | None = None,  # tree_digest() of plain_lines alone, if known
     ) -> None:
-        self._plain = plain_lines
-        self._plain_count = plain_lines.count("\n") if plain_count is None else plain_count
+        pieces = (plain_lines,) if isinstance(plain_lines, str) else tuple(plain_lines)
+        self._pieces = pieces
+        self._plain = pieces[0] if len(pieces) == 1 else "" if not pieces else None
+        if plain_count is None:
+            plain_count = sum(piece.count("\n") for piece in pieces)
+        self._plain_count = plain_count
         self._plain_size = plain_size
         self._extra = tuple(sorted(extra, key=_path_key))
         self._shard_size = shard_size  # what FileDigest.shard_size is for the plain files
@@ -163,7 +173,14 @@ class FileList(Sequence[FileDigest]):
 
     @property
     def plain_lines(self) -> str:
+        if self._plain is None:
+            self._plain = "".join(self._pieces)
         return self._plain
+
+    @property
+    def plain_pieces(self) -> tuple[str, ...]:
+        """plain_lines, in the pieces it was made of (joined, they are plain_lines)."""
+        return self._pieces
 
     @property
     def extra(self) -> tuple[FileDigest, ...]:
@@ -173,7 +190,7 @@ class FileList(Sequence[FileDigest]):
     def total_size(self) -> int:
         if self._plain_size is None:
             self._plain_size = sum(
-                int(line.split("\0", 2)[1]) for line in self._plain.split("\n") if line
+                int(line.split("\0", 2)[1]) for line in self.plain_lines.split("\n") if line
             )
         return self._plain_size + sum(f.size for f in self._extra)
 
@@ -185,8 +202,11 @@ class FileList(Sequence[FileDigest]):
 
     def _tree_digest(self) -> str:
         if not self._extra:
-            return lines_digest(self._plain)
-        lines = self._plain.split("\n")
+            h = hashlib.sha256(b"chainguard-tree-v1\n")
+            for piece in self._pieces:
+                h.update(piece.encode())
+            return h.hexdigest()
+        lines = self.plain_lines.split("\n")
         lines.pop()  # after the last newline
         for f in self._extra:
             if f.sha256 is None:
@@ -202,7 +222,7 @@ class FileList(Sequence[FileDigest]):
             plain = [
                 FileDigest(path, int(size), sha256, None, shard_size)
                 for path, size, sha256 in (
-                    line.split("\0") for line in self._plain.split("\n") if line
+                    line.split("\0") for line in self.plain_lines.split("\n") if line
                 )
             ]
             if self._extra:
@@ -227,8 +247,8 @@ class FileList(Sequence[FileDigest]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FileList) and (
-            (self._plain, self._extra, self._shard_size)
-            == (other._plain, other._extra, other._shard_size)
+            (self.plain_lines, self._extra, self._shard_size)
+            == (other.plain_lines, other._extra, other._shard_size)
         ):
             return True
         if isinstance(other, (FileList, tuple, list)):
@@ -350,6 +370,9 @@ class VerifiedStatement:
     subjects: tuple[Subject, ...]
     payload: bytes  # the exact signed payload bytes (the in-toto statement JSON)
     signers: tuple[Signer, ...] = field(default_factory=tuple)
+    # trust.statement.ParsedStatement, when the payload was too large to hold (trust/stream.py;
+    # ``payload`` is then empty)
+    parsed: object | None = field(default=None, compare=False)
 
 
 def lines_digest(text: str) -> str:

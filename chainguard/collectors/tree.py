@@ -143,7 +143,9 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
             rel = prefix + name
             if filtered and ignore.matches(rel):
                 continue
-            if not names_plain and not (_PLAIN_NAME.fullmatch(name) and len(rel) <= MAX_PATH_BYTES):
+            if not names_plain and not (
+                _PLAIN_NAME.fullmatch(name) and len(rel.encode()) <= MAX_PATH_BYTES
+            ):
                 reason = unsafe_reason(rel)
                 if reason is not None:
                     # a name we could never record safely (control characters, backslash)
@@ -178,7 +180,8 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
 def _plain_names(names: list[str], prefix: str) -> bool:
     """Every name matches _PLAIN_NAME and every path fits MAX_PATH_BYTES, checked at once:
     deleting the allowed bytes from all names leaves nothing (names are never empty)."""
-    if len(prefix) + max(map(len, names)) > MAX_PATH_BYTES:
+    # (plain names are ASCII; the prefix may not be: its length in UTF-8 bytes)
+    if len(prefix.encode()) + max(map(len, names)) > MAX_PATH_BYTES:
         return False
     joined = "".join(names)
     return joined.isascii() and not joined.encode("ascii").translate(None, _PLAIN_NAME_BYTES)
@@ -306,7 +309,7 @@ def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> O
         anomalies += more
     old = tree.files
     kept = old.extra if isinstance(old, FileList) else tuple(old)
-    lines = old.plain_lines if isinstance(old, FileList) else ""
+    lines = old.plain_pieces if isinstance(old, FileList) else ()
     files = FileList(lines, [*(f for f in kept if f.path not in plans), *digests])
     return ObservedTree(
         root=tree.root,

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chainguard.models import RenderedFiles
+from chainguard.trust._json import TextWindow
 
 # Characters a JSON string may hold unescaped, minus the backslash: the text is the value.
 _CHARS = r'[^"\\\x00-\x1f]*'
@@ -46,7 +47,6 @@ _PLAIN_FILE = re.compile(
     r'"type":"file"\}'
     r"([,\]])"
 )
-_WS = re.compile(r"[ \t\n\r]*")
 
 # The strict decoder of one JSON value at an index: (value, index after it); raises ValueError.
 Decode = Callable[[str, int], tuple[object, int]]
@@ -98,7 +98,7 @@ def split_lines(text: str) -> list[str]:
 
 
 def pack_file_array(
-    text: str,
+    window: TextWindow,
     pos: int,
     decode: Decode,
     parent: Mapping[str, object] | None = None,
@@ -106,13 +106,14 @@ def pack_file_array(
     expect: Expect | None = None,
     ascii_bytes: bytes | None = None,
 ) -> tuple[PackedFiles, int]:
-    """Read the JSON array starting at ``text[pos] == "["``; return it and the index after it.
+    """Read the JSON array starting at ``window.text[pos] == "["``; return it and the index
+    after it (in the window as it then is).
 
     ``expect`` (verify): where the array holds an expected run (its SHA-256), the run's lines
     are taken as they are. The run's JSON is what this function's pattern accepts, and means
     what its lines say, so the result is the same either way; only the time differs. ``parent``
-    is the component object (its bom-ref names the runs). ``ascii_bytes``: the text's UTF-8,
-    when it is all ASCII (same offsets): runs are then hashed in place, not copied twice.
+    is the component object (its bom-ref names the runs). ``ascii_bytes``: the whole text's
+    UTF-8, when it is all ASCII (same offsets): runs are then hashed in place, not copied.
 
     Raises ValueError (or IndexError at the end of the text) where the text is not JSON; the
     caller then lets the plain strict parser find and word the error.
@@ -127,16 +128,18 @@ def pack_file_array(
     count = total = 0
     other: list[object] = []
     other_index: list[int] = []
-    pos = _skip_ws(text, pos + 1)
-    if text[pos] == "]":
+    pos = window.skip(window.ensure(pos + 1, window.lookahead))
+    if window.text[pos] == "]":
         return PackedFiles(pieces, firsts, lasts, names, 0, 0, other, other_index), pos + 1
     # While runs match, in order, their lines are digested as they come: with the hashing still
     # going on, not after it (the root digest check then has nothing left to do).
     digest = hashlib.sha256(b"chainguard-tree-v1\n") if expect is not None else None
     while True:
+        pos = window.ensure(pos, window.lookahead)  # an element's worth (a path is at most 4 KiB)
         run = None
         if head and expect is not None and isinstance(ref, str):
-            run = _run_at(text, pos, head, ref, expect, ascii_bytes)
+            run, pos = _run_at(window, pos, head, ref, expect, ascii_bytes)
+        text = window.text
         if run is not None:
             if digest is not None and (not lasts or lasts[-1] < run.first):
                 digest.update(run.lines.encode())
@@ -166,8 +169,8 @@ def pack_file_array(
                 other_index.append(count + len(other))
                 value, pos = decode(text, pos)
                 other.append(value)
-                pos = _skip_ws(text, pos)
-                separator = text[pos]
+                pos = window.skip(pos)
+                separator = window.text[pos]
                 pos += 1
         if separator == "]":
             packed = PackedFiles(
@@ -184,33 +187,30 @@ def pack_file_array(
             return packed, pos
         if separator != ",":
             raise ValueError(f"expected ',' or ']' at {pos - 1}")
-        if text[pos] != "{":
-            pos = _skip_ws(text, pos)
+        pos = window.skip(pos)
 
 
 def _run_at(
-    text: str, pos: int, head: str, ref: str, expect: Expect, ascii_bytes: bytes | None
-) -> RenderedFiles | None:
-    """The expected run the text holds at ``pos``, if any. The path at the element's start
-    names the run to ask for; a run's text is hashed at most once (its first path is unique)."""
+    window: TextWindow, pos: int, head: str, ref: str, expect: Expect, ascii_bytes: bytes | None
+) -> tuple[RenderedFiles | None, int]:
+    """The expected run the window holds at ``pos``, if any, and where ``pos`` now is. The
+    path at the element's start names the run to ask for; a run's text is hashed at most once
+    (its first path is unique)."""
+    text = window.text
     if not text.startswith(head, pos):
-        return None
+        return None, pos
     start = pos + len(head)
     end = text.find('","hashes":', start, start + _PEEK)
     if end < 0:
-        return None
+        return None, pos
     run = expect(ref, text[start:end])
     if run is None:
-        return None
+        return None, pos
+    pos = window.ensure(pos, run.json_length + 1)
     end = pos + run.json_length
     if ascii_bytes is not None:
-        held = hashlib.sha256(memoryview(ascii_bytes)[pos:end]).digest()
+        at = window.base + pos
+        held = hashlib.sha256(memoryview(ascii_bytes)[at : at + run.json_length]).digest()
     else:
-        held = hashlib.sha256(text[pos:end].encode()).digest()
-    return run if held == run.json_sha256 else None
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    m = _WS.match(text, pos)
-    assert m is not None  # matches the empty string
-    return m.end()
+        held = hashlib.sha256(window.text[pos:end].encode()).digest()
+    return (run if held == run.json_sha256 else None), pos

@@ -332,12 +332,13 @@ def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
         and all(map(str.__lt__, packed.lasts, packed.firsts[1:]))
         and every_path_safe(packed.names)
     ):
-        text = "".join(packed.pieces)
-        digest = packed.digest or lines_digest(text)  # the packer's is over these very pieces
         files = FileList(
-            text, plain_size=total, plain_count=packed.plain_count, plain_digest=digest
+            packed.pieces,
+            plain_size=total,
+            plain_count=packed.plain_count,
+            plain_digest=packed.digest,  # over these very pieces, if the packer could
         )
-        return files, [], count, total, digest
+        return files, [], count, total, files.tree_digest()
     lines = split_lines("".join(packed.pieces))
     names = [line[: line.index("\0")] for line in lines]
     paths = set(names)

@@ -8,9 +8,10 @@ the non-standard NaN/Infinity constants.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from chainguard.errors import InputError
 
@@ -64,12 +65,13 @@ def shown(value: object, limit: int = 60) -> str:
 
 # --- streaming, with packed arrays (large signed SBOMs) -----------------------------------------
 
-# Packs the JSON array at text[pos] == "[" into a compact value: (value, index after the
-# array). Gets the strict decoder for elements it keeps as JSON, and the object the array is a
-# value of, with the keys read so far (None in an array); raises ValueError (or IndexError)
-# where the text is not JSON.
+# The text of a document, whole or as a window that moves forward (TextWindow).
+# Packs the JSON array at window.text[pos] == "[" into a compact value: (value, index after the
+# array, in the window as it then is). Gets the strict decoder for elements it keeps as JSON,
+# and the object the array is a value of, with the keys read so far (None in an array);
+# raises ValueError (or IndexError) where the text is not JSON.
 Packer = Callable[
-    [str, int, Callable[[str, int], tuple[object, int]], Mapping[str, object] | None],
+    ["TextWindow", int, Callable[[str, int], tuple[object, int]], Mapping[str, object] | None],
     tuple[object, int],
 ]
 ANY_INDEX = -1  # in a packer's path: any element of an array (keys are strings)
@@ -79,6 +81,55 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # The C string scanner json itself uses (typeshed does not list it): (text, index after the
 # opening quote, strict) -> (string, index after the closing quote).
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+# How much text is at hand from where a value starts: every value but the packed arrays is
+# small (a key, a name, a version); a longer one is left to loads_strict on the whole text.
+LOOKAHEAD = 256 * 1024
+_REFILL = 4 * 1024 * 1024
+
+
+class TextWindow:
+    """The text of a JSON document: whole, or arriving in pieces (a payload of hundreds of MB
+    decoded as it is read). ``text`` is what is at hand, ``base`` the offset of its start in the
+    document; ``ensure`` moves the window forward, so positions are relative to ``text`` as it
+    is when they are used."""
+
+    def __init__(self, text: str, more: Iterator[str] | None = None) -> None:
+        self.text = text
+        self.base = 0
+        self._more = more
+        self.eof = more is None
+        self.lookahead = LOOKAHEAD  # read when made: tests shrink them to move windows often
+        self._refill = _REFILL
+
+    def ensure(self, pos: int, n: int) -> int:
+        """Make ``text[pos : pos + n]`` available (or all that is left); return where ``pos``
+        now is. Text before ``pos`` may be let go."""
+        if self.eof or pos + n <= len(self.text):
+            return pos
+        assert self._more is not None
+        parts = [self.text[pos:]]
+        have = len(parts[0])
+        while have < n + self._refill:
+            piece = next(self._more, None)
+            if piece is None:
+                self.eof = True
+                break
+            parts.append(piece)
+            have += len(piece)
+        self.base += pos
+        self.text = "".join(parts)
+        return 0
+
+    def skip(self, pos: int) -> int:
+        """Past any whitespace from ``pos``."""
+        while True:
+            m = _WHITESPACE.match(self.text, pos)
+            assert m is not None  # matches the empty string
+            pos = m.end()
+            if pos < len(self.text) or self.eof:
+                return pos
+            pos = self.ensure(pos, self.lookahead)
 
 
 def _skip(text: str, pos: int) -> int:
@@ -107,86 +158,128 @@ def loads_strict_packed(
     read the same and nothing is ever accepted that loads_strict would refuse.
     """
     try:
-        text = data.decode("utf-8")
-        decoder = json.JSONDecoder(
-            object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
-        prefixes = {path[:i] for path in packers for i in range(len(path))}
-        parser = _Streaming(text, decoder.raw_decode, dict(packers), prefixes)
-        value, end = parser.parse_value(_skip(text, 0), ())
-        if _skip(text, end) != len(text):
-            raise _NotFast
-        return value
+        window = TextWindow(data.decode("utf-8"))
+        return _parse_packed(window, packers)
     except (_NotFast, ValueError, IndexError, RecursionError):
         return loads_strict(data, source, error)
+
+
+def loads_strict_packed_stream(
+    chunks: Iterator[bytes],
+    source: str,
+    error: type[InputError],
+    packers: Mapping[JsonPath, Packer],
+    whole: Callable[[], bytes],
+) -> object:
+    """loads_strict_packed of the UTF-8 ``chunks`` (in order), never all of it at once.
+
+    Where loads_strict_packed would hand over to loads_strict, this calls ``whole()`` for the
+    complete document first: malformed or unusual documents are read whole to word the error.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+
+    def texts() -> Iterator[str]:
+        for chunk in chunks:
+            if text := decoder.decode(chunk):
+                yield text
+        if text := decoder.decode(b"", final=True):
+            yield text
+
+    try:
+        return _parse_packed(TextWindow("", texts()), packers)
+    except (_NotFast, ValueError, IndexError, RecursionError):
+        return loads_strict(whole(), source, error)
+
+
+def _parse_packed(window: TextWindow, packers: Mapping[JsonPath, Packer]) -> object:
+    decoder = json.JSONDecoder(
+        object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+    )
+    prefixes = {path[:i] for path in packers for i in range(len(path))}
+    parser = _Streaming(window, decoder.raw_decode, dict(packers), prefixes)
+    value, end = parser.parse_value(window.skip(window.ensure(0, window.lookahead)), ())
+    end = window.skip(end)
+    if not window.eof or end != len(window.text):
+        raise _NotFast
+    return value
 
 
 class _Streaming:
     def __init__(
         self,
-        text: str,
+        window: TextWindow,
         decode: Callable[[str, int], tuple[object, int]],
         packers: dict[JsonPath, Packer],
         prefixes: set[JsonPath],
     ) -> None:
-        self.text = text
+        self.window = window
         self.decode = decode
         self.packers = packers
         self.prefixes = prefixes
 
-    def skip(self, pos: int) -> int:
-        return _skip(self.text, pos)
+    def at(self, pos: int) -> int:
+        """``pos``, with a value's worth of text at hand from it, skipping whitespace."""
+        window = self.window
+        return window.skip(window.ensure(pos, window.lookahead))
 
     def parse_value(
         self, pos: int, path: JsonPath, parent: Mapping[str, object] | None = None
     ) -> tuple[object, int]:
-        first = self.text[pos]
+        pos = self.at(pos)
+        window = self.window
+        first = window.text[pos]
         if path in self.prefixes:
             if first == "{":
                 return self.parse_object(pos, path)
             if first == "[":
                 return self.parse_array(pos, path)
         elif first == "[" and path in self.packers:
-            return self.packers[path](self.text, pos, self.decode, parent)
-        return self.decode(self.text, pos)
+            return self.packers[path](window, pos, self.decode, parent)
+        value, end = self.decode(window.text, pos)
+        if end >= len(window.text) and not window.eof:
+            raise _NotFast  # it may go on past the window (a number cut short)
+        return value, end
 
     def parse_object(self, pos: int, path: JsonPath) -> tuple[dict[str, object], int]:
-        text = self.text
         result: dict[str, object] = {}
-        pos = self.skip(pos + 1)
+        pos = self.at(pos + 1)
+        text = self.window.text
         if text[pos] == "}":
             return result, pos + 1
         while True:
             if text[pos] != '"':
                 raise _NotFast
             key, pos = _scanstring(text, pos + 1, True)
-            pos = self.skip(pos)
+            pos = self.at(pos)
+            text = self.window.text
             if text[pos] != ":":
                 raise _NotFast
-            value, pos = self.parse_value(self.skip(pos + 1), (*path, key), result)
+            value, pos = self.parse_value(pos + 1, (*path, key), result)
             if key in result:
                 raise _NotFast  # loads_strict names the duplicate key
             result[key] = value
-            pos = self.skip(pos)
+            pos = self.at(pos)
+            text = self.window.text
             if text[pos] == "}":
                 return result, pos + 1
             if text[pos] != ",":
                 raise _NotFast
-            pos = self.skip(pos + 1)
+            pos = self.at(pos + 1)
+            text = self.window.text
 
     def parse_array(self, pos: int, path: JsonPath) -> tuple[list[object], int]:
-        text = self.text
         result: list[object] = []
         element = (*path, ANY_INDEX)
-        pos = self.skip(pos + 1)
-        if text[pos] == "]":
+        pos = self.at(pos + 1)
+        if self.window.text[pos] == "]":
             return result, pos + 1
         while True:
             value, pos = self.parse_value(pos, element)
             result.append(value)
-            pos = self.skip(pos)
+            pos = self.at(pos)
+            text = self.window.text
             if text[pos] == "]":
                 return result, pos + 1
             if text[pos] != ",":
                 raise _NotFast
-            pos = self.skip(pos + 1)
+            pos += 1

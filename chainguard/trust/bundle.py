@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from cryptography.exceptions import InvalidSignature
@@ -93,6 +96,60 @@ def _decode_b64(value: object, what: str, source: str) -> bytes:
         return _a2b(text)
     except (binascii.Error, ValueError) as e:
         raise BundleError(f"{source}: {what} is not valid base64") from e
+
+
+# Streamed in pieces of this many base64 characters (a multiple of 4).
+_STREAM_PIECE = 8 * 1024 * 1024
+_HEAD = 1024 * 1024  # where the payload key of a bundle must start to be streamed
+
+
+def _stream_payload(path: Path, source: str) -> tuple[object, bytes] | None:
+    """_cut_payload for a bundle file, without ever holding the file: its base64 payload is
+    decoded piece by piece as it is read (a 1,000,000-file dataset's bundle is ~340 MB).
+
+    The same conditions as _cut_payload; "=" may only end the text (each piece is decoded on
+    its own). Anything else returns None, and the file is then read whole as usual.
+    """
+    with path.open("rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < _CUT_FROM:
+            return None
+        head = f.read(_HEAD)
+        key = _PAYLOAD_KEY.search(head)
+        if key is None:
+            return None
+        start = key.end()
+        out = io.BytesIO()
+        out.seek(max(size - start, 4) // 4 * 3 - 1)  # room for the payload, sized up front
+        out.write(b"\0")
+        out.seek(0)
+        text = head[start:]
+        try:
+            while (end := text.find(b'"')) < 0:
+                if b"=" in text:
+                    return None
+                whole = len(text) // 4 * 4
+                out.write(_a2b(text[:whole]))
+                more = f.read(_STREAM_PIECE)
+                if not more:
+                    return None  # no closing quote
+                text = text[whole:] + more
+            last, rest = text[:end], text[end:] + f.read()
+            out.write(_a2b(last + b"=" * (-len(last) % 4)))
+        except (binascii.Error, ValueError):
+            return None  # escapes, or not base64: the whole-file path tells which
+    if _HOLE in head[:start] or _HOLE in rest:
+        return None
+    try:
+        doc = loads_strict(head[:start] + _HOLE + rest, source, BundleError)
+    except BundleError:
+        return None
+    env = doc.get("dsseEnvelope") if isinstance(doc, dict) else None
+    if not isinstance(env, dict) or env.get("payload") != "\x00":
+        return None
+    env["payload"] = None
+    out.truncate()  # sized for the longest payload the file could hold
+    return doc, out.getvalue()
 
 
 def _a2b(text: str | bytes | memoryview) -> bytes:
@@ -211,9 +268,25 @@ def _certificate(value: object, what: str, source: str) -> bytes:
     return der
 
 
-def read_bundle(data: bytes, source: str) -> ParsedBundle:
-    """Parse a Sigstore bundle (v0.1-v0.3) strictly; raise BundleError on one line."""
-    cut = _cut_payload(data, source)
+def read_bundle_file(path: Path, source: str) -> tuple[ParsedBundle, bytes | None]:
+    """read_bundle of a file, and the file's bytes if they were read whole (None when the DSSE
+    payload of a large bundle was streamed out of it: _stream_payload)."""
+    try:
+        cut = _stream_payload(path, source)
+        if cut is not None:
+            return read_bundle(b"", source, cut), None
+        data = path.read_bytes()
+    except OSError as e:
+        raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
+    return read_bundle(data, source), data
+
+
+def read_bundle(data: bytes, source: str, cut: tuple[object, bytes] | None = None) -> ParsedBundle:
+    """Parse a Sigstore bundle (v0.1-v0.3) strictly; raise BundleError on one line.
+
+    ``cut``: the bundle already read as (its JSON with the payload cut out, the payload)."""
+    if cut is None:
+        cut = _cut_payload(data, source)
     loaded = cut[0] if cut is not None else loads_strict(data, source, BundleError)
     doc = _object(loaded, "bundle", source)
     media_type = doc.get("mediaType")

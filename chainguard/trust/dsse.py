@@ -7,7 +7,7 @@ payload cannot be replayed under another payload type.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -59,9 +59,8 @@ class _Message:
 
     def digest(self, name: str) -> bytes:
         if name not in self.digests:
-            type_bytes = self.envelope.payload_type.encode("utf-8")
             payload = self.envelope.payload
-            h = hashlib.new(name, b"DSSEv1 %d %b %d " % (len(type_bytes), type_bytes, len(payload)))
+            h = hashlib.new(name, pae_prefix(self.envelope.payload_type, len(payload)))
             h.update(payload)
             self.digests[name] = h.digest()
         return self.digests[name]
@@ -84,6 +83,45 @@ def _signature_valid(key: TrustedKey, signature: bytes, message: _Message) -> bo
     return True
 
 
+class _KnownDigests(_Message):
+    """A message known only by its digests (a payload streamed, never held)."""
+
+    def __init__(self, envelope: Envelope, digests: Mapping[str, bytes]) -> None:
+        super().__init__(envelope)
+        self.digests = dict(digests)
+
+    def data(self) -> bytes:
+        raise _NeedsPayload
+
+    def digest(self, name: str) -> bytes:
+        return self.digests[name]
+
+
+class _NeedsPayload(Exception):
+    pass
+
+
+def pae_prefix(payload_type: str, payload_length: int) -> bytes:
+    """PAE up to the payload: what to hash before a payload streamed in pieces."""
+    type_bytes = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d " % (len(type_bytes), type_bytes, payload_length)
+
+
+def digest_name(key: TrustedKey) -> str | None:
+    """The digest of PAE an ECDSA key verifies (hashlib name); None for Ed25519 (whole PAE)."""
+    if isinstance(key.public_key, ed25519.Ed25519PublicKey):
+        return None
+    return "sha384" if key.algorithm == "ecdsa-p384" else "sha256"
+
+
+def verify_digests(
+    envelope: Envelope, keys: Sequence[TrustedKey], digests: Mapping[str, bytes]
+) -> tuple[TrustedKey, ...]:
+    """verify() for an envelope whose payload is known only by the ``digests`` of its PAE
+    (hashlib name -> digest), one for each digest_name of ``keys``, which must all be ECDSA."""
+    return _verified(envelope, keys, _KnownDigests(envelope, digests))
+
+
 def verify(envelope: Envelope, keys: Sequence[TrustedKey]) -> tuple[TrustedKey, ...]:
     """Every distinct trusted key (by fingerprint) with a valid signature in ``envelope``.
 
@@ -91,7 +129,12 @@ def verify(envelope: Envelope, keys: Sequence[TrustedKey]) -> tuple[TrustedKey, 
     A key counts once however many signatures it made, so duplicating a signature cannot
     help reach a threshold. Bad signatures are not errors; they simply do not count.
     """
-    message = _Message(envelope)
+    return _verified(envelope, keys, _Message(envelope))
+
+
+def _verified(
+    envelope: Envelope, keys: Sequence[TrustedKey], message: _Message
+) -> tuple[TrustedKey, ...]:
     verified: dict[str, TrustedKey] = {}
     for key in keys:
         if key.fingerprint in verified:

@@ -92,14 +92,15 @@ def _verify_one(
     expect: Expect | None = None,
 ) -> VerifiedStatement:
     """Verify one bundle file; raises VerificationFailure or BundleError."""
-    from chainguard.trust.bundle import read_bundle, verify_key_bundle
+    from chainguard.trust.bundle import read_bundle_file, verify_key_bundle
+    from chainguard.trust.stream import large, verify_key_bundle_streamed
 
     label = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
-    bundle = read_bundle(data, label)
+    if keys and large(path):  # never held whole (trust/stream.py), if it is a plain key bundle
+        streamed = verify_key_bundle_streamed(path, keys, source=label, expect=expect)
+        if streamed is not None:
+            return streamed
+    bundle, data = read_bundle_file(path, label)
     if bundle.material_kind == "publicKey":
         # Key verification reads only the decoded envelope: let go of the file and its JSON
         # (tens of MB for a dataset's SBOM) before the statement is parsed.
@@ -132,6 +133,11 @@ def _verify_one(
     policies = [
         sg.IdentityPolicy(r.identity, r.issuer, r.repository, r.ref) for r in inputs.identities
     ]
+    if data is None:  # streamed (a large key bundle's way): Sigstore verifies the file whole
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
     verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, policies, root)
     return verified
 
@@ -144,7 +150,7 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
     """
     from chainguard.sbom.read import read_sbom, read_sbom_document
     from chainguard.trust.keys import load_public_key
-    from chainguard.trust.statement import parse_statement
+    from chainguard.trust.statement import ParsedStatement, parse_statement
 
     if not inputs.keys and not inputs.identities:
         raise UsageError(
@@ -240,7 +246,12 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
         for v in others
     )
 
-    statement = parse_statement(chosen[0].statement.payload, chosen[0].source)
+    parsed = chosen[0].statement.parsed
+    statement = (
+        parsed
+        if isinstance(parsed, ParsedStatement)
+        else parse_statement(chosen[0].statement.payload, chosen[0].source)
+    )
     if statement.predicate_type != CYCLONEDX_PREDICATE:
         return TrustOutcome(
             None,

@@ -5,13 +5,20 @@ from __future__ import annotations
 import functools
 import json
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chainguard.errors import BundleError
 from chainguard.models import Subject
-from chainguard.trust._json import ANY_INDEX, JsonPath, Packer, loads_strict_packed, shown
+from chainguard.trust._json import (
+    ANY_INDEX,
+    JsonPath,
+    Packer,
+    loads_strict_packed,
+    loads_strict_packed_stream,
+    shown,
+)
 
 if TYPE_CHECKING:
     from chainguard.sbom.packed import Expect
@@ -101,9 +108,23 @@ def _packers(expect: Expect | None, payload: bytes) -> dict[JsonPath, Packer]:
     return {("predicate", "components", ANY_INDEX, "components"): packer}
 
 
+def parse_statement_stream(
+    chunks: Iterator[bytes], source: str, expect: Expect | None, whole: Callable[[], bytes]
+) -> ParsedStatement:
+    """parse_statement of a payload arriving in pieces, never held whole (``whole()`` gives it
+    all only to word the error about a malformed one)."""
+    packers = _packers(expect, b"\x80")  # (not known to be ASCII: runs are hashed as text)
+    doc = loads_strict_packed_stream(chunks, f"{source}: statement", BundleError, packers, whole)
+    return _statement(doc, source)
+
+
 def _parse_statement(payload: bytes, source: str, expect: Expect | None) -> ParsedStatement:
     packers = _packers(expect, payload)
     doc = loads_strict_packed(payload, f"{source}: statement", BundleError, packers)
+    return _statement(doc, source)
+
+
+def _statement(doc: object, source: str) -> ParsedStatement:
     if not isinstance(doc, dict):
         raise BundleError(f"{source}: statement is not a JSON object")
     statement_type = doc.get("_type")

@@ -20,6 +20,7 @@ from chainguard.trust._json import (
     ANY_INDEX,
     JsonPath,
     Packer,
+    TextWindow,
     loads_strict,
     loads_strict_packed,
 )
@@ -230,7 +231,7 @@ def test_plain_elements_become_lines_and_others_stay_json() -> None:
     other = '{"name":"b","type":"file","hashes":[]}'
     third = plain.replace('"name":"a"', '"name":"c"')
     text = f"[{plain}, {other} ,{third}]"
-    packed, end = pack_file_array(text, 0, _decode)
+    packed, end = pack_file_array(TextWindow(text), 0, _decode)
     assert end == len(text)
     assert packed.names == ["a", "c"] and packed.total_size == 10
     assert packed.lines == [f"a\x005\x00{sha}\n", f"c\x005\x00{sha}\n"]
@@ -240,11 +241,71 @@ def test_plain_elements_become_lines_and_others_stay_json() -> None:
 
 @pytest.mark.parametrize("text", ["[]", "[ ]", "[\n]"])
 def test_empty_arrays(text: str) -> None:
-    packed, end = pack_file_array(text + "tail", 0, _decode)
+    packed, end = pack_file_array(TextWindow(text + "tail"), 0, _decode)
     assert len(packed) == 0 and end == len(text)
 
 
 @pytest.mark.parametrize("text", ["[", "[1,", "[1 2]", "[1,]", '[{"a":1}'])
 def test_malformed_arrays_raise(text: str) -> None:
     with pytest.raises((ValueError, IndexError)):
-        pack_file_array(text, 0, _decode)
+        pack_file_array(TextWindow(text), 0, _decode)
+
+
+# --- the same, from text arriving in pieces (a payload streamed from its bundle) ----------------
+
+
+def _streamed(data: bytes, piece: int, monkeypatch: pytest.MonkeyPatch) -> object:
+    """loads_strict_packed_stream over ``piece``-byte chunks, with small windows that move."""
+    from chainguard.trust import _json
+
+    monkeypatch.setattr(_json, "LOOKAHEAD", 1024)
+    monkeypatch.setattr(_json, "_REFILL", 512)
+    chunks = (data[i : i + piece] for i in range(0, len(data), piece))
+    try:
+        value = _json.loads_strict_packed_stream(
+            chunks, "s", BundleError, PACKED_PATH, lambda: data
+        )
+    except BundleError as e:
+        return ("error", str(e))
+    return _without_file_refs(unpacked(value))
+
+
+def _whole(data: bytes) -> object:
+    try:
+        return _without_file_refs(loads_strict(data, "s", BundleError))
+    except BundleError as e:
+        return ("error", str(e))
+
+
+@pytest.mark.parametrize("piece", [1, 3, 64, 1000, 1 << 20])
+def test_streamed_parse_equals_the_plain_parse(piece: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = payload()
+    assert _streamed(data, piece, monkeypatch) == _whole(data)
+    # multi-byte characters cut between chunks
+    accented = data.replace(b'"name":"config.json"', '"name":"cönfig€.json"'.encode(), 1)
+    assert _streamed(accented, piece, monkeypatch) == _whole(accented)
+
+
+def test_streamed_cuts_and_splices_never_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = payload().decode()
+    rng = random.Random(11)
+    for _ in range(150):
+        i, j = sorted(rng.randrange(len(data)) for _ in range(2))
+        text = data[:i] + rng.choice(["", '"', ",", "}", "]", "{", ":", "\\", " ", "1"]) + data[j:]
+        raw = text.encode()
+        assert _streamed(raw, rng.choice([1, 7, 100, 5000]), monkeypatch) == _whole(raw), (i, j)
+
+
+def test_streamed_invalid_utf8_and_long_values_fall_back_to_the_whole_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = payload()
+    bad = data.replace(b'"name":"config.json"', b'"name":"conf\xffig.json"', 1)
+    assert _streamed(bad, 50, monkeypatch)[0] == "error"  # type: ignore[index]
+    assert _streamed(bad, 50, monkeypatch) == _whole(bad)
+    # a value longer than the window's look-ahead, and a number cut at a window's end
+    long = data.replace(b'"name":"config.json"', b'"name":"' + b"c" * 5000 + b'.json"', 1)
+    assert _streamed(long, 100, monkeypatch) == _whole(long)
+    number = json.dumps({"a": [1] * 300, "n": 12345678901234567890}).encode()
+    for piece in (1, 2, 5, 600, 605):
+        assert _streamed(number, piece, monkeypatch) == _whole(number)
