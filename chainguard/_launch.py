@@ -61,3 +61,7 @@ def _prestart(argv: list[str]) -> None:
     api.prestart_dataset(
         Path(argv[2]), own_files=own, component=component[0] if component else None
     )
+    from chainguard.trust.gate import hash_sbom_early
+
+    for sbom in sboms[-1:]:
+        hash_sbom_early(Path(sbom))  # meanwhile the CLI starts; verify needs its digest first

@@ -363,7 +363,7 @@ class _WorkerProcess:
 _Unit = list[FileEntry] | ListedFiles
 # Names per ListedFiles chunk: few enough that the chunks in flight stay small and the cores
 # finish together, enough that framing costs little per file.
-_LISTED_CHUNK = 512
+_LISTED_CHUNK = 1024
 
 
 class RenderedRuns:

@@ -14,6 +14,8 @@ Only then does anything downstream see the expected state.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -308,6 +310,15 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
 
 
 def _file_sha256(path: Path) -> str:
+    early = _early_digests.pop(os.path.abspath(path), None)
+    if early is not None:
+        digest = early.result()
+        if digest is not None:
+            return digest
+    return _hash_file(path)
+
+
+def _hash_file(path: Path) -> str:
     h = hashlib.sha256()
     buf = bytearray(1024 * 1024)
     view = memoryview(buf)
@@ -315,6 +326,50 @@ def _file_sha256(path: Path) -> str:
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
+
+
+class _EarlyDigest:
+    """An SBOM file hashed on a thread while the CLI starts (``hash_sbom_early``): a dataset's
+    SBOM is tens of MB, and a core idles during start-up. Its digest is used only if the file
+    still has the identity it had when read (inode, size, modification time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.digest: str | None = None
+        self.thread = threading.Thread(target=self._run, name="chainguard-sbom", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            before = _identity(self.path)
+            digest = _hash_file(self.path)
+            if _identity(self.path) == before:
+                self.identity, self.digest = before, digest
+        except OSError:
+            pass
+
+    def result(self) -> str | None:
+        self.thread.join()
+        try:
+            unchanged = self.digest is not None and _identity(self.path) == self.identity
+        except OSError:
+            return None
+        return self.digest if unchanged else None
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
+
+
+_early_digests: dict[str, _EarlyDigest] = {}
+
+
+def hash_sbom_early(path: Path) -> None:
+    """Start hashing an SBOM file that establish_trust is about to need (see _EarlyDigest)."""
+    key = os.path.abspath(path)
+    if key not in _early_digests:
+        _early_digests[key] = _EarlyDigest(path)
 
 
 def _read_sbom_bytes(path: Path) -> bytes:
