@@ -125,7 +125,14 @@ def make_many(root: Path, files: int, size: int = 4096, dirs: int = 100) -> Path
             d.mkdir(parents=True)
         (d / f"f{i:07d}.bin").write_bytes(os.urandom(size))
     tmp.rename(tree)
+    _forget_signatures(tree)
     return tree
+
+
+def _forget_signatures(tree: Path) -> None:
+    """A tree made anew has new random content: SBOMs and signatures of an older one are stale."""
+    for suffix in (".cdx.json", ".cdx.json.sig", ".ms.sig"):
+        tree.with_name(tree.name + suffix).unlink(missing_ok=True)
 
 
 def make_large(root: Path, files: int, size: int = 256 * MIB) -> Path:
@@ -140,6 +147,7 @@ def make_large(root: Path, files: int, size: int = 256 * MIB) -> Path:
             for _ in range(size // (8 * MIB)):
                 f.write(os.urandom(8 * MIB))
     tmp.rename(tree)
+    _forget_signatures(tree)
     return tree
 
 

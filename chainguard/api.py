@@ -33,6 +33,7 @@ from chainguard.models import (
     FileDigest,
     FileList,
     ObservedTree,
+    RenderedFiles,
     Subject,
 )
 
@@ -555,6 +556,17 @@ class TreeObservation:
         self._thread.join()
 
 
+def _expect_any(observations: dict[str, TreeObservation]) -> Expect | None:
+    """One Expect for several observed directories, by component bom-ref."""
+    expects = {ref: o.expect() for ref, o in observations.items()}
+
+    def expect(bom_ref: str, first: str) -> RenderedFiles | None:
+        one = expects.get(bom_ref)
+        return one(bom_ref, first) if one is not None else None
+
+    return expect if observations else None
+
+
 # --- prestart: hashing a dataset from the first milliseconds -------------------------------------
 #
 # A many-file verify spends its first ~0.1 s importing and parsing the command line while the
@@ -712,12 +724,26 @@ def verify_deployment(
     # signature says (as in verify deps).
     manifests = [collect_dependencies(p) for p in locks]
     manifests += [collect_dependencies(env=p) for p in environments]
-    outcome = establish_trust(trust)
+    # As in verify_tree: with a large signed SBOM, the datasets are hashed while it is read.
+    own = _own_files(trust)
+    observations: dict[str, TreeObservation] = {}
+    if _signed_sbom_size(trust) >= OVERLAP_FROM_BYTES:
+        for name, root in datasets:
+            if root.is_dir():
+                ref = f"dataset:{name}"
+                observations[ref] = TreeObservation(root, own_files=own, ignore=ignore, render=ref)
+    try:
+        outcome = establish_trust(trust, expect=_expect_any(observations))
+        # compared only once trust is established; otherwise thrown away unseen
+        trusted = outcome.state is not None
+        observed_trees = {ref: o.result() for ref, o in observations.items() if trusted}
+    finally:
+        for o in observations.values():
+            o.cancel()
     target = trust.deployment or "deployment"
     if outcome.state is None:
         return _untrusted_report("verify deployment", target, trust, outcome, started)
     state = outcome.state
-    own = _own_files(trust)
     paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
     paths.update({("dataset", n): p for n, p in datasets})
     known = {(c.kind, c.name) for c in state.components}
@@ -746,7 +772,12 @@ def verify_deployment(
             )
             continue
         found, stats = check_component(
-            c, directory, own_files=own, ignore=ignore, progress=progress
+            c,
+            directory,
+            own_files=own,
+            ignore=ignore,
+            progress=progress,
+            observed=observed_trees.get(c.bom_ref),
         )
         findings.extend(found)
         files += stats.files

@@ -372,7 +372,8 @@ class RenderedRuns:
     is still being hashed (sbom/packed.py), so that little is left to do once it is.
 
     Chunks are known by their first path. ``starting_at`` waits only while the asked-for path
-    may still begin a run: it is a chunk in flight, or beyond what the walk has listed so far.
+    may still begin a run: it is a chunk in flight, or beyond what the walk has listed so far
+    (the walk hands out chunks in path order: collectors/tree.walk).
     """
 
     def __init__(self, bom_ref: str) -> None:
@@ -388,6 +389,7 @@ class RenderedRuns:
         with self._cond:
             self._pending.add(first)
             self._frontier = max(self._frontier, first)
+            self._cond.notify_all()  # a reader may now know its path begins no run
 
     def finished(self, first: str, run: RenderedFiles | None) -> None:
         with self._cond:

@@ -11,6 +11,7 @@ What counts as part of the tree:
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import stat
@@ -102,9 +103,10 @@ def _within(path: str, root: str) -> bool:
 
 
 def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | Anomaly]:
-    """Yield every file and every anomaly under root: directories depth first, in path order.
+    """Yield every file and every anomaly under root; regular files in path order.
 
-    Regular files (by the directory's d_type) come as one ListedFiles per directory: no lstat
+    Regular files (by the directory's d_type) come as ListedFiles, a directory's files between
+    two of its subdirectories (in path order) in one: no lstat
     and no object per file here, the engine takes each file's identity when it opens it
     (O_NOFOLLOW). Symbolic links to files and entries the listing did not type come as
     FileEntry objects.
@@ -115,10 +117,15 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
         top = os.stat(root)
     except OSError as e:
         raise HashingError(f"{root}: cannot list directory: {e.strerror or e}") from e
-    # (path, relative path + "/", the directory's identity as its parent listed it)
-    stack: list[tuple[str, str, int, int]] = [(str(root), "", top.st_ino, top.st_dev)]
+    # Directories to list, as (path, relative path + "/", the directory's identity as its
+    # parent listed it), and chunks of files to hand out, in the order they are to be popped.
+    stack: list[tuple[str, str, int, int] | ListedFiles] = [(str(root), "", top.st_ino, top.st_dev)]
     while stack:
-        directory, prefix, ino, dev = stack.pop()
+        item = stack.pop()
+        if isinstance(item, ListedFiles):
+            yield item
+            continue
+        directory, prefix, ino, dev = item
         try:
             with os.scandir(directory) as it:
                 entries = list(it)
@@ -167,14 +174,24 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
                 yield _symlink(entry.path, rel, real_root)
             else:
                 yield Anomaly(rel, "special-file", _kind_of(st.st_mode))
-        # Directories in path order (popped in reverse), and each one's files sorted: chunks
-        # then mostly come (and finish hashing) in the order a signed file list has them,
-        # which verify reads while the hashing goes on (hashing.RenderedRuns).
-        subdirs.sort(key=lambda d: d[1], reverse=True)
-        stack += subdirs
-        if listed:
-            listed.sort()
-            yield ListedFiles(os.path.join(directory, ""), prefix, tuple(listed), ino, dev)
+        # Files and subdirectories in path order: the files that sort before a subdirectory's
+        # paths come before it. Chunks of files then come (and finish hashing) in the order a
+        # signed file list has them, which verify reads while the hashing goes on
+        # (hashing.RenderedRuns). A name sorts against "sub/" as against every path below it.
+        listed.sort()
+        subdirs.sort(key=lambda d: d[1])
+        base = os.path.join(directory, "")
+        ordered: list[tuple[str, str, int, int] | ListedFiles] = []
+        done = 0
+        for sub in subdirs:
+            before = bisect.bisect_left(listed, sub[1][len(prefix) :], done)
+            if before > done:
+                ordered.append(ListedFiles(base, prefix, tuple(listed[done:before]), ino, dev))
+                done = before
+            ordered.append(sub)
+        if done < len(listed):
+            ordered.append(ListedFiles(base, prefix, tuple(listed[done:]), ino, dev))
+        stack += reversed(ordered)
 
 
 def _plain_names(names: list[str], prefix: str) -> bool:

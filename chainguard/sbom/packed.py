@@ -150,8 +150,8 @@ def pack_file_array(
             lasts.append(run.last)
             count += run.count
             total += run.size
-            pos += run.json_length
-            separator = text[pos]
+            pos = window.skip(pos + run.json_length)
+            separator = window.text[pos]
             pos += 1
         else:
             digest = None
