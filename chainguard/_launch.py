@@ -13,7 +13,7 @@ import os
 import sys
 
 # api.OVERLAP_FROM_BYTES, without importing api to find out
-_LARGE_BUNDLE = 8 * 1024 * 1024
+_LARGE_BUNDLE = 1024 * 1024
 
 
 def main() -> None:

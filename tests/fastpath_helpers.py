@@ -38,7 +38,7 @@ MIB = 1024 * 1024
 CHUNK = _LISTED_CHUNK
 TRAIN = CHUNK + 88  # files in dataset_files()'s train/: two chunks
 # A signed bundle this large makes verify_tree take the fast path without any monkeypatching.
-BIG_BUNDLE = 8 * MIB
+BIG_BUNDLE = api.OVERLAP_FROM_BYTES
 
 
 def write_files(directory: Path, files: dict[str, bytes]) -> Path:

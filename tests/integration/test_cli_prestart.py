@@ -36,7 +36,8 @@ def files() -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
-    """A real release whose signed bundle is >= 8 MiB (a long description pads the SBOM)."""
+    """A real release whose signed bundle reaches the overlap threshold (a long description pads
+    the SBOM)."""
     release = make_dataset_release(tmp_path_factory.mktemp("big"), files(), pad_to=BIG_BUNDLE)
     assert release.sig.stat().st_size >= api.OVERLAP_FROM_BYTES
     return release
@@ -115,7 +116,7 @@ def sparse(path: Path, size: int) -> Path:
 
 @pytest.fixture
 def padded(tmp_path: Path) -> tuple[Path, Path]:
-    """A directory, and an SBOM path whose .sig is 8 MiB of nothing."""
+    """A directory, and an SBOM path whose .sig is BIG_BUNDLE bytes of nothing."""
     data = tmp_path / "corpus"
     data.mkdir()
     (data / "f.txt").write_bytes(b"f")

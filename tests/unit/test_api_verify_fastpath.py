@@ -94,7 +94,7 @@ def test_several_differences_at_once(
 def test_a_large_signed_bundle_takes_the_fast_path_unpatched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A real >= 8 MiB bundle: verify_tree overlaps by itself (OVERLAP_FROM_BYTES as shipped).
+    # A real bundle at the threshold: verify_tree overlaps by itself (OVERLAP_FROM_BYTES).
     files = {f"part/{i:04d}": b"%d" % i for i in range(600)} | {"top.txt": b"top"}
     release = make_dataset_release(tmp_path, files, pad_to=BIG_BUNDLE)
     assert release.sig.stat().st_size >= api.OVERLAP_FROM_BYTES
