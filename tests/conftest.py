@@ -41,3 +41,23 @@ def _isolated_state(
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
     return state
+
+
+# --- Sigstore tests: offline, and the trusted roots sigstore ships --------------------------------
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a connection fails the test: verification must be offline. Sigstore
+    test modules use it for every test (``pytestmark = pytest.mark.usefixtures("offline")``)."""
+    from sigstore_cases import refuse_network
+
+    refuse_network(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def roots() -> dict[str, object]:
+    """The production and staging trusted roots shipped with sigstore, loaded once."""
+    from chainguard.trust.sigstore import load_trusted_root
+
+    return {name: load_trusted_root(name, None) for name in ("production", "staging")}

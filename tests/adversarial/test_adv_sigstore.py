@@ -33,7 +33,6 @@ from sigstore_cases import (
     flip_b64,
     key_message_bundle,
     public_pem,
-    refuse_network,
     walk,
 )
 
@@ -51,15 +50,7 @@ from chainguard.trust.sigstore import (
 )
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, build_statement
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    refuse_network(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def roots() -> dict[str, SigstoreTrustedRoot]:
-    return {name: load_trusted_root(name, None) for name in ("production", "staging")}
+pytestmark = pytest.mark.usefixtures("offline")  # tests/conftest.py
 
 
 def attempt(

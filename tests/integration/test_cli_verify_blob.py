@@ -32,13 +32,9 @@ from sigstore_cases import (
     key_message_bundle,
     no_ambient_credentials,
     public_pem,
-    refuse_network,
 )
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    refuse_network(monkeypatch)
+pytestmark = pytest.mark.usefixtures("offline")  # tests/conftest.py
 
 
 def verify_blob(artifact: Path, bundle: Path, *extra: str | Path, fmt: str = "json") -> Outcome:

@@ -16,7 +16,6 @@ from sigstore_cases import (
     GITHUB_OAUTH,
     SigstoreCase,
     no_ambient_credentials,
-    refuse_network,
 )
 from trust_helpers import assert_one_line
 
@@ -32,15 +31,7 @@ from chainguard.trust.sigstore import (
 )
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    refuse_network(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def roots() -> dict[str, SigstoreTrustedRoot]:
-    return {name: load_trusted_root(name, None) for name in ("production", "staging")}
+pytestmark = pytest.mark.usefixtures("offline")  # tests/conftest.py
 
 
 def policy(case: SigstoreCase, **changes: str | None) -> IdentityPolicy:
