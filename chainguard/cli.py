@@ -489,16 +489,25 @@ _TRUSTED_ROOT_OPT = typer.Option(
 )
 
 
-def _identity_policies(identity: list[str] | None, issuer: str | None) -> list[Any]:
-    if not identity and issuer is None:
-        return []  # key-only verify: keep trust.sigstore (~20 ms with certifi) off start-up
-    from chainguard.trust.sigstore import IdentityPolicy
+def _identity_policies(
+    identity: list[str] | None,
+    issuer: str | None,
+    repository: str | None = None,
+    ref: str | None = None,
+) -> list[IdentityRule]:
+    """The trusted Sigstore identities the --identity/--issuer (--repository/--ref) options
+    name; every verify command reads them through here."""
+    if not identity and issuer is None and repository is None and ref is None:
+        return []  # key-only verify
+    from chainguard.models import IdentityRule
 
     if identity and issuer is None:
         raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
     if issuer is not None and not identity:
         raise UsageError("--issuer needs --identity (the certificate identity to trust)")
-    return [IdentityPolicy(i, issuer or "") for i in dict.fromkeys(identity or [])]
+    if (repository is not None or ref is not None) and not identity:
+        raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
+    return [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
 
 
 def _verify_oms(
@@ -583,9 +592,8 @@ def verify_model(
         )
     if certificate_chain:
         raise UsageError("--certificate-chain applies to --oms-signature")
-    from chainguard.models import IdentityRule
 
-    rules = tuple(IdentityRule(p.identity, p.issuer) for p in _identity_policies(identity, issuer))
+    rules = tuple(_identity_policies(identity, issuer))
     _verify_tree(
         "model",
         directory,
@@ -717,12 +725,11 @@ def verify_deps(
     exit 1 on any difference."""
     from chainguard import api
     from chainguard.config import load_config
-    from chainguard.models import IdentityRule
 
     if (lockfile is None) == (env is None):
         raise UsageError("give exactly one of LOCKFILE or --env PYTHON")
     cfg = load_config(config)
-    rules = tuple(IdentityRule(p.identity, p.issuer) for p in _identity_policies(identity, issuer))
+    rules = tuple(_identity_policies(identity, issuer))
     trust = trust_inputs(
         cfg,
         sbom=sbom,
@@ -775,19 +782,10 @@ def verify_blob(
 ) -> None:
     """Verify one file against a signature bundle (offline); exit 1 if it does not verify."""
     from chainguard import api
-    from chainguard.trust.sigstore import IdentityPolicy
 
     if key and identity:
         raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
-    if identity and issuer is None:
-        raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
-    if issuer is not None and not identity:
-        raise UsageError("--issuer needs --identity (the certificate identity to trust)")
-    if (repository is not None or ref is not None) and not identity:
-        raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
-    policies = [
-        IdentityPolicy(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])
-    ]
+    policies = _identity_policies(identity, issuer, repository, ref)
     report = api.verify_blob(
         file,
         bundle,

@@ -150,8 +150,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                 if not isinstance(item.get(required), str) or not item[required]:
                     raise ConfigError(f"{where(key)}[{i}]: {required} must be a non-empty string")
             for optional in ("repository", "ref"):
-                if optional in item and not isinstance(item[optional], str):
-                    raise ConfigError(f"{where(key)}[{i}]: {optional} must be a string")
+                if optional in item and (not isinstance(item[optional], str) or not item[optional]):
+                    raise ConfigError(f"{where(key)}[{i}]: {optional} must be a non-empty string")
             rules.append(
                 IdentityRule(
                     item["identity"], item["issuer"], item.get("repository"), item.get("ref")

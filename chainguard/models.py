@@ -398,12 +398,37 @@ def tree_digest(files: Iterable[FileDigest]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IdentityRule:
-    """A trusted Sigstore identity: certificate SAN + OIDC issuer, optionally GitHub claims."""
+    """One trusted Sigstore identity. Every given field must match the certificate exactly.
+
+    ``identity`` is the certificate SAN (an e-mail, or for GitHub Actions the workflow URI
+    ``https://github.com/OWNER/REPO/.github/workflows/FILE@REF``); ``issuer`` the OIDC issuer
+    (``https://token.actions.githubusercontent.com``, ``https://github.com/login/oauth``, ...).
+    ``repository`` (``OWNER/REPO`` on github.com) and ``ref`` (``refs/heads/main``,
+    ``refs/tags/v1.2.3``) pin the GitHub workflow claims Fulcio records.
+    """
 
     identity: str
     issuer: str
     repository: str | None = None  # GitHub "owner/repo" the workflow ran in
     ref: str | None = None  # GitHub ref, e.g. refs/heads/main or refs/tags/v1.2.3
+
+    def __post_init__(self) -> None:
+        from chainguard.errors import UsageError
+
+        for name in ("identity", "issuer"):
+            if not getattr(self, name):
+                raise UsageError(f"a trusted Sigstore identity needs a non-empty {name}")
+        for name in ("repository", "ref"):
+            if getattr(self, name) == "":
+                raise UsageError(f"a trusted Sigstore identity's {name} must not be empty")
+
+    def describe(self) -> str:
+        extra = "".join(
+            f" {name} {value}"
+            for name, value in (("repository", self.repository), ("ref", self.ref))
+            if value is not None
+        )
+        return f"{self.identity} via {self.issuer}{extra}"
 
 
 # --- dependency manifests (requirements, lockfiles, installed environments) -----------------

@@ -132,15 +132,12 @@ def _verify_one(
         )
     root = roots["root"]
     assert isinstance(root, sg.SigstoreTrustedRoot)
-    policies = [
-        sg.IdentityPolicy(r.identity, r.issuer, r.repository, r.ref) for r in inputs.identities
-    ]
     if data is None:  # streamed (a large key bundle's way): Sigstore verifies the file whole
         try:
             data = path.read_bytes()
         except OSError as e:
             raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
-    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, policies, root)
+    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, inputs.identities, root)
     return verified
 
 

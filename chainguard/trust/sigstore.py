@@ -32,7 +32,7 @@ from chainguard.errors import (
     UsageError,
     VerificationFailure,
 )
-from chainguard.models import Signer, VerifiedStatement
+from chainguard.models import IdentityRule, Signer, VerifiedStatement
 from chainguard.trust._json import loads_strict, shown
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
 
@@ -61,37 +61,8 @@ IDENTITY_TOKEN_ENV = "SIGSTORE_IDENTITY_TOKEN"  # noqa: S105 (a variable name, n
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityPolicy:
-    """One trusted Sigstore identity. Every given field must match the certificate exactly.
-
-    ``identity`` is the certificate SAN (an e-mail, or for GitHub Actions the workflow URI
-    ``https://github.com/OWNER/REPO/.github/workflows/FILE@REF``); ``issuer`` the OIDC issuer
-    (``https://token.actions.githubusercontent.com``, ``https://github.com/login/oauth``, ...).
-    ``repository`` (``OWNER/REPO`` on github.com) and ``ref`` (``refs/heads/main``,
-    ``refs/tags/v1.2.3``) pin the GitHub workflow claims Fulcio records.
-    """
-
-    identity: str
-    issuer: str
-    repository: str | None = None
-    ref: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("identity", "issuer"):
-            if not getattr(self, name):
-                raise UsageError(f"a trusted Sigstore identity needs a non-empty {name}")
-        for name in ("repository", "ref"):
-            if getattr(self, name) == "":
-                raise UsageError(f"--{name} must not be empty")
-
-    def describe(self) -> str:
-        extra = "".join(
-            f" {name} {value}"
-            for name, value in (("repository", self.repository), ("ref", self.ref))
-            if value is not None
-        )
-        return f"{self.identity} via {self.issuer}{extra}"
+# The trusted identities verify takes: one type with chainguard.toml's [trust] identities.
+IdentityPolicy = IdentityRule
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,11 @@ def test_shipped_examples_parse() -> None:
         ("[trust]\nkeyz = []", "unknown key(s) keyz"),
         ("[trust]\nidentities = [{identity = 'x'}]", "issuer must be a non-empty string"),
         ("[trust]\nidentities = [{identity = 'x', issuer = 'y', extra = 1}]", "unknown key"),
+        (
+            "[trust]\nidentities = [{identity = 'x', issuer = 'y', repository = ''}]",
+            "repository must be a non-empty string",
+        ),
+        ("[trust]\nidentities = [{identity = 'x', issuer = 'y', ref = 3}]", "ref must be a non"),
         ("trust = 3", "trust must be a table"),
         ("models = ['a']", "models must be a table"),
         ("signature = 'a'\nsignatures = ['b']", "either signature or signatures"),
