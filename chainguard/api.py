@@ -119,7 +119,7 @@ def build_sbom(
     from chainguard.collectors.tree import collect_tree
     from chainguard.hashing import HashSettings
     from chainguard.sbom.build import ComponentInput
-    from chainguard.sbom.build import build_sbom as render
+    from chainguard.sbom.build import build_sbom_chunks as render
 
     if not (models or datasets or requirements or locks or envs):
         raise UsageError(
@@ -237,13 +237,17 @@ def _own_files(trust: TrustInputs) -> list[Path]:
     return own
 
 
-def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
+def _write_atomic(path: Path, data: bytes | Sequence[bytes], *, overwrite: bool) -> None:
+    """Write ``data`` (bytes, or pieces of them) to ``path`` through a temporary file."""
     if not overwrite and path.exists():
         raise OutputError(f"{path}: already exists; refusing to overwrite")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                f.writelines(data)
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)

@@ -65,6 +65,24 @@ def test_many_files_render_identically() -> None:
     assert direct == reference
 
 
+@pytest.mark.parametrize("batch", [1, 2, 7, 299, 300, 301])
+def test_files_rendered_in_batches_are_byte_identical(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large file list is rendered, joined and encoded in batches and written as pieces
+    # (build_sbom_chunks): the same bytes, whatever the batch size and component order.
+    from chainguard.sbom import build
+
+    monkeypatch.setattr(build, "_RENDER_BATCH", batch)
+    files = tuple(plain_file(f"d{i % 7}/f{i:04d}.bin", i) for i in range(300))
+    components = (ComponentInput("dataset", "zz-many", files), MODEL, DATASET, FACTS, EMPTY)
+    direct, reference = both(components)
+    assert direct == reference
+    kw: dict[str, Any] = {"timestamp": TIMESTAMP, "serial_number": SERIAL_NUMBER}
+    chunks = build.build_sbom_chunks(DEPLOYMENT, components, DEPENDENCIES, **kw)
+    assert b"".join(chunks) == direct and len(chunks) > 300 // batch
+
+
 def test_parquet_properties_are_written() -> None:
     direct, _ = both((FACTS,))
     doc = json.loads(direct)
