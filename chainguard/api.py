@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -237,8 +237,9 @@ def _own_files(trust: TrustInputs) -> list[Path]:
     return own
 
 
-def _write_atomic(path: Path, data: bytes | Sequence[bytes], *, overwrite: bool) -> None:
-    """Write ``data`` (bytes, or pieces of them) to ``path`` through a temporary file."""
+def _write_atomic(path: Path, data: bytes | Iterable[bytes], *, overwrite: bool) -> None:
+    """Write ``data`` (bytes, or pieces of them made as they are written) to ``path`` through
+    a temporary file: ``path`` is whole or untouched, whatever fails."""
     if not overwrite and path.exists():
         raise OutputError(f"{path}: already exists; refusing to overwrite")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -254,6 +255,9 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], *, overwrite: bool)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
+    except BaseException:  # making the pieces failed: no half-written file left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------------------- sign

@@ -93,8 +93,8 @@ def build_sbom_chunks(
     timestamp: datetime | None = None,
     serial_number: uuid.UUID | None = None,
     files_via_cyclonedx: bool = False,
-) -> list[bytes]:
-    """build_sbom's bytes, in pieces whose concatenation they are.
+) -> Iterator[bytes]:
+    """build_sbom's bytes, in pieces whose concatenation they are, made as they are taken.
 
     Raises ValueError for inputs that cannot be recorded faithfully (unsafe or duplicate paths,
     a missing whole-file digest, a shard list that does not fit the size, ...): those are bugs
@@ -150,25 +150,28 @@ def build_sbom_chunks(
     ordered["metadata"]["timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     if not direct:
         _validate(ordered)
-        return [_encode(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")]
+        return iter([_encode(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")])
     splices = _direct_files(ordered, components)
     _validate(ordered)  # the skeleton, with one file entry of each distinct shape
     for node, token, _ in splices:
         node["components"] = token  # same key, same place: only the value is swapped
     text = json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
-    chunks: list[bytes] = []
-    done = 0
     at = []
     for _, token, rendered in splices:
         quoted = f'"{token}"'
         assert text.count(quoted) == 1
         at.append((text.index(quoted), len(quoted), rendered))
-    for start, length, rendered in sorted(at, key=lambda a: a[0]):  # in document order
-        chunks.append(_encode(text[done:start]))
-        chunks += rendered
+    at.sort(key=lambda a: a[0])  # in document order
+    return _spliced(text, at)
+
+
+def _spliced(text: str, at: list[tuple[int, int, Iterator[bytes]]]) -> Iterator[bytes]:
+    done = 0
+    for start, length, rendered in at:
+        yield _encode(text[done:start])
+        yield from rendered
         done = start + length
-    chunks.append(_encode(text[done:]))
-    return chunks
+    yield _encode(text[done:])
 
 
 def _encode(text: str) -> bytes:
@@ -197,13 +200,13 @@ _RENDER_BATCH = 8192
 
 def _direct_files(
     document: dict[str, Any], components: Sequence[ComponentInput]
-) -> list[tuple[dict[str, Any], str, list[bytes]]]:
-    """Render every tree component's files; put shape representatives into ``document``.
+) -> list[tuple[dict[str, Any], str, Iterator[bytes]]]:
+    """Put every tree component's file shape representatives into ``document``.
 
-    Returns (component node, placeholder token, the rendered JSON array as UTF-8 pieces) per
-    non-empty component.
+    Returns (component node, placeholder token, its JSON array rendered in UTF-8 pieces, as
+    they are asked for) per non-empty component.
     """
-    splices: list[tuple[dict[str, Any], str, list[bytes]]] = []
+    splices: list[tuple[dict[str, Any], str, Iterator[bytes]]] = []
     nodes = {node.get("bom-ref"): node for node in document.get("components", [])}
     for c in components:
         ref = f"{c.kind}:{c.name}"
@@ -211,23 +214,11 @@ def _direct_files(
         files = sorted(c.files, key=lambda f: f.path.encode())
         if not files:
             continue
-        shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
-        rendered: list[bytes] = []
-        parts: list[str] = []
+        shapes: dict[tuple[bool, tuple[str, ...]], dict[str, Any]] = {}
         for f in files:
-            d = _file_dict(ref, f)
-            shape = (
-                tuple(h["alg"] for h in d["hashes"]),
-                tuple(p["name"] for p in d["properties"]),
-            )
-            shapes.setdefault(shape, d)
-            parts.append(_render_file(d))
-            if len(parts) == _RENDER_BATCH:
-                rendered.append(_encode(("[\n" if not rendered else ",\n") + ",\n".join(parts)))
-                parts.clear()
-        if parts:
-            rendered.append(_encode(("[\n" if not rendered else ",\n") + ",\n".join(parts)))
-        rendered.append(_encode("\n" + " " * 6 + "]"))
+            shape = (f.blake3 is not None, tuple(sorted(n for n, _ in _file_pairs(f))))
+            if shape not in shapes:
+                shapes[shape] = _file_dict(ref, f)
         # A random token cannot occur in the document: file names are in the rendered text.
         token = f"@@chainguard-files-{uuid.uuid4()}@@"
         node["components"] = list(shapes.values())
@@ -235,8 +226,19 @@ def _direct_files(
         ordered = dict(sorted(node.items()))
         node.clear()
         node.update(ordered)
-        splices.append((node, token, rendered))
+        splices.append((node, token, _rendered(ref, files)))
     return splices
+
+
+def _rendered(ref: str, files: Sequence[FileDigest]) -> Iterator[bytes]:
+    """A component's file list as build writes it (indent 2, at its depth), in UTF-8 pieces of
+    _RENDER_BATCH files, rendered only as they are written: 1,000,000 files make ~470 MB of
+    text, never held."""
+    for start in range(0, len(files), _RENDER_BATCH):
+        batch = files[start : start + _RENDER_BATCH]
+        text = ",\n".join(_render_file(_file_dict(ref, f)) for f in batch)
+        yield _encode(("[\n" if start == 0 else ",\n") + text)
+    yield _encode("\n" + " " * 6 + "]")
 
 
 def _file_dict(parent_ref: str, f: FileDigest) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def test_files_rendered_in_batches_are_byte_identical(
     direct, reference = both(components)
     assert direct == reference
     kw: dict[str, Any] = {"timestamp": TIMESTAMP, "serial_number": SERIAL_NUMBER}
-    chunks = build.build_sbom_chunks(DEPLOYMENT, components, DEPENDENCIES, **kw)
+    chunks = list(build.build_sbom_chunks(DEPLOYMENT, components, DEPENDENCIES, **kw))
     assert b"".join(chunks) == direct and len(chunks) > 300 // batch
 
 
