@@ -32,6 +32,7 @@ from chainguard.models import (
     ExpectedState,
     FileDigest,
     FileList,
+    IdentityRule,
     ObservedTree,
     RenderedFiles,
     Subject,
@@ -988,16 +989,12 @@ def verify_deps(
 
 # -------------------------------------------------------------------------------- verify blob
 
-if TYPE_CHECKING:
-    from chainguard.trust.sigstore import IdentityPolicy
-
-
 def verify_blob(
     artifact: Path,
     bundle: Path,
     *,
     keys: Sequence[Path] = (),
-    identities: Sequence[IdentityPolicy] = (),
+    identities: Sequence[IdentityRule] = (),
     trusted_root: Path | None = None,
     staging: bool = False,
 ) -> Report:
@@ -1066,7 +1063,7 @@ def verify_model_oms(
     *,
     keys: Sequence[Path] = (),
     certificate_chains: Sequence[Path] = (),
-    identities: Sequence[IdentityPolicy] = (),
+    identities: Sequence[IdentityRule] = (),
     trusted_root: Path | None = None,
     staging: bool = False,
     ignore: Sequence[str] = (),
