@@ -989,6 +989,7 @@ def verify_deps(
 
 # -------------------------------------------------------------------------------- verify blob
 
+
 def verify_blob(
     artifact: Path,
     bundle: Path,
