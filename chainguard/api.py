@@ -127,6 +127,10 @@ def build_sbom(
             "nothing to describe: pass at least one --model, --dataset, --requirements, "
             "--lock or --env"
         )
+    from chainguard.sbom.vocabulary import MAX_DECIMAL
+
+    if serial is not None and not 0 <= serial <= MAX_DECIMAL:
+        raise UsageError(f"serial {serial} is outside 0..{MAX_DECIMAL} (a signed 64-bit integer)")
     started = time.perf_counter()
     # Dependencies first: a malformed lockfile should stop the build before hours of hashing.
     manifests = collect_manifests(requirements=requirements, locks=locks, envs=envs)
@@ -353,6 +357,7 @@ from chainguard.trust.gate import (  # noqa: E402
     TrustInputs,
     TrustOutcome,
     establish_trust,
+    summarize,
 )
 
 __all__ = ["TrustInputs", "TrustOutcome", "establish_trust"]
@@ -638,7 +643,12 @@ def _shards_to_settle(chosen: ExpectedComponent, observed: ObservedTree) -> dict
 
 
 def _untrusted_report(
-    command: str, target: str, trust: TrustInputs, outcome: TrustOutcome, started: float
+    command: str,
+    target: str,
+    trust: TrustInputs,
+    outcome: TrustOutcome,
+    started: float,
+    ignore: Sequence[str] = (),
 ) -> Report:
     return Report(
         command,
@@ -648,6 +658,37 @@ def _untrusted_report(
         sbom=str(trust.sbom) if trust.sbom else None,
         signature=outcome.signature,
         signers=outcome.signers,
+        trust=summarize(trust, tuple(ignore)),
+    )
+
+
+def _trusted_report(
+    command: str,
+    target: str,
+    *,
+    trust: TrustInputs,
+    outcome: TrustOutcome,
+    state: ExpectedState,
+    findings: Sequence[Finding],
+    stats: Stats,
+    components: Sequence[str],
+    ignore: Sequence[str] = (),
+) -> Report:
+    """A report on a release whose signature was verified: what was signed, by whom, under
+    which trust, and what differs."""
+    return Report(
+        command,
+        target,
+        (*outcome.warnings, *findings),
+        stats,
+        sbom=str(trust.sbom) if trust.sbom else None,
+        signature=outcome.signature,
+        signers=outcome.signers,
+        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        components=tuple(components),
+        trust=summarize(trust, tuple(ignore)),
+        sbom_digest=f"sha256:{state.sbom_sha256}" if state.sbom_sha256 else None,
+        serial=state.deployment.serial,
     )
 
 
@@ -690,7 +731,7 @@ def verify_tree(
             trust, expect=observation.expect() if observation is not None else None
         )
         if outcome.state is None:
-            return _untrusted_report(command, str(directory), trust, outcome, started)
+            return _untrusted_report(command, str(directory), trust, outcome, started, ignore)
         state = outcome.state
         chosen = select_component(state, kind, directory, component)
         observed = observation.result() if observation is not None else None
@@ -700,16 +741,34 @@ def verify_tree(
     findings, stats = check_component(
         chosen, directory, own_files=own, ignore=ignore, progress=progress, observed=observed
     )
-    return Report(
+    if component is None and not _named_like(chosen, directory):
+        findings.insert(0, _inferred_component(chosen, directory))
+    return _trusted_report(
         command,
         str(directory),
-        (*outcome.warnings, *findings),
-        Stats(stats.files, stats.bytes, time.perf_counter() - started),
-        sbom=str(trust.sbom) if trust.sbom else None,
-        signature=outcome.signature,
-        signers=outcome.signers,
-        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        trust=trust,
+        outcome=outcome,
+        state=state,
+        findings=findings,
+        stats=Stats(stats.files, stats.bytes, time.perf_counter() - started),
         components=(chosen.bom_ref,),
+        ignore=ignore,
+    )
+
+
+def _named_like(chosen: ExpectedComponent, directory: Path) -> bool:
+    return chosen.name == _component_name(directory)
+
+
+def _inferred_component(chosen: ExpectedComponent, directory: Path) -> Finding:
+    return Finding(
+        "component-inferred",
+        str(directory),
+        f"no --component was given and the directory is not named like a component: "
+        f"{chosen.bom_ref} was chosen because it is the only {chosen.kind} in the signed SBOM",
+        expected="--component NAME",
+        actual=chosen.bom_ref,
+        component=chosen.name,
     )
 
 
@@ -752,7 +811,7 @@ def verify_deployment(
             o.cancel()
     target = trust.deployment or "deployment"
     if outcome.state is None:
-        return _untrusted_report("verify deployment", target, trust, outcome, started)
+        return _untrusted_report("verify deployment", target, trust, outcome, started, ignore)
     state = outcome.state
     paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
     paths.update({("dataset", n): p for n, p in datasets})
@@ -764,7 +823,7 @@ def verify_deployment(
             f"configured component(s) {', '.join(unknown)} not in the signed SBOM "
             f"(it has: {listed})"
         )
-    findings: list[Finding] = list(outcome.warnings)
+    findings: list[Finding] = []
     files = nbytes = 0
     for c in state.components:
         directory = paths.get((c.kind, c.name))
@@ -815,16 +874,16 @@ def verify_deployment(
         for ref in signed_manifests
         if ref not in covered
     )
-    return Report(
+    return _trusted_report(
         "verify deployment",
         state.deployment.name,
-        tuple(findings),
-        Stats(files, nbytes, time.perf_counter() - started),
-        sbom=str(trust.sbom) if trust.sbom else None,
-        signature=outcome.signature,
-        signers=outcome.signers,
-        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        trust=trust,
+        outcome=outcome,
+        state=state,
+        findings=findings,
+        stats=Stats(files, nbytes, time.perf_counter() - started),
         components=(*(c.bom_ref for c in state.components), *sorted(covered)),
+        ignore=ignore,
     )
 
 
@@ -974,15 +1033,14 @@ def verify_deps(
     ref, findings, stats = check_dependencies(
         state, observed, component=component, require_hashes=require_hashes
     )
-    return Report(
+    return _trusted_report(
         command,
         target,
-        (*outcome.warnings, *findings),
-        Stats(stats.files, stats.bytes, time.perf_counter() - started),
-        sbom=str(trust.sbom) if trust.sbom else None,
-        signature=outcome.signature,
-        signers=outcome.signers,
-        deployment=f"{state.deployment.name}@{state.deployment.version}",
+        trust=trust,
+        outcome=outcome,
+        state=state,
+        findings=findings,
+        stats=Stats(stats.files, stats.bytes, time.perf_counter() - started),
         components=(ref,),
     )
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
@@ -18,6 +22,7 @@ from chainguard.errors import ChainguardError, ExitCode, OutputError, UsageError
 
 if TYPE_CHECKING:
     from chainguard.config import Config
+    from chainguard.findings import Report
     from chainguard.models import IdentityRule
     from chainguard.trust.gate import TrustInputs
 
@@ -169,7 +174,9 @@ def sbom_build(
     ] = None,
     serial: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--serial", min=0, help="Monotonic release serial (default 0)."),
+        typer.Option(
+            "--serial", min=0, max=2**63 - 1, help="Monotonic release serial (default 0)."
+        ),
     ] = None,
     expires: Annotated[
         Optional[str],  # noqa: UP045
@@ -326,114 +333,10 @@ def _sign_model(
     typer.echo(f"wrote {out} (OpenSSF model signature)")
 
 
-def trust_inputs(
-    cfg: Config,
-    *,
-    sbom: Path | None,
-    signature: list[Path] | None,
-    key: list[Path] | None,
-    allow_expired: bool = False,
-    state: Path | None = None,
-    identities: tuple[IdentityRule, ...] = (),
-    trusted_root: Path | None = None,
-    staging: bool = False,
-) -> TrustInputs:
-    """Command-line options override chainguard.toml; every verify command builds trust here."""
-    from chainguard.trust.gate import TrustInputs
-
-    return TrustInputs(
-        sbom=sbom or cfg.sbom,
-        # An SBOM named on the command line brings its own default signature (SBOM.sig): the
-        # config's signatures belong to the config's SBOM.
-        signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
-        keys=tuple(key or cfg.keys),
-        identities=identities or cfg.identities,
-        threshold=cfg.threshold,
-        trusted_root=trusted_root or cfg.trusted_root,
-        staging=staging or cfg.staging,
-        allow_expired=allow_expired or cfg.allow_expired,
-        deployment=cfg.deployment,
-        state_dir=state or cfg.state,
-    )
-
-
-def _verify_tree(
-    kind: str,
-    directory: Path,
-    sbom: Path | None,
-    signature: list[Path] | None,
-    key: list[Path] | None,
-    component: str | None,
-    format_: ReportFormat,
-    output: Path | None,
-    config: Path | None,
-    ignore: list[str] | None,
-    allow_expired: bool = False,
-    state: Path | None = None,
-    identities: tuple[IdentityRule, ...] = (),
-    trusted_root: Path | None = None,
-    staging: bool = False,
-) -> NoReturn:
-    from chainguard import api
-    from chainguard.config import load_config
-
-    cfg = load_config(config)
-    trust = trust_inputs(
-        cfg,
-        sbom=sbom,
-        signature=signature,
-        key=key,
-        allow_expired=allow_expired,
-        state=state,
-        identities=identities,
-        trusted_root=trusted_root,
-        staging=staging,
-    )
-    bar = _ProgressBar(f"verifying {directory}")
-    try:
-        report = api.verify_tree(
-            directory,
-            kind="model" if kind == "model" else "dataset",
-            trust=trust,
-            component=component,
-            ignore=[*cfg.ignore, *(ignore or [])],
-            progress=bar,
-        )
-    finally:
-        bar.close()
-    _emit(report, format_, output)
-
-
-def _emit(report: object, format_: ReportFormat, output: Path | None) -> NoReturn:
-    from chainguard.findings import Report
-    from chainguard.reporters import get_reporter
-
-    assert isinstance(report, Report)
-    reporter = get_reporter(format_.value)
-    if output is not None:
-        try:
-            output.write_text(reporter.render(report), encoding="utf-8")
-        except OSError as e:
-            raise OutputError(f"{output}: cannot write report: {e.strerror or e}") from e
-        summary = get_reporter("text").render(report, color=_color(sys.stderr))
-        sys.stderr.write(summary)
-    else:
-        color = format_ is ReportFormat.text and _color(sys.stdout)
-        sys.stdout.write(reporter.render(report, color=color))
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        try:
-            with open(step_summary, "a", encoding="utf-8") as f:
-                f.write(get_reporter("markdown").render(report))
-        except OSError:
-            sys.stderr.write(f"chainguard: warning: cannot append to {step_summary}\n")
-    raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.FINDINGS))
-
-
-def _color(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
-
+# -------------------------------------------------------------------------- verify: options
+#
+# Every verify command takes the same trust options; config-versus-command-line precedence is
+# config.effective_trust's, not the CLI's.
 
 # metavars: typer would otherwise show its type names (<list[Path]>) in --help.
 _SBOM_OPT = typer.Option(
@@ -442,15 +345,20 @@ _SBOM_OPT = typer.Option(
 _SIG_OPT = typer.Option(
     "--signature", metavar="FILE", help="Signature bundle (default: SBOM.sig). Repeatable."
 )
-_KEY_OPT = typer.Option("--key", metavar="PUB", help="Trusted public key (repeatable).")
+_KEY_OPT = typer.Option(
+    "--key", metavar="PUB", help="Trusted public key (repeatable). Config trust is then unused."
+)
 _COMPONENT_OPT = typer.Option("--component", metavar="NAME", help="Component name in the SBOM.")
 _FORMAT_OPT = typer.Option("--format", help="Report format.")
 _OUTPUT_OPT = typer.Option(
     "--output", metavar="FILE", help="Write the report here (summary on stderr)."
 )
 _CONFIG_OPT = typer.Option(
-    "--config", metavar="FILE", help="Config file (default: ./chainguard.toml)."
+    "--config",
+    metavar="FILE",
+    help="Config file (default: $CHAINGUARD_CONFIG, else ./chainguard.toml).",
 )
+_NO_CONFIG_OPT = typer.Option("--no-config", help="Read no config file at all.")
 _IGNORE_OPT = typer.Option(
     "--ignore", metavar="GLOB", help="Glob of relative paths to leave out (repeatable)."
 )
@@ -458,11 +366,23 @@ _STAGING_OPT = typer.Option(
     "--staging", help="Trust Sigstore's staging instance (its shipped trusted root) instead."
 )
 _ALLOW_EXPIRED_OPT = typer.Option(
-    "--allow-expired", help="Accept an expired SBOM (forensics only; reported as such)."
+    "--allow-expired", help="Accept an expired SBOM (forensics only; reported as a warning)."
 )
 _STATE_OPT = typer.Option(
     "--state",
     help="Rollback state directory (default: $CHAINGUARD_STATE_DIR or ~/.local/state/chainguard).",
+)
+_DEPLOYMENT_OPT = typer.Option(
+    "--deployment",
+    metavar="NAME",
+    help="Refuse a signed SBOM of any other deployment (default: deployment = in the config).",
+)
+_MIN_SERIAL_OPT = typer.Option(
+    "--min-serial",
+    metavar="N",
+    min=0,
+    max=2**63 - 1,
+    help="Refuse a signed SBOM whose serial is below N (rollback protection without state).",
 )
 
 # --- OpenSSF model signatures (verify model --oms-signature) ----------------------------------
@@ -482,6 +402,12 @@ _IDENTITY_OPT = typer.Option(
     help="Trusted Sigstore certificate identity (SAN); repeatable, OR-ed.",
 )
 _ISSUER_OPT = typer.Option("--issuer", metavar="URL", help="OIDC issuer of the trusted identity.")
+_REPOSITORY_OPT = typer.Option(
+    "--repository", metavar="OWNER/REPO", help="With --identity: GitHub repository it ran in."
+)
+_REF_OPT = typer.Option(
+    "--ref", metavar="REF", help="With --identity: GitHub ref it ran on (refs/tags/v1.2.3)."
+)
 _TRUSTED_ROOT_OPT = typer.Option(
     "--trusted-root",
     metavar="FILE",
@@ -510,46 +436,237 @@ def _identity_policies(
     return [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
 
 
-def _verify_oms(
-    directory: Path,
-    oms_signature: Path,
-    *,
-    key: list[Path] | None,
-    certificate_chain: list[Path] | None,
-    identity: list[str] | None,
-    issuer: str | None,
-    trusted_root: Path | None,
-    staging: bool = False,
-    format_: ReportFormat,
-    output: Path | None,
-    config: Path | None,
-    ignore: list[str] | None,
-) -> NoReturn:
-    from chainguard import api
-    from chainguard.config import load_config
+@dataclass(frozen=True)
+class _Run:
+    """One verify run's settings after config and command line are combined."""
 
-    cfg = load_config(config)
-    policies = _identity_policies(identity, issuer)
-    given = key or certificate_chain or policies
+    config: Config
+    trust: TrustInputs
+    ignore: tuple[str, ...]
+    certificate_chains: tuple[Path, ...]
+
+
+def _resolve(
+    *,
+    config: Path | None,
+    no_config: bool,
+    trees: Sequence[Path] = (),
+    sbom: Path | None = None,
+    signature: list[Path] | None = None,
+    key: list[Path] | None = None,
+    identity: list[str] | None = None,
+    issuer: str | None = None,
+    repository: str | None = None,
+    ref: str | None = None,
+    certificate_chain: list[Path] | None = None,
+    trusted_root: Path | None = None,
+    staging: bool = False,
+    ignore: list[str] | None = None,
+    state: Path | None = None,
+    allow_expired: bool = False,
+    deployment: str | None = None,
+    min_serial: int | None = None,
+) -> _Run:
+    from chainguard.config import TrustFlags, effective_trust, load_config
+    from chainguard.trust.gate import TrustInputs
+
+    if trusted_root is not None and staging:
+        raise UsageError("--staging and --trusted-root both choose the trusted root; pick one")
+    if deployment is not None and not deployment:
+        raise UsageError("--deployment needs a non-empty name")
+    flags = TrustFlags(
+        keys=tuple(key or ()),
+        identities=tuple(_identity_policies(identity, issuer, repository, ref)),
+        certificate_chains=tuple(certificate_chain or ()),
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=tuple(ignore or ()),
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    cfg = load_config(config, no_config=no_config, trees=trees)
+    effective = effective_trust(cfg, flags)
+    trust = TrustInputs.from_effective(
+        effective,
+        sbom=sbom or cfg.sbom,
+        # An SBOM named on the command line brings its own default signature (SBOM.sig): the
+        # config's signatures belong to the config's SBOM.
+        signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
+    )
+    return _Run(cfg, trust, effective.ignore, effective.certificate_chains)
+
+
+# ------------------------------------------------------------------------- verify: reporting
+
+
+def _reports_failure(command: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A verify command whose run ends in an error (exit 2 or 3) still leaves a report saying
+    so at --output: a watcher of that file must never keep reading the previous run's pass."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> None:
+            output: Path | None = kwargs.get("output")
+            format_: ReportFormat = kwargs.get("format_", ReportFormat.text)
+            if output is not None:
+                _remove_stale(output)
+            try:
+                fn(*args, **kwargs)
+            except (typer.Exit, KeyboardInterrupt):
+                raise
+            except Exception as e:
+                target = next(
+                    (str(v) for k, v in kwargs.items() if k in _TARGETS and v is not None),
+                    command,
+                )
+                message = (
+                    _one_line(str(e))
+                    if isinstance(e, ChainguardError)
+                    else (f"internal error: {type(e).__name__}: {_one_line(str(e))}")
+                )
+                _write_failure(command, target, message, format_, output)
+                raise
+
+        return run
+
+    return wrap
+
+
+_TARGETS = ("directory", "lockfile", "env", "file", "config")
+
+
+def _remove_stale(output: Path) -> None:
+    try:
+        if output.is_file() and not output.is_symlink():
+            output.unlink()
+    except OSError:
+        pass  # written over at the end anyway
+
+
+def _write_failure(
+    command: str, target: str, message: str, format_: ReportFormat, output: Path | None
+) -> None:
+    from chainguard.findings import Report
+
+    report = _stamp(Report(command, target, (), error=message))
+    if output is not None:
+        with contextlib.suppress(ChainguardError):
+            _write_report(report, format_, output)
+    _append_step_summary(report)
+
+
+def _stamp(report: Report) -> Report:
+    """When and where the report was made (the I/O edge: the library leaves these unset)."""
+    import socket
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return replace(report, time=report.time or when, host=report.host or socket.gethostname())
+
+
+def _write_report(report: Report, format_: ReportFormat, output: Path) -> None:
+    """Replace ``output`` in one step (a reader never sees half a report)."""
+    from chainguard.reporters import get_reporter
+
+    text = get_reporter(format_.value).render(report)
+    try:
+        if output.exists() and not output.is_file():  # /dev/stdout, a fifo: write in place
+            output.write_text(text, encoding="utf-8")
+            return
+        tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, output)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    except OSError as e:
+        raise OutputError(f"{output}: cannot write report: {e.strerror or e}") from e
+
+
+def _append_step_summary(report: Report) -> None:
+    from chainguard.reporters import get_reporter
+
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        try:
+            with open(step_summary, "a", encoding="utf-8") as f:
+                f.write(get_reporter("markdown").render(report))
+        except OSError:
+            sys.stderr.write(f"chainguard: warning: cannot append to {step_summary}\n")
+
+
+def _emit(report: Report, format_: ReportFormat, output: Path | None) -> NoReturn:
+    from chainguard.reporters import get_reporter
+
+    report = _stamp(report)
+    if output is not None:
+        _write_report(report, format_, output)
+        summary = get_reporter("text").render(report, color=_color(sys.stderr))
+        sys.stderr.write(summary)
+    else:
+        color = format_ is ReportFormat.text and _color(sys.stdout)
+        sys.stdout.write(get_reporter(format_.value).render(report, color=color))
+    _append_step_summary(report)
+    raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.FINDINGS))
+
+
+def _color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+
+# ------------------------------------------------------------------------- verify: commands
+
+
+def _verify_tree(kind: str, directory: Path, run: _Run, component: str | None) -> Report:
+    from chainguard import api
+
+    bar = _ProgressBar(f"verifying {directory}")
+    try:
+        return api.verify_tree(
+            directory,
+            kind="model" if kind == "model" else "dataset",
+            trust=run.trust,
+            component=component,
+            ignore=run.ignore,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+
+
+def _verify_oms(directory: Path, oms_signature: Path, run: _Run) -> Report:
+    from dataclasses import replace
+
+    from chainguard import api
+    from chainguard.trust.gate import summarize
+
     bar = _ProgressBar(f"verifying {directory}")
     try:
         report = api.verify_model_oms(
             directory,
             oms_signature,
-            keys=key or ([] if given else list(cfg.keys)),
-            certificate_chains=certificate_chain or [],
-            identities=policies,
-            trusted_root=trusted_root,
-            staging=staging,
-            ignore=[*cfg.ignore, *(ignore or [])],
+            keys=list(run.trust.keys),
+            certificate_chains=list(run.certificate_chains),
+            identities=list(run.trust.identities),
+            trusted_root=run.trust.trusted_root,
+            staging=run.trust.staging,
+            ignore=list(run.ignore),
             progress=bar,
         )
     finally:
         bar.close()
-    _emit(report, format_, output)
+    summary = summarize(run.trust, run.ignore)
+    chains = tuple(str(c) for c in run.certificate_chains)
+    return replace(report, trust=replace(summary, certificate_chains=chains))
 
 
 @verify_app.command("model")
+@_reports_failure("verify model")
 def verify_model(
     directory: Annotated[
         Path, typer.Argument(metavar="DIR", help="Model directory (or single file).")
@@ -561,13 +678,18 @@ def verify_model(
     format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, _NO_CONFIG_OPT] = False,
     ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
     allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
     state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], _DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], _MIN_SERIAL_OPT] = None,  # noqa: UP045
     oms_signature: Annotated[Optional[Path], _OMS_SIG_OPT] = None,  # noqa: UP045
     certificate_chain: Annotated[Optional[list[Path]], _CERT_CHAIN_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], _REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], _REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
     staging: Annotated[bool, _STAGING_OPT] = False,
 ) -> None:
@@ -576,44 +698,37 @@ def verify_model(
     if oms_signature is not None:
         if sbom is not None or signature or component is not None:
             raise UsageError("--oms-signature replaces --sbom, --signature and --component")
-        _verify_oms(
-            directory,
-            oms_signature,
-            key=key,
-            certificate_chain=certificate_chain,
-            identity=identity,
-            issuer=issuer,
-            trusted_root=trusted_root,
-            staging=staging,
-            format_=format_,
-            output=output,
-            config=config,
-            ignore=ignore,
-        )
-    if certificate_chain:
+        if deployment is not None or min_serial is not None:
+            raise UsageError("--deployment and --min-serial apply to SBOMs, not --oms-signature")
+    elif certificate_chain:
         raise UsageError("--certificate-chain applies to --oms-signature")
-
-    rules = tuple(_identity_policies(identity, issuer))
-    _verify_tree(
-        "model",
-        directory,
-        sbom,
-        signature,
-        key,
-        component,
-        format_,
-        output,
-        config,
-        ignore,
-        allow_expired,
-        state,
-        identities=rules,
+    run = _resolve(
+        config=config,
+        no_config=no_config,
+        trees=(directory,),
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        certificate_chain=certificate_chain,
         trusted_root=trusted_root,
         staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
     )
+    if oms_signature is not None:
+        _emit(_verify_oms(directory, oms_signature, run), format_, output)
+    _emit(_verify_tree("model", directory, run, component), format_, output)
 
 
 @verify_app.command("dataset")
+@_reports_failure("verify dataset")
 def verify_dataset(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset directory.")],
     sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
@@ -623,28 +738,44 @@ def verify_dataset(
     format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, _NO_CONFIG_OPT] = False,
     ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
     allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
     state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], _DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], _MIN_SERIAL_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], _REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], _REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, _STAGING_OPT] = False,
 ) -> None:
     """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
-    _verify_tree(
-        "dataset",
-        directory,
-        sbom,
-        signature,
-        key,
-        component,
-        format_,
-        output,
-        config,
-        ignore,
-        allow_expired,
-        state,
+    run = _resolve(
+        config=config,
+        no_config=no_config,
+        trees=(directory,),
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
     )
+    _emit(_verify_tree("dataset", directory, run, component), format_, output)
 
 
 @verify_app.command("deployment")
+@_reports_failure("verify deployment")
 def verify_deployment(
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
     sbom: Annotated[Optional[Path], _SBOM_OPT] = None,  # noqa: UP045
@@ -652,28 +783,55 @@ def verify_deployment(
     key: Annotated[Optional[list[Path]], _KEY_OPT] = None,  # noqa: UP045
     format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
+    ignore: Annotated[Optional[list[str]], _IGNORE_OPT] = None,  # noqa: UP045
     allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
     state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], _DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], _MIN_SERIAL_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], _REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], _REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, _STAGING_OPT] = False,
 ) -> None:
     """Verify a whole deployment described by chainguard.toml: one report, one exit code."""
     from chainguard import api
-    from chainguard.config import load_config
 
-    cfg = load_config(config)
-    if cfg.path is None:
-        raise UsageError("verify deployment needs a chainguard.toml (here, or --config FILE)")
-    trust = trust_inputs(
-        cfg, sbom=sbom, signature=signature, key=key, allow_expired=allow_expired, state=state
+    run = _resolve(
+        config=config,
+        no_config=False,
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
     )
+    cfg = run.config
+    if cfg.path is None:
+        raise UsageError(
+            "verify deployment needs a chainguard.toml (--config FILE, $CHAINGUARD_CONFIG "
+            "or ./chainguard.toml)"
+        )
+    _refuse_config_inside_its_trees(cfg)
     bar = _ProgressBar("verifying deployment")
     try:
         report = api.verify_deployment(
-            trust=trust,
+            trust=run.trust,
             models=cfg.models,
             datasets=cfg.datasets,
             locks=cfg.locks,
             environments=cfg.environments,
-            ignore=cfg.ignore,
+            ignore=run.ignore,
             progress=bar,
         )
     finally:
@@ -681,10 +839,28 @@ def verify_deployment(
     _emit(report, format_, output)
 
 
+def _refuse_config_inside_its_trees(cfg: Config) -> None:
+    """A deployment config found in the working directory must not lie inside a model or
+    dataset it describes: that tree's publisher would then configure its own verification."""
+    from chainguard.config import enclosing_tree
+
+    if cfg.path is None or not cfg.implicit:
+        return
+    inside = enclosing_tree(cfg.path, [p for _, p in (*cfg.models, *cfg.datasets)])
+    if inside is not None:
+        from chainguard.errors import ConfigError
+
+        raise ConfigError(
+            f"{cfg.path}: refusing a config found inside the tree it verifies ({inside}); "
+            "move it out and pass --config FILE"
+        )
+
+
 # ------------------------------------------------------------------------------ verify deps
 
 
 @verify_app.command("deps")
+@_reports_failure("verify deps")
 def verify_deps(
     lockfile: Annotated[
         Optional[Path],  # noqa: UP045
@@ -715,33 +891,45 @@ def verify_deps(
     format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], _CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, _NO_CONFIG_OPT] = False,
     allow_expired: Annotated[bool, _ALLOW_EXPIRED_OPT] = False,
     state: Annotated[Optional[Path], _STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], _DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], _MIN_SERIAL_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], _IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], _ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], _REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], _REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], _TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, _STAGING_OPT] = False,
 ) -> None:
     """Verify a lockfile or an installed environment against the signed SBOM's dependencies;
     exit 1 on any difference."""
     from chainguard import api
-    from chainguard.config import load_config
 
     if (lockfile is None) == (env is None):
         raise UsageError("give exactly one of LOCKFILE or --env PYTHON")
-    cfg = load_config(config)
-    rules = tuple(_identity_policies(identity, issuer))
-    trust = trust_inputs(
-        cfg,
+    trees = [env] if env is not None and env.is_dir() else []
+    run = _resolve(
+        config=config,
+        no_config=no_config,
+        trees=trees,
         sbom=sbom,
         signature=signature,
         key=key,
-        allow_expired=allow_expired,
-        state=state,
-        identities=rules,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
         trusted_root=trusted_root,
+        staging=staging,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
     )
     report = api.verify_deps(
-        lockfile, env=env, trust=trust, component=component, require_hashes=require_hashes
+        lockfile, env=env, trust=run.trust, component=component, require_hashes=require_hashes
     )
     _emit(report, format_, output)
 
@@ -750,6 +938,7 @@ def verify_deps(
 
 
 @verify_app.command("blob")
+@_reports_failure("verify blob")
 def verify_blob(
     file: Annotated[Path, typer.Argument(help="The file the bundle signs.")],
     bundle: Annotated[Path, typer.Option("--bundle", help="Sigstore bundle (.sigstore.json).")],
@@ -780,8 +969,13 @@ def verify_blob(
     format_: Annotated[ReportFormat, _FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], _OUTPUT_OPT] = None,  # noqa: UP045
 ) -> None:
-    """Verify one file against a signature bundle (offline); exit 1 if it does not verify."""
+    """Verify one file against a signature bundle (offline); exit 1 if it does not verify.
+
+    Trust comes from the command line only: verify blob reads no config file."""
+    from dataclasses import replace
+
     from chainguard import api
+    from chainguard.trust.gate import TrustInputs, summarize
 
     if key and identity:
         raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
@@ -794,7 +988,15 @@ def verify_blob(
         trusted_root=trusted_root,
         staging=staging,
     )
-    _emit(report, format_, output)
+    anchors = TrustInputs(
+        sbom=None,
+        signatures=(bundle,),
+        keys=tuple(key or ()),
+        identities=tuple(policies),
+        trusted_root=trusted_root,
+        staging=staging,
+    )
+    _emit(replace(report, trust=summarize(anchors)), format_, output)
 
 
 # -------------------------------------------------------------------------------------- main

@@ -24,6 +24,9 @@ _PROBLEM_RULES = {
     "unreadable": "installed-file-modified",
     "changed-during-hash": "installed-file-modified",
     "unlisted": "installed-file-unexpected",
+    "bytecode-mismatch": "bytecode-mismatch",
+    "bytecode-unchecked": "bytecode-unchecked",
+    "bytecode-orphan": "bytecode-orphan",
 }
 
 

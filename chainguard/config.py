@@ -7,12 +7,16 @@ typo such as ``signture`` must not silently disable a check.
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from chainguard.errors import ConfigError
+from chainguard.errors import ConfigError, UsageError
 from chainguard.models import IdentityRule
 
 CONFIG_NAME = "chainguard.toml"
@@ -53,6 +57,8 @@ class Config:
     locks: tuple[Path, ...] = ()  # [dependencies] locks: lockfiles / requirements files
     environments: tuple[Path, ...] = ()  # [dependencies] environments: venvs or interpreters
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    skipped: str | None = None  # why no config file was read, when one was passed over
+    implicit: bool = False  # found in the working directory rather than named
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
@@ -64,15 +70,46 @@ def _toml_loads(text: str) -> dict[str, Any]:
     return data
 
 
-def load_config(explicit: Path | None, cwd: Path | None = None) -> Config:
-    """Load ``explicit`` (must exist) or ``./chainguard.toml`` (optional)."""
-    if explicit is None:
+CONFIG_ENV = "CHAINGUARD_CONFIG"
+
+
+def load_config(
+    explicit: Path | None,
+    cwd: Path | None = None,
+    *,
+    no_config: bool = False,
+    trees: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """The one config file this run may use, or none.
+
+    In order: ``--config F`` (``explicit``); else ``$CHAINGUARD_CONFIG``; else, unless
+    ``no_config``, ``./chainguard.toml`` — but never one inside a tree being verified
+    (``trees``): a downloaded model must not configure its own verification. Whatever file is
+    chosen must not be writable by anyone but its owner and root (checked before it is read).
+    """
+    env = os.environ if environ is None else environ
+    if no_config and explicit is not None:
+        raise UsageError("--no-config and --config contradict each other; give one")
+    if explicit is not None:
+        path = explicit
+    elif env.get(CONFIG_ENV) and not no_config:
+        path = Path(env[CONFIG_ENV])
+    elif no_config:
+        return Config(skipped="--no-config")
+    else:
         candidate = (cwd or Path.cwd()) / CONFIG_NAME
         if not candidate.is_file():
             return Config()
-        path = candidate
-    else:
-        path = explicit
+        inside = enclosing_tree(candidate, trees)
+        if inside is not None:
+            return Config(skipped=f"{candidate} is inside the verified tree {inside}; not read")
+        return replace(_read_config(candidate), implicit=True)
+    return _read_config(path)
+
+
+def _read_config(path: Path) -> Config:
+    check_permissions(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
@@ -84,6 +121,76 @@ def load_config(explicit: Path | None, cwd: Path | None = None) -> Config:
     except ValueError as e:  # tomllib.TOMLDecodeError subclasses ValueError
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
     return parse_config(data, path)
+
+
+def enclosing_tree(path: Path, trees: Sequence[Path]) -> Path | None:
+    """The tree (directory being verified) that holds ``path``, if any."""
+    try:
+        real = path.resolve()
+    except OSError:
+        return None
+    for tree in trees:
+        try:
+            root = tree.resolve()
+        except OSError:
+            continue
+        if root.is_dir() and real.is_relative_to(root):
+            return tree
+    return None
+
+
+def check_permissions(path: Path) -> None:
+    """Refuse a config that someone other than its owner (or root) could have written.
+
+    Checked: the file, the file a link leads to, and the directories holding each. Group
+    write is harmless only for a user-private group (the owner's own group, no other members),
+    the usual umask-002 set-up.
+    """
+    try:
+        targets = [path, path.resolve()]
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from e
+    seen: set[Path] = set()
+    for candidate in (p for t in targets for p in (t, t.parent)):
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        try:
+            info = candidate.stat()
+        except FileNotFoundError as e:
+            raise ConfigError(f"{path}: config file not found") from e
+        except OSError as e:
+            raise ConfigError(f"{candidate}: cannot check config permissions: {e}") from e
+        who = _other_writers(info)
+        if who:
+            kind = "directory" if stat.S_ISDIR(info.st_mode) else "file"
+            raise ConfigError(
+                f"{path}: refusing config: its {kind} {candidate} is writable by {who} "
+                f"(mode {stat.S_IMODE(info.st_mode):04o}), so someone else could change what "
+                f"is trusted; fix: chmod go-w {shlex.quote(str(candidate))}"
+            )
+
+
+def _other_writers(info: os.stat_result) -> str | None:
+    mode = info.st_mode
+    if mode & stat.S_IWOTH:
+        return "everyone"
+    if mode & stat.S_IWGRP and info.st_gid != 0 and not _private_group(info.st_uid, info.st_gid):
+        return "its group"
+    return None
+
+
+def _private_group(uid: int, gid: int) -> bool:
+    """Whether ``gid`` is ``uid``'s own primary group with no other members."""
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(uid)
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return user.pw_gid == gid and all(m == user.pw_name for m in group.gr_mem)
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
@@ -204,4 +311,103 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         models=as_table("models", data["models"]) if "models" in data else (),
         datasets=as_table("datasets", data["datasets"]) if "datasets" in data else (),
         raw=data,
+    )
+
+
+# --------------------------------------------------------------------------- trust precedence
+
+TrustSource = Literal["command line", "config", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustFlags:
+    """What the operator said about trust on the command line (empty: not said).
+
+    The first five are trust anchors; the rest apply however trust was established.
+    """
+
+    keys: tuple[Path, ...] = ()
+    identities: tuple[IdentityRule, ...] = ()
+    certificate_chains: tuple[Path, ...] = ()
+    trusted_root: Path | None = None
+    staging: bool = False
+    ignore: tuple[str, ...] = ()
+    state: Path | None = None
+    allow_expired: bool = False
+    deployment: str | None = None
+    min_serial: int | None = None
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the command line names any trust anchor."""
+        return bool(
+            self.keys
+            or self.identities
+            or self.certificate_chains
+            or self.trusted_root is not None
+            or self.staging
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveTrust:
+    """The trust settings one run uses, and where they came from (every report shows them)."""
+
+    source: TrustSource
+    config: Path | None
+    config_note: str | None
+    keys: tuple[Path, ...]
+    identities: tuple[IdentityRule, ...]
+    certificate_chains: tuple[Path, ...]
+    trusted_root: Path | None
+    staging: bool
+    threshold: int
+    allow_expired: bool
+    state: Path | None
+    deployment: str | None
+    ignore: tuple[str, ...]
+    min_serial: int | None
+
+
+def effective_trust(cfg: Config, flags: TrustFlags) -> EffectiveTrust:
+    """Combine the config file with the command line. The one place this rule lives:
+
+    - the command line names a trust anchor: the config's trust settings are not used at all
+      (anchors, threshold, trusted root, staging, allow_expired, state, deployment, ignore);
+      only the command line's own --ignore/--state/--allow-expired/--deployment apply;
+    - otherwise the config's trust applies; --state and --deployment replace the config's,
+      --allow-expired adds to it, and --ignore patterns are added to the config's.
+    """
+    if flags.anchored:
+        return EffectiveTrust(
+            source="command line",
+            config=cfg.path,
+            config_note=cfg.skipped,
+            keys=flags.keys,
+            identities=flags.identities,
+            certificate_chains=flags.certificate_chains,
+            trusted_root=flags.trusted_root,
+            staging=flags.staging,
+            threshold=1,
+            allow_expired=flags.allow_expired,
+            state=flags.state,
+            deployment=flags.deployment,
+            ignore=flags.ignore,
+            min_serial=flags.min_serial,
+        )
+    return EffectiveTrust(
+        source="config" if cfg.keys or cfg.identities else "none",
+        config=cfg.path,
+        config_note=cfg.skipped,
+        keys=cfg.keys,
+        identities=cfg.identities,
+        certificate_chains=(),
+        trusted_root=cfg.trusted_root,
+        staging=cfg.staging,
+        threshold=cfg.threshold,
+        allow_expired=flags.allow_expired or cfg.allow_expired,
+        state=flags.state or cfg.state,
+        deployment=flags.deployment or cfg.deployment,
+        ignore=tuple(dict.fromkeys((*cfg.ignore, *flags.ignore))),
+        min_serial=flags.min_serial,
     )

@@ -44,6 +44,13 @@ RULES: dict[str, Rule] = _rules(
         "Pass the release public key with --key (or [trust] in chainguard.toml), or reject.",
     ),
     Rule(
+        "signature-role-confusion",
+        "A blob signature over bytes that are a DSSE pre-authentication encoding",
+        "The same signature would pass as a signed SBOM statement: do not accept the blob, and "
+        "give the key one role (a key that signs SBOMs signs nothing else). Rotate it if it "
+        "signed such bytes.",
+    ),
+    Rule(
         "sbom-mismatch",
         "SBOM differs from the signed SBOM",
         "The SBOM file was edited after signing or belongs to another signature; "
@@ -68,6 +75,19 @@ RULES: dict[str, Rule] = _rules(
         "sbom-rollback",
         "The SBOM is older than one already accepted",
         "An older signed SBOM was presented (rollback); deploy the current release.",
+    ),
+    Rule(
+        "deployment-unpinned",
+        "No deployment is pinned: any release the trusted signers signed is accepted",
+        "Pin the deployment with --deployment NAME (or `deployment =` in chainguard.toml) so a "
+        "release signed for another deployment is refused.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "component-inferred",
+        "The component was chosen only because it is the only one of its kind",
+        "Pass --component NAME to say which signed component this directory must be.",
+        Severity.NOTE,
     ),
     Rule(
         "sbom-path-unsafe",
@@ -162,6 +182,23 @@ RULES: dict[str, Rule] = _rules(
         "Remove it unless you put it there: a dropped-in .pth or module runs at every start.",
     ),
     Rule(
+        "bytecode-mismatch",
+        "Bytecode Python would load is not a compilation of the verified source",
+        "Delete the __pycache__ entry (or the .pyc) and reinstall the distribution; "
+        "investigate who wrote it.",
+    ),
+    Rule(
+        "bytecode-unchecked",
+        "Unchecked hash-based .pyc: Python loads it without looking at the source",
+        "Delete it, or recompile with --invalidation-mode checked-hash or timestamp.",
+    ),
+    Rule(
+        "bytecode-orphan",
+        "Bytecode without a source: Python imports it as a module",
+        "Remove it unless the distribution's RECORD lists it; sourceless bytecode cannot be "
+        "reviewed.",
+    ),
+    Rule(
         "dependency-unhashed",
         "Requirement is not pinned by hash",
         "Pin with --hash (pip-compile --generate-hashes / uv pip compile --generate-hashes).",
@@ -202,8 +239,44 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedKeyAnchor:
+    path: str
+    fingerprint: str | None  # sha256 of the DER public key; None if it could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIdentityAnchor:
+    identity: str
+    issuer: str
+    repository: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSummary:
+    """Everything that decided trust in one run, so a change of trust shows in every report."""
+
+    source: str  # "command line", "config" or "none"
+    config: str | None  # the config file that was read
+    config_note: str | None = None  # why a config file was passed over
+    keys: tuple[TrustedKeyAnchor, ...] = ()
+    identities: tuple[TrustedIdentityAnchor, ...] = ()
+    certificate_chains: tuple[str, ...] = ()
+    trusted_root: str | None = None  # for Sigstore identities: a path, or the shipped instance
+    threshold: int = 1
+    ignore: tuple[str, ...] = ()
+    deployment: str | None = None  # the pinned deployment name
+    allow_expired: bool = False
+    min_serial: int | None = None
+    state: str | None = None  # rollback state directory
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
-    """The result of one verify run: everything a reporter needs and nothing else."""
+    """The result of one verify run: everything a reporter needs and nothing else.
+
+    ``error`` set means verification could not be done at all (exit 3): never ok.
+    """
 
     command: str  # e.g. "verify model"
     target: str  # what was verified (a path, or a deployment name)
@@ -214,7 +287,15 @@ class Report:
     signers: tuple[str, ...] = ()  # human-readable verified signer descriptions
     deployment: str | None = None  # "name@version" from the signed SBOM
     components: tuple[str, ...] = ()  # components that were compared
+    trust: TrustSummary | None = None
+    sbom_digest: str | None = None  # sha256 of the signed SBOM
+    serial: int | None = None  # the signed SBOM's release serial
+    time: str | None = None  # RFC 3339 UTC, when the report was made
+    host: str | None = None
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
+        if self.error is not None:
+            return False
         return not any(f.effective_severity is Severity.ERROR for f in self.findings)

@@ -449,6 +449,9 @@ RecordProblemKind = Literal[
     "unreadable",
     "changed-during-hash",
     "unlisted",  # in site-packages but in no RECORD (e.g. a dropped-in .pth file)
+    "bytecode-mismatch",  # a .pyc Python runs instead of its source is not compiled from it
+    "bytecode-unchecked",  # an unchecked hash-based .pyc: runs without looking at its source
+    "bytecode-orphan",  # a .pyc Python imports sourceless, not vouched for by a RECORD hash
 ]
 
 

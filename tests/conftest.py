@@ -40,6 +40,8 @@ def _isolated_state(
     """Every test gets its own rollback state store, never the user's real one."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
+    # A config named by the developer's environment must not steer any test.
+    monkeypatch.delenv("CHAINGUARD_CONFIG", raising=False)
     return state
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPS_FIXTURES = REPO_ROOT / "fixtures" / "deps"
+DEPLOYMENT = "svc"  # the deployment signed_sbom builds; verifies pin it, as an operator would
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def signed_sbom(
     _, public = api.keygen(directory / "release")
     sbom = directory / "deps.cdx.json"
     api.build_sbom(
-        name="svc",
+        name=DEPLOYMENT,
         version="1.0.0",
         output=sbom,
         requirements=requirements,

@@ -39,6 +39,7 @@ CHUNK = _LISTED_CHUNK
 TRAIN = CHUNK + 88  # files in dataset_files()'s train/: two chunks
 # A signed bundle this large makes verify_tree take the fast path without any monkeypatching.
 BIG_BUNDLE = api.OVERLAP_FROM_BYTES
+DEPLOYMENT = "svc"  # the deployment name every release here is built (and signed) as
 
 
 def write_files(directory: Path, files: dict[str, bytes]) -> Path:
@@ -64,7 +65,14 @@ class DatasetRelease:
         state = self.sbom.parent / "state"
         if state.is_relative_to(self.data):
             state = self.data.parent / "state"
-        return api.TrustInputs(sbom=self.sbom, signatures=(), keys=(self.pub,), state_dir=state)
+        # the deployment the release was built as, pinned as a well-configured operator does
+        return api.TrustInputs(
+            sbom=self.sbom,
+            signatures=(),
+            keys=(self.pub,),
+            state_dir=state,
+            deployment=DEPLOYMENT,
+        )
 
     def payload(self) -> bytes:
         """The signed in-toto statement, as the bundle carries it."""
@@ -115,7 +123,8 @@ class DatasetRelease:
         from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, build_statement
 
         data = self.sbom.read_bytes()
-        subjects = [Subject("deployment:svc", (("sha256", hashlib.sha256(data).hexdigest()),))]
+        digest = hashlib.sha256(data).hexdigest()
+        subjects = [Subject(f"deployment:{DEPLOYMENT}", (("sha256", digest),))]
         for c in doc["components"]:
             if c.get("bom-ref", "").startswith(("dataset:", "model:")):
                 root = next(h["content"] for h in c["hashes"] if h["alg"] == "SHA-256")
@@ -138,7 +147,7 @@ def make_dataset_release(
     data = write_files(root / name, files)
     key, pub = api.keygen(root / "release")
     sbom = root / f"{name}.cdx.json"
-    api.build_sbom(name="svc", version="1.0", datasets=[data], output=sbom)
+    api.build_sbom(name=DEPLOYMENT, version="1.0", datasets=[data], output=sbom)
     release = DatasetRelease(data, sbom, Path(f"{sbom}.sig"), key, pub)
     api.sign_sbom(sbom, key)
     if pad_to:

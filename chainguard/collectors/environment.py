@@ -12,7 +12,10 @@ lists, checked for size and digest with the shared hashing engine. RECORD entrie
 outside site-packages (``../../bin/tool``) but never outside the environment: such a RECORD,
 or one with malformed lines, cannot be verified and raises LockfileError. Files in
 site-packages that no RECORD lists (a dropped-in ``.pth`` runs code at every start) are
-reported too; bytecode in ``__pycache__`` is not, as interpreters write it at run time.
+reported too, except bytecode in ``__pycache__``, which interpreters write at run time: each
+``.pyc`` the environment's interpreter would run instead of its source is compiled again from
+that source and compared, and sourceless bytecode it would import is reported
+(collectors/bytecode.py).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ import re
 import stat
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
 
+from chainguard.collectors import bytecode as bc
 from chainguard.collectors._deps import (
     canonical_name,
     decode_text,
@@ -94,6 +99,7 @@ class EnvironmentLayout:
     roots: tuple[str, ...]  # real paths that RECORD entries may resolve into
     site_dirs: tuple[Path, ...]
     notes: tuple[str, ...] = ()
+    interpreter: Path | None = None  # runs (isolated) only to compile sources again
 
     @property
     def name(self) -> str:
@@ -109,13 +115,21 @@ def locate_environment(target: Path, *, timeout: float = PROBE_TIMEOUT) -> Envir
     if not os.path.lexists(absolute):
         raise LockfileError(f"{target}: no such environment or interpreter")
     if absolute.is_dir():
-        return _layout_from_prefix(absolute, target)
+        return _layout_from_prefix(absolute, target, _venv_interpreter(absolute))
     # bin/python (Scripts\python.exe) of a venv: the venv is two levels up. Not resolved: the
     # interpreter is a symbolic link to the base Python.
     venv = absolute.parent.parent
     if (venv / "pyvenv.cfg").is_file():
-        return _layout_from_prefix(venv, target)
+        return _layout_from_prefix(venv, target, absolute)
     return _probe_interpreter(absolute, target, timeout)
+
+
+def _venv_interpreter(prefix: Path) -> Path | None:
+    for name in ("bin/python3", "bin/python", "Scripts/python.exe"):
+        candidate = prefix / name
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _pyvenv_cfg(prefix: Path) -> dict[str, str]:
@@ -131,7 +145,7 @@ def _pyvenv_cfg(prefix: Path) -> dict[str, str]:
     return values
 
 
-def _layout_from_prefix(prefix: Path, given: Path) -> EnvironmentLayout:
+def _layout_from_prefix(prefix: Path, given: Path, interpreter: Path | None) -> EnvironmentLayout:
     cfg = _pyvenv_cfg(prefix)
     notes = []
     version = cfg.get("version_info") or cfg.get("version") or ""
@@ -157,7 +171,7 @@ def _layout_from_prefix(prefix: Path, given: Path) -> EnvironmentLayout:
             "are importable but not verified here"
         )
     roots = _unique_reals([prefix, *sites])
-    return EnvironmentLayout(prefix, roots, tuple(sites), tuple(notes))
+    return EnvironmentLayout(prefix, roots, tuple(sites), tuple(notes), interpreter)
 
 
 def _probe_interpreter(interpreter: Path, given: Path, timeout: float) -> EnvironmentLayout:
@@ -190,7 +204,8 @@ def _probe_interpreter(interpreter: Path, given: Path, timeout: float) -> Enviro
     sites = _unique_dirs(p for p in listed if p.is_dir())
     if not sites:
         raise LockfileError(f"{given}: the interpreter reports no existing site-packages")
-    return EnvironmentLayout(prefix, _unique_reals([prefix, exec_prefix, *sites]), tuple(sites))
+    roots = _unique_reals([prefix, exec_prefix, *sites])
+    return EnvironmentLayout(prefix, roots, tuple(sites), interpreter=interpreter)
 
 
 def _unique_dirs(paths: Iterator[Path] | list[Path]) -> list[Path]:
@@ -296,16 +311,26 @@ class _Scan:
     problems: list[RecordProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: list[_Check] = field(default_factory=list)
-    listed: set[str] = field(default_factory=set)
+    listed: dict[str, str] = field(default_factory=dict)  # full path → distribution
+    hashed: set[str] = field(default_factory=set)  # listed with a digest
+    cached_bytecode: list[bc.CachedPyc] = field(default_factory=list)
     skip_dirs: set[str] = field(default_factory=set)  # metadata dirs of unverifiable installs
     unhashed: int = 0
     bytecode: int = 0
 
 
 def collect_environment(
-    target: Path, *, timeout: float = PROBE_TIMEOUT, workers: int | None = None
+    target: Path,
+    *,
+    timeout: float = PROBE_TIMEOUT,
+    workers: int | None = None,
+    check_bytecode: bool = True,
 ) -> ObservedDependencies:
-    """Every distribution installed in ``target`` and every file checked against its RECORD."""
+    """Every distribution installed in ``target`` and every file checked against its RECORD.
+
+    ``check_bytecode`` False skips compiling sources again (benchmarks/bench_env.py measures
+    what it costs); the environment's bytecode is then not verified.
+    """
     layout = locate_environment(target, timeout=timeout)
     scan = _Scan(layout, notes=list(layout.notes))
     for site in layout.site_dirs:
@@ -318,15 +343,34 @@ def collect_environment(
                 _dist_info(Path(entry.path), site, scan)
             elif entry.name.endswith(".egg-info"):
                 _egg_info(Path(entry.path), scan)
-    hashed = _hash_checks(scan, workers)
     for site in layout.site_dirs:
         _unlisted(site, scan)
+    compared = 0
+    if check_bytecode and scan.cached_bytecode:
+        if layout.interpreter is None:
+            raise LockfileError(
+                f"{target}: no bin/python to check its bytecode with; pass the environment's "
+                "interpreter"
+            )
+        # Compiling (other processes) overlaps with hashing the RECORD entries.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            compiling = pool.submit(
+                bc.check_cached_bytecode,
+                layout.interpreter,
+                scan.cached_bytecode,
+                workers=workers,
+            )
+            hashed = _hash_checks(scan, workers)
+            found, compared = compiling.result()
+        scan.problems.extend(found)
+    else:
+        hashed = _hash_checks(scan, workers)
     if scan.unhashed:
         scan.notes.append(
             f"{target}: {scan.unhashed} RECORD entries carry no hash (besides RECORD itself); "
             "their content is not checked"
         )
-    if scan.bytecode:
+    if scan.bytecode and not check_bytecode:
         scan.notes.append(
             f"{target}: {scan.bytecode} bytecode files (.pyc) are not covered by RECORD hashes"
         )
@@ -338,7 +382,7 @@ def collect_environment(
         dependencies=tuple(deps),
         record_problems=tuple(sorted(scan.problems, key=lambda p: (p.path, p.kind))),
         notes=tuple(scan.notes),
-        files_checked=len(scan.checks),
+        files_checked=len(scan.checks) + compared,
         bytes_hashed=hashed,
     )
 
@@ -405,7 +449,7 @@ def _dist_info(dist_info: Path, site: Path, scan: _Scan) -> None:
                 f"{record_path}:{entry.line}: path {entry.path!r} escapes the environment "
                 f"{scan.layout.prefix}"
             )
-        scan.listed.add(full)
+        scan.listed[full] = name
         if full == record_real:
             continue
         if entry.digest is None:
@@ -415,6 +459,7 @@ def _dist_info(dist_info: Path, site: Path, scan: _Scan) -> None:
                 scan.unhashed += 1
             continue
         scan.checks.append(_Check(name, entry, full))
+        scan.hashed.add(full)
     scan.deps.append(_dependency(name, version, record_sha256, dist_info, scan))
 
 
@@ -569,7 +614,8 @@ def _digest_other(check: _Check, scan: _Scan) -> bytes | None:
 
 
 def _unlisted(site: Path, scan: _Scan) -> None:
-    """Files (and linked directories) in site-packages that no RECORD lists."""
+    """Files (and linked directories) in site-packages that no RECORD lists, sourceless
+    bytecode, and the ``__pycache__`` files to compare with their sources."""
     site_real = os.path.realpath(site)
 
     def unreadable(error: OSError) -> None:
@@ -586,39 +632,68 @@ def _unlisted(site: Path, scan: _Scan) -> None:
             continue
         if os.path.basename(dirpath) == "__pycache__":
             dirnames[:] = []
-            _unlisted_bytecode(dirpath, site_real, filenames, scan)
+            _cached_bytecode(dirpath, site_real, filenames, scan)
             continue
         linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
         dirnames[:] = sorted(d for d in dirnames if d not in linked)
+        present = set(filenames)
         for name in sorted([*filenames, *linked]):
             full = os.path.normpath(os.path.join(dirpath, name))
+            rel = os.path.relpath(full, site_real).replace(os.sep, "/")
+            if name.endswith(".pyc") and name[:-1] not in present and full not in scan.hashed:
+                # Imported sourceless when there is no mod.py (FileFinder's last resort).
+                scan.problems.append(
+                    bc.orphan(
+                        rel,
+                        f"Python imports this bytecode, for which there is no {name[:-1]}, as a "
+                        "module; "
+                        + ("its RECORD line has no hash" if full in scan.listed else "no RECORD")
+                        + " vouches for it",
+                        scan.listed.get(full, ""),
+                    )
+                )
+                continue
             if full in scan.listed or full in scan.skip_dirs:
                 continue
-            rel = os.path.relpath(full, site_real).replace(os.sep, "/")
+            scan.problems.append(_unlisted_problem(rel))
+
+
+def _unlisted_problem(rel: str) -> RecordProblem:
+    return RecordProblem(
+        path=rel,
+        kind="unlisted",
+        detail="no installed distribution's RECORD lists this file",
+        expected="absent",
+        actual="present",
+    )
+
+
+def _cached_bytecode(dirpath: str, site_real: str, filenames: list[str], scan: _Scan) -> None:
+    package = os.path.dirname(dirpath)
+    for name in sorted(filenames):
+        full = os.path.normpath(os.path.join(dirpath, name))
+        rel = os.path.relpath(full, site_real).replace(os.sep, "/")
+        if not name.endswith(".pyc"):
+            if full not in scan.listed:
+                scan.problems.append(_unlisted_problem(rel))
+            continue
+        if name.count(".") == 1 and full not in scan.hashed:
+            # No importer writes an untagged name here; `import pkg.__pycache__.mod` loads it.
             scan.problems.append(
-                RecordProblem(
-                    path=rel,
-                    kind="unlisted",
-                    detail="no installed distribution's RECORD lists this file",
-                    expected="absent",
-                    actual="present",
+                bc.orphan(
+                    rel,
+                    "untagged bytecode in __pycache__: importable sourceless as a module of the "
+                    "__pycache__ namespace package",
+                    scan.listed.get(full, ""),
                 )
             )
-
-
-def _unlisted_bytecode(dirpath: str, site_real: str, filenames: list[str], scan: _Scan) -> None:
-    for name in filenames:
-        full = os.path.normpath(os.path.join(dirpath, name))
-        if full in scan.listed:
             continue
-        if not name.endswith(".pyc"):
-            rel = os.path.relpath(full, site_real).replace(os.sep, "/")
-            scan.problems.append(
-                RecordProblem(
-                    path=rel,
-                    kind="unlisted",
-                    detail="no installed distribution's RECORD lists this file",
-                    expected="absent",
-                    actual="present",
-                )
+        parsed = bc.parse_cached_name(name)
+        if parsed is None:
+            continue
+        module, tag, optimize = parsed
+        source = os.path.join(package, module + ".py")
+        if os.path.isfile(source):  # else never loaded: bytecode in __pycache__ needs a source
+            scan.cached_bytecode.append(
+                bc.CachedPyc(full, source, rel, tag, optimize, scan.listed.get(source, ""))
             )

@@ -136,3 +136,42 @@ def format_stats(stats: Stats) -> str:
         rate = stats.bytes / (1024 * 1024) / seconds
         line += f" ({rate:.0f} MiB/s)" if rate >= 10 else f" ({rate:.1f} MiB/s)"
     return line
+
+
+def describe_trust(report: Report) -> list[tuple[str, str]]:
+    """(label, value) lines saying what decided trust: every human-readable format shows them,
+    so a change of trust shows in the output."""
+    trust = report.trust
+    if trust is None:
+        return []
+    config = trust.config or "none"
+    if trust.config_note:
+        config += f" ({trust.config_note})"
+    anchors = [
+        f"key {k.path} " + (f"sha256:{k.fingerprint[:16]}…" if k.fingerprint else "(unreadable)")
+        for k in trust.keys
+    ]
+    for i in trust.identities:
+        refine = (("repo", i.repository), ("ref", i.ref))
+        extra = "".join(f", {name} {v}" for name, v in refine if v)
+        anchors.append(f"identity {i.identity} via {i.issuer}{extra}")
+    anchors += [f"CA {c}" for c in trust.certificate_chains]
+    if trust.trusted_root:
+        anchors.append(f"root {trust.trusted_root}")
+    lines = [
+        ("config", config),
+        ("trust from", f"{trust.source}; threshold {trust.threshold}"),
+    ]
+    lines += [("anchor", a) for a in anchors] or [("anchor", "none")]
+    if trust.ignore:
+        lines.append(("ignored", ", ".join(trust.ignore)))
+    pins = [f"deployment {trust.deployment}" if trust.deployment else "deployment not pinned"]
+    if trust.min_serial is not None:
+        pins.append(f"serial >= {trust.min_serial}")
+    if trust.allow_expired:
+        pins.append("expired SBOM accepted (--allow-expired)")
+    lines.append(("pinned", "; ".join(pins)))
+    if report.sbom_digest:
+        serial = f", serial {report.serial}" if report.serial is not None else ""
+        lines.append(("sbom", f"{shorten_digests(report.sbom_digest)}{serial}"))
+    return lines

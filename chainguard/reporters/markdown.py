@@ -1,29 +1,36 @@
 """GitHub-flavoured Markdown for a CI job summary ($GITHUB_STEP_SUMMARY).
 
 Everything taken from the report (paths come from disk, so from whoever controls the
-deployment) is escaped, so a file name cannot break the table, inject HTML or links.
+deployment) is escaped, so a file name cannot break the table, inject HTML or form a link,
+an autolink, an @mention or an issue reference (see _text).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from chainguard.findings import Finding, Report
 from chainguard.reporters.interface import (
     by_severity,
     count_summary,
+    describe_trust,
     format_stats,
     printable,
     remediations,
     shorten_digests,
 )
 
-# ASCII punctuation that can start markup mid-line in GFM (emphasis, code, links, HTML,
-# entities, table cells, strikethrough, math, mentions, references, autolinks). Markdown
-# lets any ASCII punctuation be backslash-escaped, so over-escaping is harmless.
-_SPECIAL = frozenset("\\`*_[]<>|&~$@#:!(){}")
-# Values made only of these are shown as `code`: nothing in them can end the code span.
-_LITERAL_SAFE = frozenset(".:-_/@+=…~,")
+# Report data is shown as `code` unless it is plain prose: GitHub forms no link, mention or
+# reference inside code (neither cmark-gfm's autolinks nor its own post-processing of @user,
+# #123, GH-123, owner/repo#123, commit SHAs and custom autolink prefixes such as TICKET-123).
+# Prose may hold only letters, digits, spaces and this punctuation ...
+_PROSE_PUNCTUATION = frozenset(" .,;'\"()!?%+=/-→…—·×")
+# ... and none of these: www. (an autolink), 7+ hex digits (a commit SHA), a digit right after
+# a letter or "-" (GH-123, or a repository's own autolink prefix). @, #, : and <, which every
+# other link form needs, are not prose punctuation.
+_LINKABLE = re.compile(r"www\.|[0-9a-f]{7}|[a-z-][0-9]", re.IGNORECASE)
+_BACKTICKS = re.compile("`+")
 _ABSENT = "—"
 
 
@@ -37,6 +44,11 @@ class MarkdownReporter:
     def render(self, report: Report, *, color: bool = False) -> str:
         findings = by_severity(report.findings)
         lines = [_heading(report), "", _facts(report)]
+        if report.error is not None:
+            lines += ["", f"**Could not verify:** {_text(report.error)}"]
+        trust = describe_trust(report)
+        if trust:
+            lines += ["", *(f"- {_text(label)}: {_text(value)}" for label, value in trust)]
         if findings:
             lines += ["", *self._table(findings), "", *_advice(findings)]
         return "\n".join(lines) + "\n"
@@ -55,7 +67,7 @@ class MarkdownReporter:
                 _value(f.expected),
                 _value(f.actual),
             )
-            lines.append(f"| {' | '.join(cells)} |")
+            lines.append(f"| {' | '.join(map(_cell, cells))} |")
         hidden = len(findings) - self.max_rows
         if hidden > 0:
             lines += ["", f"…and {hidden} more; the JSON or SARIF report lists every finding."]
@@ -63,6 +75,8 @@ class MarkdownReporter:
 
 
 def _heading(report: Report) -> str:
+    if report.error is not None:
+        return f"## ⚠️ chainguard could not verify {_text(report.target)}"
     if report.ok:
         return f"## ✅ chainguard verified {_text(report.target)}"
     return f"## ❌ chainguard verification failed: {_text(report.target)}"
@@ -96,13 +110,42 @@ def _value(value: str | None) -> str:
 
 
 def _literal(value: str) -> str:
-    """A path, digest or id: as `code` when that is safe, else as escaped text."""
-    if value and all(ch.isalnum() or ch in _LITERAL_SAFE for ch in value):
-        return f"`{value}`"
-    return _text(value)
+    """A path, digest, id or name: always as `code`, exactly as the text report prints it."""
+    return _code(printable(value)) if value else ""
 
 
 def _text(value: str) -> str:
-    """Escape untrusted text for one line of Markdown (a table cell or a heading)."""
-    visible = printable(value)  # newlines and other controls become visible escapes first
-    return "".join(f"\\{ch}" if ch in _SPECIAL else ch for ch in visible)
+    """Untrusted text for one line of Markdown (a table cell, a heading, the facts line):
+    plain prose as escaped text, anything GitHub could link as `code`."""
+    if not _is_prose(value):
+        return _literal(value)
+    # Escaping every ASCII punctuation mark (Markdown allows it) keeps "1." or "-" at the start
+    # of a line from becoming a list.
+    return "".join(f"\\{ch}" if ch.isascii() and _is_punctuation(ch) else ch for ch in value)
+
+
+def _is_prose(value: str) -> bool:
+    """Only prose characters, no link-shaped run, and no edge space a table cell would trim."""
+    if value != value.strip(" ") or _LINKABLE.search(value):
+        return False
+    return all(ch.isalnum() or ch in _PROSE_PUNCTUATION for ch in value)
+
+
+def _is_punctuation(ch: str) -> bool:
+    return not ch.isalnum() and ch != " "
+
+
+def _code(visible: str) -> str:
+    """A code span around already-printable text: its fence is longer than any run of
+    backticks inside, and a space pads content that starts or ends with a backtick or a space
+    (the parser strips one from each side). A `|` still ends a table cell: see _cell."""
+    fence = "`" * (1 + max((len(run) for run in _BACKTICKS.findall(visible)), default=0))
+    edge = visible[0] + visible[-1]
+    pad = " " if visible.strip(" ") and ("`" in edge or " " in edge) else ""
+    return f"{fence}{pad}{visible}{pad}{fence}"
+
+
+def _cell(markdown: str) -> str:
+    """Inline Markdown as a table cell: GFM splits cells on every unescaped `|`, inside code
+    spans too, and turns `\\|` back into `|` there. Prose never holds a `|`."""
+    return markdown.replace("|", "\\|")

@@ -51,8 +51,8 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
                 "rules": [_rule(rule_id) for rule_id in rule_ids],
             }
         },
-        # Findings are the analysis succeeding; a run that could not verify produces no report.
-        "invocations": [{"executionSuccessful": True}],
+        # Findings are the analysis succeeding; a run that could not verify says why here.
+        "invocations": [_invocation(report)],
         "originalUriBaseIds": {
             ROOT: {"description": {"text": f"The verified target: {report.target}"}}
         },
@@ -121,20 +121,41 @@ def _uri_path(path: str) -> str:
     return "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
 
 
+def _invocation(report: Report) -> dict[str, Any]:
+    if report.error is None:
+        return {"executionSuccessful": True}
+    return {
+        "executionSuccessful": False,
+        "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": f"could not verify: {report.error}"}}
+        ],
+    }
+
+
 def _run_properties(report: Report) -> dict[str, Any]:
+    from chainguard.reporters.json import report_to_dict
+
     properties: dict[str, Any] = {
         "ok": report.ok,
         "command": report.command,
         "target": report.target,
     }
+    document = report_to_dict(report)
     optional = {
+        "error": report.error,
+        "time": report.time,
+        "host": report.host,
         "deployment": report.deployment,
         "sbom": report.sbom,
+        "sbom_digest": report.sbom_digest,
+        "serial": report.serial,
         "signature": report.signature,
         "signers": list(report.signers),
         "components": list(report.components),
+        "config": document["config"],
+        "trust": document["trust"],
     }
-    properties.update({key: value for key, value in optional.items() if value})
+    properties.update({key: value for key, value in optional.items() if value not in (None, [])})
     properties["stats"] = {
         "files": report.stats.files,
         "bytes": report.stats.bytes,

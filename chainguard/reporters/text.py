@@ -13,6 +13,7 @@ from chainguard.findings import Finding, Report, Severity
 from chainguard.reporters.interface import (
     by_severity,
     count_summary,
+    describe_trust,
     display_width,
     format_stats,
     printable,
@@ -104,7 +105,9 @@ class TextReporter:
 
 
 def _header(report: Report, paint: _Paint) -> list[str]:
-    if report.ok:
+    if report.error is not None:
+        status = paint("✘ could NOT verify", _BOLD, _RED)
+    elif report.ok:
         status = paint("✔ verified", _BOLD, _GREEN)
     else:
         status = paint("✘ verification FAILED", _BOLD, _RED)
@@ -112,6 +115,8 @@ def _header(report: Report, paint: _Paint) -> list[str]:
     if report.findings:
         first += f"  ({count_summary(report.findings)})"
     lines = [first]
+    if report.error is not None:
+        lines.append(f"  error       {printable(report.error)}")
     if report.deployment is not None:
         lines.append(f"  deployment  {printable(report.deployment)}")
     if report.components:
@@ -119,6 +124,7 @@ def _header(report: Report, paint: _Paint) -> list[str]:
     signers = [printable(s) for s in report.signers] or ["(no verified signer)"]
     lines.append(f"  signed by   {signers[0]}")
     lines.extend(f"              {s}" for s in signers[1:])
+    lines.extend(f"  {label:<11} {printable(value)}" for label, value in describe_trust(report))
     return lines
 
 

@@ -345,8 +345,8 @@ def _validator() -> JsonStrictValidator:
 def _check_deployment(d: DeploymentInfo) -> None:
     if not d.name or not d.version:
         raise ValueError("deployment name and version must be non-empty")
-    if d.serial < 0:
-        raise ValueError(f"deployment serial must be non-negative, got {d.serial}")
+    if not _in_range(d.serial):
+        raise ValueError(f"deployment serial must be from 0 to {v.MAX_DECIMAL}, got {d.serial}")
     if d.expires is not None and v.parse_rfc3339(d.expires) is None:
         raise ValueError(f"deployment expires is not an RFC 3339 date-time: {d.expires!r}")
 
@@ -374,14 +374,14 @@ def _check_components(components: Sequence[ComponentInput]) -> None:
 
 
 def _check_file(f: FileDigest, where: str) -> None:
-    if f.size < 0:
-        raise ValueError(f"{where}: negative size")
+    if not _in_range(f.size):
+        raise ValueError(f"{where}: size {f.size} is outside 0..{v.MAX_DECIMAL}")
     if f.sha256 is None or not v.is_hex(f.sha256):
         raise ValueError(f"{where}: whole-file sha256 must be 64 lowercase hex digits")
     if f.blake3 is not None and not v.is_hex(f.blake3):
         raise ValueError(f"{where}: blake3 must be 64 lowercase hex digits")
-    if f.shard_size <= 0:
-        raise ValueError(f"{where}: shard size must be positive")
+    if f.shard_size <= 0 or not _in_range(f.shard_size):
+        raise ValueError(f"{where}: shard size must be from 1 to {v.MAX_DECIMAL}")
     if f.sharded:
         expected = -(-f.size // f.shard_size)
         if len(f.shards) != expected:
@@ -392,19 +392,24 @@ def _check_file(f: FileDigest, where: str) -> None:
             raise ValueError(f"{where}: shard digests must be 64 lowercase hex digits")
     if f.safetensors is not None:
         st = f.safetensors
-        if st.tensor_count < 0 or st.parameters < 0:
-            raise ValueError(f"{where}: negative safetensors tensor count or parameters")
+        if not (_in_range(st.tensor_count) and _in_range(st.parameters)):
+            raise ValueError(f"{where}: safetensors tensor count or parameters out of range")
         if not all(d and "," not in d for d in st.dtypes):
             raise ValueError(f"{where}: safetensors dtypes must be non-empty and comma-free")
         keys = [k for k, _ in st.metadata]
         if len(set(keys)) != len(keys):
             raise ValueError(f"{where}: duplicate safetensors metadata key")
     if f.parquet is not None:
-        if f.parquet.rows < 0:
-            raise ValueError(f"{where}: negative parquet row count")
+        if not _in_range(f.parquet.rows):
+            raise ValueError(f"{where}: parquet row count out of range")
         if not all(v.is_text(name) for name, _ in f.parquet.columns):
             raise ValueError(f"{where}: parquet column name is not valid Unicode")
         v.format_parquet_columns(f.parquet.columns)  # raises for a type outside the vocabulary
+
+
+def _in_range(n: int) -> bool:
+    """What sbom/read.py accepts for a count or size (parse_decimal)."""
+    return 0 <= n <= v.MAX_DECIMAL
 
 
 def _check_dependencies(dependencies: Sequence[Dependency]) -> list[str]:

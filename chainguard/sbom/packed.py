@@ -16,7 +16,8 @@ sbom/read.py to check like any other file component.
 The pattern only accepts what the strict parser would decode to the same three values: string
 contents may not hold a quote, a backslash (so no escapes: the text is the value) or a control
 character (which strict JSON refuses), the digest is 64 lowercase hex digits and the size a
-canonical decimal (as sbom/vocabulary.py requires).
+canonical decimal of at most 18 digits (always below vocabulary.MAX_DECIMAL; a longer size is
+left to sbom/read.py, which refuses one above it).
 
 verify goes faster still. While the signature is checked, the hashing workers render the
 directory, chunk by chunk, in exactly that shape (_hashworker.render_element) and keep each
@@ -43,7 +44,7 @@ _PLAIN_FILE = re.compile(
     r'\{"bom-ref":"' + _CHARS + r'",'
     r'"hashes":\[\{"alg":"SHA-256","content":"([0-9a-f]{64})"\}\],'
     r'"name":"(' + _CHARS + r')",'
-    r'"properties":\[\{"name":"chainguard:size","value":"(0|[1-9][0-9]{0,19})"\}\],'
+    r'"properties":\[\{"name":"chainguard:size","value":"(0|[1-9][0-9]{0,17})"\}\],'
     r'"type":"file"\}'
     r"([,\]])"
 )

@@ -149,7 +149,10 @@ def _quote(value: str) -> str:
 def _decimal(value: str, where: str, name: str) -> int:
     n = v.parse_decimal(value)
     if n is None:
-        raise _Malformed(f"{where}: {name} must be a non-negative integer, got {_quote(value)}")
+        raise _Malformed(
+            f"{where}: {name} must be a non-negative integer up to {v.MAX_DECIMAL} (2**63-1), "
+            f"got {_quote(value)}"
+        )
     return n
 
 

@@ -77,10 +77,15 @@ CDX_TO_HASHLIB: Final[dict[str, tuple[str, int]]] = {
     cdx: (name, length) for name, (cdx, length) in HASHLIB_TO_CDX.items()
 }
 
+# The largest integer the SBOM may hold (serial, sizes, counts): a signed 64-bit integer, which
+# is what SQLite stores (the rollback state's serials) and what a file size or offset can be.
+# A larger value would be accepted by Python and fail much later, in the middle of a verify.
+MAX_DECIMAL: Final = 2**63 - 1
+
 _LOWER_HEX = re.compile("[0-9a-f]+")
 # Canonical decimal: no sign, no leading zeros, no "_" or non-ASCII digits (all of which int()
-# accepts), and short enough that int() cannot be made slow. 20 digits cover any file size.
-_DECIMAL = re.compile("0|[1-9][0-9]{0,19}")
+# accepts), and short enough that int() cannot be made slow; then at most MAX_DECIMAL.
+_DECIMAL = re.compile("0|[1-9][0-9]{0,18}")
 _RFC3339 = re.compile(
     "([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.]([0-9]{1,9}))?"
     "(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
@@ -93,8 +98,11 @@ def is_hex(value: str, length: int = 64) -> bool:
 
 
 def parse_decimal(value: str) -> int | None:
-    """A non-negative integer written canonically, else None."""
-    return int(value) if _DECIMAL.fullmatch(value) else None
+    """An integer from 0 to MAX_DECIMAL written canonically, else None."""
+    if not _DECIMAL.fullmatch(value):
+        return None
+    n = int(value)
+    return n if n <= MAX_DECIMAL else None
 
 
 def parse_rfc3339(value: str) -> datetime | None:

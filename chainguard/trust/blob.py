@@ -4,12 +4,18 @@ The bundle is always verified on its own first (a DSSE statement, or a message s
 the digest the bundle records); only then is the file hashed and its digest compared with what
 was signed. So a tampered bundle is reported as such, and an authentic bundle for other bytes is
 a ``subject-mismatch`` that names the signed and the actual digest.
+
+A message signature (cosign ``sign-blob``) over bytes that are a DSSE pre-authentication
+encoding is refused (``signature-role-confusion``): DSSE signs exactly those bytes, so the same
+signature is also a valid signature of a DSSE envelope, i.e. of a signed SBOM. And the other
+way round: any published DSSE signature is a message signature over its PAE bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +27,12 @@ from chainguard.trust._json import shown
 from chainguard.trust.keys import TrustedKey
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+# PAE = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body (trust/dsse.pae). Any run of digits
+# is taken as a length, leading zeros too: refusing more than chainguard's own PAE costs nothing.
+_PAE_MAGIC = b"DSSEv1 "
+_PAE_LENGTH = re.compile(rb"([0-9]{1,20}) ")
+_PAE_SHOWN_TYPE = 100  # bytes of the payload type quoted in the finding
 
 
 def require_file(path: Path) -> int:
@@ -70,6 +82,56 @@ def file_digests(path: Path, algorithms: Sequence[str] = ("sha256",)) -> dict[st
         except OSError as e:
             raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
     return {name: h.digest() for name, h in hashers.items()}
+
+
+def pae_payload_type(path: Path) -> str | None:
+    """If the file's bytes are exactly a DSSE PAE, its payload type (as text); else None.
+
+    Reads the two length fields only (a few dozen bytes, wherever they are), never the body.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, len(_PAE_MAGIC) + 21, 0)
+        if not head.startswith(_PAE_MAGIC):
+            return None
+        type_length = _PAE_LENGTH.match(head, len(_PAE_MAGIC))
+        if type_length is None:
+            return None
+        type_start = type_length.end()
+        type_end = type_start + int(type_length[1])
+        if type_end >= size:
+            return None
+        after_type = os.pread(fd, 22, type_end)
+        body_length = _PAE_LENGTH.match(after_type, 1)
+        if not after_type.startswith(b" ") or body_length is None:
+            return None
+        if type_end + body_length.end() + int(body_length[1]) != size:
+            return None
+        shown = os.pread(fd, min(type_end - type_start, _PAE_SHOWN_TYPE), type_start)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
+    return shown.decode("utf-8", "backslashreplace")
+
+
+def refuse_dsse_pae(artifact: Path) -> None:
+    """Raise ``signature-role-confusion`` when a message-signed file is a DSSE PAE."""
+    payload_type = pae_payload_type(artifact)
+    if payload_type is not None:
+        raise VerificationFailure(
+            "signature-role-confusion",
+            f"{artifact}: the signed bytes are a DSSE pre-authentication encoding (payload type "
+            f"{shown(payload_type, _PAE_SHOWN_TYPE)}): this signature is also a valid DSSE "
+            "signature, e.g. of an SBOM statement; refusing it. A key that signs SBOMs must not "
+            "sign anything else",
+            expected="a message signature over content that is not a DSSE PAE",
+            actual=f"DSSE PAE, payload type {shown(payload_type, _PAE_SHOWN_TYPE)}",
+        )
 
 
 def match_subject(subjects: Sequence[Subject], sha256_hex: str, artifact: str) -> Subject:
@@ -123,4 +185,5 @@ def verify_key_artifact(
             expected=f"{signed.algorithm}:{signed.digest.hex()}",
             actual=f"{signed.algorithm}:{digest.hex()}",
         )
+    refuse_dsse_pae(artifact)
     return signed.signer

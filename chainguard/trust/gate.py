@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainguard.errors import BundleError, SbomError, UsageError, VerificationFailure
-from chainguard.findings import Finding, Severity
+from chainguard.findings import (
+    Finding,
+    Severity,
+    TrustedIdentityAnchor,
+    TrustedKeyAnchor,
+    TrustSummary,
+)
 from chainguard.models import ExpectedState, IdentityRule, Signer, VerifiedStatement
 
 if TYPE_CHECKING:
+    from chainguard.config import EffectiveTrust
     from chainguard.sbom.packed import Expect
     from chainguard.trust.keys import TrustedKey
 
@@ -48,6 +55,32 @@ class TrustInputs:
     state_dir: Path | None = None  # None: the default state directory
     use_state: bool = True
     now: datetime | None = None  # for tests; default: the current time
+    min_serial: int | None = None  # refuse a signed serial below this (rollback without state)
+    # Where the trust settings came from; shown in the report, never consulted by the gate.
+    source: str = "command line"
+    config: Path | None = None
+    config_note: str | None = None
+
+    @classmethod
+    def from_effective(
+        cls, effective: EffectiveTrust, *, sbom: Path | None, signatures: tuple[Path, ...]
+    ) -> TrustInputs:
+        return cls(
+            sbom=sbom,
+            signatures=signatures,
+            keys=effective.keys,
+            identities=effective.identities,
+            threshold=effective.threshold,
+            trusted_root=effective.trusted_root,
+            staging=effective.staging,
+            allow_expired=effective.allow_expired,
+            deployment=effective.deployment,
+            state_dir=effective.state,
+            min_serial=effective.min_serial,
+            source=effective.source,
+            config=effective.config,
+            config_note=effective.config_note,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +185,11 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
     from chainguard.trust.statement import ParsedStatement, parse_statement
 
     if not inputs.keys and not inputs.identities:
+        if inputs.source == "command line" and (inputs.trusted_root or inputs.staging):
+            raise UsageError(
+                "no trusted keys or identities: the command line names trust (so the config's "
+                "is not used) but no --key PUB or --identity ID --issuer URL"
+            )
         raise UsageError(
             "no trusted keys or identities: pass --key PUB (or [trust] in chainguard.toml)"
         )
@@ -300,10 +338,71 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
                 actual=state.deployment.name,
             )
         )
-    findings.extend(_freshness_findings(state, inputs, signed_digest or "", chosen[0].source))
-    if findings:
+    # Only a release that is otherwise acceptable may move the rollback mark.
+    findings.extend(
+        _freshness_findings(
+            state, inputs, signed_digest or "", chosen[0].source, record=not findings
+        )
+    )
+    warnings += _acceptance_warnings(state, inputs, chosen[0].source)
+    if any(f.effective_severity is Severity.ERROR for f in findings):
         return TrustOutcome(None, tuple(findings) + warnings, signers, sig_label)
-    return TrustOutcome(state, (), signers, sig_label, warnings)
+    return TrustOutcome(state, (), signers, sig_label, tuple(findings) + warnings)
+
+
+def _acceptance_warnings(
+    state: ExpectedState, inputs: TrustInputs, source: str
+) -> tuple[Finding, ...]:
+    """What was accepted without being pinned: said in every report, never silent."""
+    if inputs.deployment is not None:
+        return ()
+    return (
+        Finding(
+            "deployment-unpinned",
+            source,
+            "no deployment is pinned: a release of any deployment the trusted signers signed "
+            f"would be taken for this one (this SBOM is for {state.deployment.name!r})",
+            expected="--deployment NAME (or deployment = in chainguard.toml)",
+            actual=state.deployment.name,
+        ),
+    )
+
+
+def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> TrustSummary:
+    """The trust a run used, for the report (key files are read for their fingerprints)."""
+    from chainguard.errors import ChainguardError
+    from chainguard.trust.keys import load_public_key
+
+    keys = []
+    for path in inputs.keys:
+        try:
+            fingerprint: str | None = load_public_key(path).fingerprint
+        except ChainguardError:
+            fingerprint = None
+        keys.append(TrustedKeyAnchor(str(path), fingerprint))
+    root = None
+    if inputs.identities:
+        if inputs.trusted_root is not None:
+            root = str(inputs.trusted_root)
+        else:
+            root = f"sigstore {'staging' if inputs.staging else 'production'} (shipped)"
+    return TrustSummary(
+        source=inputs.source,
+        config=str(inputs.config) if inputs.config else None,
+        config_note=inputs.config_note,
+        keys=tuple(keys),
+        identities=tuple(
+            TrustedIdentityAnchor(r.identity, r.issuer, r.repository, r.ref)
+            for r in inputs.identities
+        ),
+        trusted_root=root,
+        threshold=inputs.threshold,
+        ignore=tuple(ignore),
+        deployment=inputs.deployment,
+        allow_expired=inputs.allow_expired,
+        min_serial=inputs.min_serial,
+        state=str(inputs.state_dir) if inputs.state_dir else None,
+    )
 
 
 def _file_sha256(path: Path) -> str:
@@ -434,7 +533,7 @@ def subject_findings(
 
 
 def _freshness_findings(
-    state: ExpectedState, inputs: TrustInputs, sbom_digest: str, source: str
+    state: ExpectedState, inputs: TrustInputs, sbom_digest: str, source: str, *, record: bool
 ) -> list[Finding]:
     """Expiry (freeze attacks) and the rollback high-water mark."""
     from chainguard.sbom.vocabulary import parse_rfc3339
@@ -444,18 +543,33 @@ def _freshness_findings(
     expires = state.deployment.expires
     if expires is not None:
         when = parse_rfc3339(expires)
-        if when is not None and now >= when and not inputs.allow_expired:
+        if when is not None and now >= when:
+            allowed = " (accepted: --allow-expired)" if inputs.allow_expired else ""
             findings.append(
                 Finding(
                     "sbom-expired",
                     source,
                     f"the signed SBOM expired at {expires}; a stale SBOM may hide a revoked "
-                    "release (freeze attack)",
+                    f"release (freeze attack){allowed}",
                     expected=f"before {expires}",
                     actual=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    severity=Severity.WARNING if inputs.allow_expired else None,
                 )
             )
-    if findings or not inputs.use_state:
+    serial = state.deployment.serial
+    if inputs.min_serial is not None and serial < inputs.min_serial:
+        findings.append(
+            Finding(
+                "sbom-rollback",
+                source,
+                f"rollback refused: serial {serial} is below the minimum {inputs.min_serial} "
+                "(--min-serial)",
+                expected=f"serial >= {inputs.min_serial}",
+                actual=f"serial {serial}",
+            )
+        )
+    refused = any(f.effective_severity is Severity.ERROR for f in findings)
+    if refused or not record or not inputs.use_state:
         return findings
     from chainguard.trust.state import StateStore, default_state_dir
 

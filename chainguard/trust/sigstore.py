@@ -418,7 +418,7 @@ def verify_sigstore_artifact(
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
-    from chainguard.trust.blob import file_digests, match_subject, require_file
+    from chainguard.trust.blob import file_digests, match_subject, refuse_dsse_pae, require_file
 
     require_file(artifact)
     parsed, bundle = _load_bundle(bundle_bytes, source, policies)
@@ -448,6 +448,7 @@ def verify_sigstore_artifact(
             expected=f"sha256:{signed_digest.hex()}",
             actual=f"sha256:{actual.hex()}",
         )
+    refuse_dsse_pae(artifact)
     return signer
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from chainguard.errors import StateError
+from chainguard.sbom.vocabulary import MAX_DECIMAL
 
 STATE_DIR_ENV = "CHAINGUARD_STATE_DIR"
 _SCHEMA_VERSION = 1
@@ -125,6 +126,8 @@ class StateStore:
         SBOM was accepted. A positive serial reused for different SBOM bytes is refused too:
         two different releases must never share a serial.
         """
+        if not 0 <= serial <= MAX_DECIMAL:  # SQLite would raise OverflowError mid-transaction
+            raise StateError(f"serial {serial} is outside 0..{MAX_DECIMAL}; refusing to record it")
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -17,7 +17,8 @@ from chainguard import api
 from chainguard.cli import app
 from chainguard.models import FileDigest, tree_digest
 
-REPORT_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "report-schema.v1.json"
+REPORT_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "report-schema.v2.json"
+DEPLOYMENT = "svc"  # the deployment make_release builds; verify pins it, as an operator would
 
 
 def _safetensors_bytes() -> bytes:
@@ -62,7 +63,7 @@ def make_release(
     key, pub = api.keygen(root / "release")
     sbom = root / "deploy.cdx.json"
     extra: dict[str, Any] = {} if shard_size is None else {"shard_size": shard_size}
-    api.build_sbom(name="svc", version="1.0", models=[model], output=sbom, **extra)
+    api.build_sbom(name=DEPLOYMENT, version="1.0", models=[model], output=sbom, **extra)
     sig = api.sign_sbom(sbom, key)
     return Release(root, model, sbom, sig, key, pub)
 
@@ -87,13 +88,19 @@ class Verdict:
 def verify(
     release: Release, *extra: str | Path, directory: Path | None = None, sbom: bool = True
 ) -> Verdict:
-    """``chainguard verify model`` through the CLI with a JSON report (schema-validated)."""
+    """``chainguard verify model`` through the CLI with a JSON report (schema-validated).
+
+    The deployment is pinned (``--deployment svc``) unless the caller passes ``--deployment``:
+    these scenarios are about what verify catches, as a well-configured operator runs it."""
     from jsonschema import Draft202012Validator
 
     args = ["verify", "model", str(directory or release.model), "--key", str(release.pub)]
     if sbom:
         args += ["--sbom", str(release.sbom)]
-    args += ["--format", "json", *map(str, extra)]
+    options = [str(e) for e in extra]
+    if not any(o == "--deployment" or o.startswith("--deployment=") for o in options):
+        args += ["--deployment", DEPLOYMENT]
+    args += ["--format", "json", *options]
     result = CliRunner().invoke(app, args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

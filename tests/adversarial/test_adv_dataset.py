@@ -55,6 +55,7 @@ def release(tmp_path: Path) -> DatasetRelease:
 
 def verify(r: DatasetRelease, *extra: str) -> tuple[int, dict[str, Any]]:
     args = ["verify", "dataset", str(r.data), "--sbom", str(r.sbom), "--key", str(r.pub)]
+    args += ["--deployment", "svc"]  # the deployment built: pinned, as an operator should
     result = CliRunner().invoke(app, [*args, "--format", "json", *extra])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from deps_helpers import (
+    DEPLOYMENT,
     DEPS_FIXTURES,
     DepsVenv,
     build_wheel,
@@ -42,7 +43,7 @@ def env(deps_venv: DepsVenv, tmp_path: Path) -> DepsVenv:
 
 def verify_env(env: DepsVenv, signed: tuple[Path, Path]) -> Report:
     sbom, pub = signed
-    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,))
+    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,), deployment=DEPLOYMENT)
     return api.verify_deps(env=env.path, trust=trust)
 
 
@@ -165,7 +166,7 @@ def test_a_lock_verified_against_the_environment_is_refused(
     from chainguard.errors import UsageError
 
     sbom, pub = signed_env
-    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,))
+    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,), deployment=DEPLOYMENT)
     with pytest.raises(UsageError):
         api.verify_deps(DEPS_FIXTURES / "uv.lock", trust=trust)
 
@@ -183,7 +184,7 @@ def lock_copy(tmp_path: Path) -> Path:
 
 def verify_lock(lock: Path, signed: tuple[Path, Path], **kwargs: object) -> Report:
     sbom, pub = signed
-    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,))
+    trust = api.TrustInputs(sbom=sbom, signatures=(), keys=(pub,), deployment=DEPLOYMENT)
     return api.verify_deps(lock, trust=trust, **kwargs)  # type: ignore[arg-type]
 
 

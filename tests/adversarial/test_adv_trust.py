@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chainguard import api
+from chainguard.findings import Severity
 from chainguard.trust.gate import TrustInputs, establish_trust
 
 
@@ -55,6 +56,9 @@ def rules(outcome) -> list[str]:  # type: ignore[no-untyped-def]
 def inputs(
     release: dict[str, Path], sbom: Path | None, sigs: list[Path], keys: list[str], **kw: object
 ) -> TrustInputs:
+    # The deployment these releases are built as ("svc") is pinned, as a well-configured
+    # operator does, unless the test pins another one.
+    kw.setdefault("deployment", "svc")
     return TrustInputs(
         sbom=sbom, signatures=tuple(sigs), keys=tuple(release[k + ".pub"] for k in keys), **kw
     )  # type: ignore[arg-type]
@@ -129,6 +133,8 @@ def test_rollback_refused_through_the_cli(release: dict[str, Path], tmp_path: Pa
         str(release["model"]),
         "--key",
         str(release["alice.pub"]),
+        "--deployment",
+        "svc",
         "--state",
         state,
         "--format",
@@ -147,14 +153,46 @@ def test_expired_sbom_refused_unless_allowed(release: dict[str, Path]) -> None:
     later = datetime(2031, 1, 1, tzinfo=timezone.utc)
     expired = establish_trust(inputs(release, sbom, [sig], ["alice"], now=later))
     assert expired.state is None and rules(expired) == ["sbom-expired"]
+    assert expired.findings[0].effective_severity is Severity.ERROR
     allowed = establish_trust(
         inputs(release, sbom, [sig], ["alice"], now=later, allow_expired=True)
     )
+    # Accepted, but never silently: the expiry is still said, as a warning.
     assert allowed.state is not None
+    assert [(w.rule, w.effective_severity) for w in allowed.warnings] == [
+        ("sbom-expired", Severity.WARNING)
+    ]
+    assert "--allow-expired" in allowed.warnings[0].message
     before = establish_trust(
         inputs(release, sbom, [sig], ["alice"], now=datetime(2029, 1, 1, tzinfo=timezone.utc))
     )
-    assert before.state is not None
+    assert before.state is not None and before.warnings == ()
+
+
+def test_expired_sbom_through_the_cli_is_a_warning_only_with_allow_expired(
+    release: dict[str, Path],
+) -> None:
+    from typer.testing import CliRunner
+
+    from chainguard.cli import app
+
+    sbom = build(release, "svc", expires="2021-01-01T00:00:00Z")  # already expired
+    sig = sign(release, sbom, "alice")
+    base = ["verify", "model", str(release["model"]), "--sbom", str(sbom), "--signature",
+            str(sig), "--key", str(release["alice.pub"]), "--deployment", "svc",
+            "--format", "json"]  # fmt: skip
+    refused = CliRunner().invoke(app, base)
+    assert refused.exit_code == 1, refused.output
+    doc = json.loads(refused.stdout)
+    assert doc["ok"] is False
+    assert [(f["rule"], f["severity"]) for f in doc["findings"]] == [("sbom-expired", "error")]
+    allowed = CliRunner().invoke(app, [*base, "--allow-expired"])
+    assert allowed.exit_code == 0, allowed.output
+    doc = json.loads(allowed.stdout)
+    assert doc["ok"] is True
+    assert [(f["rule"], f["severity"], f["path"]) for f in doc["findings"]] == [
+        ("sbom-expired", "warning", str(sig))
+    ]
 
 
 def test_sbom_of_deployment_a_presented_for_b(release: dict[str, Path]) -> None:

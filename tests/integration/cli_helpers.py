@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from chainguard.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REPORT_SCHEMA = REPO_ROOT / "docs" / "report-schema.v1.json"
+REPORT_SCHEMA = REPO_ROOT / "docs" / "report-schema.v2.json"
+DEPLOYMENT = "svc"  # the deployment build() and make_release() build
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,12 @@ class Release:
     pub: Path
 
     def verify(self, *extra: str | Path, directory: Path | None = None) -> Outcome:
+        """``verify model`` with the deployment pinned (``--deployment svc``, the one
+        make_release builds), as a well-configured operator runs it, unless ``extra`` pins
+        one."""
+        options = [str(e) for e in extra]
+        if not any(o == "--deployment" or o.startswith("--deployment=") for o in options):
+            options += ["--deployment", DEPLOYMENT]
         return cli(
             "verify",
             "model",
@@ -133,7 +140,7 @@ class Release:
             self.sbom,
             "--key",
             self.pub,
-            *extra,
+            *options,
         )
 
 
@@ -143,7 +150,7 @@ def make_release(root: Path, *, name: str = "weights", prefix: str = "release") 
     key_prefix = root / prefix
     ok(cli("keygen", key_prefix))
     sbom = root / "deploy.cdx.json"
-    ok(cli("sbom", "build", "--name", "svc", "--version", "1.0", "--model", model, "-o", sbom))
+    ok(cli("sbom", "build", "--name", DEPLOYMENT, "--version", "1.0", "--model", model, "-o", sbom))
     ok(cli("sign", sbom, "--key", key_prefix.with_suffix(".key")))
     return Release(
         model,

@@ -156,6 +156,7 @@ def test_sbom_build_ignore_leaves_files_out_and_verify_honours_it(tmp_path: Path
     ok(cli("sign", sbom, "--key", tmp_path / "k.key"))
     (model / "run.lock").write_text("pid 2\n")  # ignored files may change freely
     verify = ["verify", "model", model, "--sbom", sbom, "--key", tmp_path / "k.pub"]
+    verify += ["--deployment", "svc"]
     ok(cli(*verify, "--ignore", ".git", "--ignore", "*.lock"))
     # Without the ignore globs the extra files are findings.
     got = report(cli(*verify, "--format", "json"))
@@ -250,7 +251,7 @@ def test_verify_clean_text_report(release: Release) -> None:
 
 def test_verify_clean_json_report_follows_the_published_schema(release: Release) -> None:
     doc = report(release.verify("--format", "json"))
-    assert doc["schema"] == "chainguard.report/v1"
+    assert doc["schema"] == "chainguard.report/v2"
     assert doc["ok"] is True and doc["findings"] == []
     assert doc["command"] == "verify model"
     assert doc["deployment"] == "svc@1.0"
@@ -278,7 +279,7 @@ def test_verify_output_writes_the_report_and_a_summary_on_stderr(release: Releas
     target = release.sbom.parent / "report.json"
     out = ok(release.verify("--format", "json", "--output", target))
     assert out.stdout == ""
-    assert json.loads(target.read_text())["schema"] == "chainguard.report/v1"
+    assert json.loads(target.read_text())["schema"] == "chainguard.report/v2"
     assert "✔ verified" in out.stderr
 
 
@@ -357,12 +358,13 @@ def test_sbom_and_signature_kept_inside_the_model_directory(
     ok(cli("keygen", tmp_path / "k"))
     ok(build(sbom, model))
     ok(cli("sign", sbom, "--key", tmp_path / "k.key"))
-    ok(verify(model, "--sbom", sbom, "--key", tmp_path / "k.pub"))
+    pinned = ("--key", tmp_path / "k.pub", "--deployment", "svc")
+    ok(verify(model, "--sbom", sbom, *pinned))
     monkeypatch.chdir(model)
-    ok(verify(Path("."), "--sbom", "deploy.cdx.json", "--key", tmp_path / "k.pub"))
+    ok(verify(Path("."), "--sbom", "deploy.cdx.json", *pinned))
     # Anything else dropped there is still caught.
     (model / "deploy.cdx.json.bak").write_text("{}")
-    out = verify(model, "--sbom", sbom, "--key", tmp_path / "k.pub", "--format", "json")
+    out = verify(model, "--sbom", sbom, *pinned, "--format", "json")
     assert rules(report(out)) == [("artifact-unexpected", "deploy.cdx.json.bak")]
 
 
@@ -371,7 +373,17 @@ def test_verify_single_model_is_selected_whatever_the_directory_is_called(
 ) -> None:
     renamed = release.model.parent / "srv-model-v1"
     release.model.rename(renamed)
-    ok(release.verify(directory=renamed))
+    doc = report(ok(release.verify("--format", "json", directory=renamed)))
+    # Verified, but the choice is said: a NOTE, since nothing named the component.
+    assert doc["ok"] is True and doc["components"] == ["model:weights"]
+    assert [(f["rule"], f["severity"], f["path"]) for f in doc["findings"]] == [
+        ("component-inferred", "note", str(renamed))
+    ]
+    # Naming it (--component) is the quiet, explicit way.
+    named = report(
+        ok(release.verify("--format", "json", "--component", "weights", directory=renamed))
+    )
+    assert named["ok"] is True and named["findings"] == []
 
 
 # ------------------------------------------------------------------ verify: configuration
@@ -709,6 +721,7 @@ def test_exit_codes_through_a_real_process(release: Release) -> None:
         pytest.skip(f"console script not installed at {script}")
     cwd = release.sbom.parent
     verify = [script, "verify", "model", release.model, "--sbom", release.sbom]
+    verify += ["--deployment", "svc"]
 
     clean = run_process([*verify, "--key", release.pub], cwd)
     assert clean.code == 0 and clean.stdout.startswith("✔ verified") and clean.stderr == ""

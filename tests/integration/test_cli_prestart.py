@@ -16,6 +16,7 @@ import pytest
 from cli_helpers import assert_one_line_error, chainguard_script, cli, report, run_process
 from fastpath_helpers import (
     BIG_BUNDLE,
+    DEPLOYMENT,
     DatasetRelease,
     make_dataset_release,
     observing_threads,
@@ -60,9 +61,11 @@ def _no_prestart_left_behind() -> Iterator[None]:
 
 
 def argv(release: DatasetRelease, *extra: str, directory: Path | None = None) -> list[str]:
+    """The command line, with the deployment pinned as release.trust() pins it (the prestart
+    reads only --sbom, --signature and --component: other options leave it on)."""
     target = str(directory or release.data)
     return ["verify", "dataset", target, "--sbom", str(release.sbom), "--key", str(release.pub),
-            *extra]  # fmt: skip
+            "--deployment", DEPLOYMENT, *extra]  # fmt: skip
 
 
 def plain_verify(

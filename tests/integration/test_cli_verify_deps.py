@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from deps_helpers import DEPS_FIXTURES, DepsVenv, copy_venv, dist_info_of, signed_sbom
+from deps_helpers import DEPLOYMENT, DEPS_FIXTURES, DepsVenv, copy_venv, dist_info_of, signed_sbom
 
 from chainguard.cli import main
 
@@ -24,9 +24,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def verify_json(
     capsys: pytest.CaptureFixture[str], sbom: Path, pub: Path, *args: str
 ) -> tuple[int, dict]:  # type: ignore[type-arg]
-    code, out, err = run(
-        capsys, "verify", "deps", *args, "--sbom", str(sbom), "--key", str(pub), "--format", "json"
-    )
+    # the deployment signed_sbom builds is pinned, as a well-configured operator does
+    trust = ("--sbom", str(sbom), "--key", str(pub), "--deployment", DEPLOYMENT)
+    code, out, err = run(capsys, "verify", "deps", *args, *trust, "--format", "json")
     return code, json.loads(out) if out.startswith("{") else {"stderr": err}
 
 

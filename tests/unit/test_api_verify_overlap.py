@@ -30,6 +30,7 @@ class Release:
             "signatures": (),
             "keys": (self.pub,),
             "state_dir": self.data.parent / "state",
+            "deployment": "svc",  # the deployment built: pinned, as an operator should
         }
         values.update(kwargs)
         return api.TrustInputs(**values)  # type: ignore[arg-type]

@@ -13,15 +13,20 @@ from chainguard.reporters.json import SCHEMA, JsonReporter, report_to_dict
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 TOP_LEVEL = [
-    "schema", "ok", "command", "target", "deployment", "sbom", "signature", "signers",
-    "components", "findings", "stats", "chainguard_version",
+    "schema", "ok", "error", "command", "target", "time", "host", "deployment", "sbom",
+    "sbom_digest", "serial", "signature", "signers", "components", "config", "trust", "findings",
+    "stats", "chainguard_version",
+]  # fmt: skip
+TRUST = [
+    "source", "config", "config_note", "keys", "identities", "certificate_chains", "trusted_root",
+    "threshold", "ignore", "deployment", "allow_expired", "min_serial", "state",
 ]  # fmt: skip
 FINDING = ["rule", "severity", "path", "message", "expected", "actual", "component", "remediation"]
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((DOCS / "report-schema.v1.json").read_text("utf-8"))
+    document: dict[str, Any] = json.loads((DOCS / "report-schema.v2.json").read_text("utf-8"))
     Draft202012Validator.check_schema(document)
     return document
 
@@ -40,6 +45,7 @@ def test_schema_and_code_agree_on_fields(schema: dict[str, Any], failing_report:
     assert schema["required"] == TOP_LEVEL
     assert list(schema["properties"]) == TOP_LEVEL
     assert schema["$defs"]["finding"]["required"] == FINDING
+    assert schema["$defs"]["trust"]["required"] == TRUST
     assert list(schema["properties"]["stats"]["properties"]) == ["files", "bytes", "seconds"]
     document = _render(failing_report)
     assert list(document) == TOP_LEVEL  # stable, documented order, not sorted
@@ -76,7 +82,7 @@ def test_failing_report(failing_report: Report) -> None:
 def test_formatting(failing_report: Report) -> None:
     out = JsonReporter().render(failing_report)
     assert out.endswith("}\n")
-    assert out.splitlines()[1] == '  "schema": "chainguard.report/v1",'
+    assert out.splitlines()[1] == '  "schema": "chainguard.report/v2",'
     odd = next(f.path for f in failing_report.findings if "|" in f.path)
     assert json.dumps(odd, ensure_ascii=False) in out  # non-ASCII written as is, not \u-escaped
 
@@ -125,3 +131,46 @@ def test_reports_doc_covers_fields_and_rules() -> None:
         assert f"`{name}`" in doc, name
     for rule_id in RULES:
         assert f"`{rule_id}`" in doc, rule_id
+
+
+def test_trust_and_provenance_fields(schema: dict[str, Any]) -> None:
+    from chainguard.findings import TrustedIdentityAnchor, TrustedKeyAnchor, TrustSummary
+
+    trust = TrustSummary(
+        source="config",
+        config="/etc/chainguard/chainguard.toml",
+        keys=(TrustedKeyAnchor("/etc/chainguard/release.pub", "ab" * 32),),
+        identities=(TrustedIdentityAnchor("ci@example.com", "https://issuer.example"),),
+        trusted_root="sigstore production (shipped)",
+        threshold=2,
+        ignore=(".git",),
+        deployment="llama-prod",
+        min_serial=3,
+    )
+    report = Report(
+        "verify model",
+        "models/llama",
+        (),
+        trust=trust,
+        sbom_digest="sha256:" + "cd" * 32,
+        serial=14,
+        time="2026-12-02T03:18:52Z",
+        host="inference-07",
+    )
+    document = _render(report)
+    Draft202012Validator(schema).validate(document)
+    assert list(document["trust"]) == TRUST
+    assert document["config"] == "/etc/chainguard/chainguard.toml"
+    assert document["trust"]["keys"] == [
+        {"path": "/etc/chainguard/release.pub", "fingerprint": "ab" * 32}
+    ]
+    assert document["trust"]["identities"][0]["issuer"] == "https://issuer.example"
+    assert (document["serial"], document["host"]) == (14, "inference-07")
+    assert document["ok"] is True and document["error"] is None
+
+
+def test_an_error_report_is_never_ok(schema: dict[str, Any]) -> None:
+    document = _render(Report("verify model", "m", (), error="m/x.sig: not JSON"))
+    Draft202012Validator(schema).validate(document)
+    assert document["ok"] is False and document["error"] == "m/x.sig: not JSON"
+    assert document["trust"] is None

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import warnings
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,6 +236,16 @@ BAD_INPUTS = [
         id="bad-expires",
     ),
     pytest.param(dataclasses.replace(DEPLOYMENT, serial=-1), [], (), "serial", id="neg-serial"),
+    pytest.param(
+        dataclasses.replace(DEPLOYMENT, serial=2**63), [], (), "serial", id="serial-2**63"
+    ),
+    pytest.param(
+        DEPLOYMENT,
+        [dataclasses.replace(MODEL, files=(dataclasses.replace(MODEL.files[0], size=2**63),))],
+        (),
+        "size",
+        id="size-2**63",
+    ),
     pytest.param(dataclasses.replace(DEPLOYMENT, version=""), [], (), "version", id="no-version"),
     pytest.param(
         DEPLOYMENT,
@@ -312,3 +323,18 @@ def test_schema_is_checked_in_pieces_that_cover_every_entry() -> None:
     last["hashes"][0]["alg"] = "SHA-999"  # in the last piece
     with pytest.raises(SbomError, match=r"does not conform to CycloneDX 1\.6"):
         _validate(doc)
+
+
+@pytest.mark.parametrize("serial", [2**63, -1])
+def test_the_library_refuses_a_serial_outside_64_bits_before_hashing(
+    tmp_path: Path, serial: int
+) -> None:
+    from chainguard import api
+    from chainguard.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"outside 0\.\.9223372036854775807"):
+        api.build_sbom(
+            name="svc", version="1", models=[tmp_path / "absent"], output=tmp_path / "x.json",
+            serial=serial,
+        )  # fmt: skip
+    assert not (tmp_path / "x.json").exists()

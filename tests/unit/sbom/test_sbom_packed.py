@@ -239,6 +239,17 @@ def test_plain_elements_become_lines_and_others_stay_json() -> None:
     assert len(packed) == 3
 
 
+@pytest.mark.parametrize("size", [str(2**63 - 1), str(2**63), "9" * 20])
+def test_sizes_of_19_digits_and_more_are_left_to_the_bounded_reader(size: str) -> None:
+    """Only sizes that are surely below 2**63 are taken as lines; read.py bounds the others."""
+    element = (
+        '{"bom-ref":"d:a","hashes":[{"alg":"SHA-256","content":"' + "0" * 64 + '"}],"name":"a",'
+        '"properties":[{"name":"chainguard:size","value":"' + size + '"}],"type":"file"}'
+    )
+    packed, _ = pack_file_array(TextWindow(f"[{element}]"), 0, _decode)
+    assert packed.lines == [] and packed.other == [json.loads(element)]
+
+
 @pytest.mark.parametrize("text", ["[]", "[ ]", "[\n]"])
 def test_empty_arrays(text: str) -> None:
     packed, end = pack_file_array(TextWindow(text + "tail"), 0, _decode)

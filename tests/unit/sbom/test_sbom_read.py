@@ -213,6 +213,17 @@ MUTATIONS = [
     ("plus-serial", lambda d: set_prop(deployment_node(d), "chainguard:serial", "+7"), "non-neg"),
     ("uni-serial", lambda d: set_prop(deployment_node(d), "chainguard:serial", "\u0667"), "non-n"),
     ("huge-serial", lambda d: set_prop(deployment_node(d), "chainguard:serial", "9" * 30), "non"),
+    # 2**63 fits the 20 digits once allowed, but not SQLite's INTEGER (the rollback state)
+    (
+        "serial-2**63",
+        lambda d: set_prop(deployment_node(d), "chainguard:serial", str(2**63)),
+        "2\\*\\*63-1",
+    ),
+    (
+        "serial-20-digits",
+        lambda d: set_prop(deployment_node(d), "chainguard:serial", "9" * 20),
+        "up to",
+    ),
     (
         "dup-serial",
         lambda d: deployment_node(d)["properties"].append(
@@ -296,6 +307,21 @@ MUTATIONS = [
         "non-negative integer",
     ),
     (
+        "file-size-2**63",
+        lambda d: set_prop(config_node(d), "chainguard:size", str(2**63)),
+        "size must be a non-negative integer up to 9223372036854775807",
+    ),
+    (
+        "shard-size-2**63",
+        lambda d: set_prop(big_node(d), "chainguard:shard-size", str(2**63)),
+        "shard-size must be a non-negative integer up to",
+    ),
+    (
+        "st-parameters-2**63",
+        lambda d: set_prop(st_node(d), "chainguard:safetensors:parameters", str(2**64)),
+        "parameters must be a non-negative integer up to",
+    ),
+    (
         "file-float-size",
         lambda d: set_prop(config_node(d), "chainguard:size", "1.5"),
         "non-negative integer",
@@ -354,6 +380,11 @@ MUTATIONS = [
         lambda d: set_prop(model_node(d), "chainguard:total-size", "9"),
         "total-size does not match",
     ),
+    (
+        "total-size-2**63",
+        lambda d: set_prop(model_node(d), "chainguard:total-size", str(2**63)),
+        "total-size must be a non-negative integer up to",
+    ),
     # libraries
     (
         "lib-hash",
@@ -372,7 +403,7 @@ MUTATIONS = [
     ),
 ]
 
-UNSEALED = {"file-count", "total-size", "model-two-hashes", "model-no-hash"}
+UNSEALED = {"file-count", "total-size", "total-size-2**63", "model-two-hashes", "model-no-hash"}
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore_cases import edit_json, flip_b64, key_message_bundle, public_pem
-from trust_helpers import assert_one_line, signed_bundle
+from trust_helpers import SUBJECT, assert_one_line, signed_bundle
 
 from chainguard.errors import BundleError, InputError, UsageError, VerificationFailure
 from chainguard.models import Subject
@@ -222,3 +222,97 @@ def test_missing_directory_and_fifo_are_input_errors(tmp_path: Path) -> None:
             require_file(path)
         with pytest.raises(InputError, match=match):
             file_digests(path)
+
+
+# --- role confusion: a blob signature that is also a DSSE signature ---------------------------
+
+
+def _pae(payload_type: bytes, body: bytes) -> bytes:
+    return b"DSSEv1 %d %b %d %b" % (len(payload_type), payload_type, len(body), body)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        _pae(b"application/vnd.in-toto+json", b'{"_type": "https://in-toto.io/Statement/v1"}'),
+        _pae(b"", b""),
+        _pae(b"x", b"DSSEv1 1 y 0 "),
+        _pae(b"t y p e", b" 1 2 3 \n"),
+        b"DSSEv1 01 x 003 abc",  # non-canonical lengths: refused all the same
+    ],
+)
+def test_pae_payload_type_recognises_exact_encodings(tmp_path: Path, content: bytes) -> None:
+    from chainguard.trust.blob import pae_payload_type
+
+    path = tmp_path / "blob"
+    path.write_bytes(content)
+    assert pae_payload_type(path) is not None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"DSSEv1",
+        b"DSSEv1 ",
+        b"dssev1 1 x 1 y",
+        _pae(b"x", b"body") + b"!",  # one byte more than the body length says
+        _pae(b"x", b"body")[:-1],
+        b"DSSEv1 99 x 1 y",  # type length past the end
+        b"DSSEv1 1 xx1 y",
+        b"DSSEv1 -1 x 1 y",
+        b"DSSEv1 1 x y y",
+        b"DSSEv1 " + b"9" * 21 + b" x",
+        DATA,
+    ],
+)
+def test_pae_payload_type_refuses_near_misses(tmp_path: Path, content: bytes) -> None:
+    from chainguard.trust.blob import pae_payload_type
+
+    path = tmp_path / "blob"
+    path.write_bytes(content)
+    assert pae_payload_type(path) is None
+
+
+def test_message_signature_over_a_pae_is_role_confusion(tmp_path: Path) -> None:
+    """A release key made to sign-blob a PAE has signed an SBOM statement: refused."""
+    from chainguard.trust import dsse
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    statement = build_statement(
+        [Subject("deployment:evil", (("sha256", "ab" * 32),))], "https://cyclonedx.org/bom", {}
+    )
+    pae = dsse.pae(PAYLOAD_TYPE_IN_TOTO, statement)
+    blob = tmp_path / "innocent.bin"
+    blob.write_bytes(pae)
+    with pytest.raises(VerificationFailure) as info:
+        verify_key_artifact(blob, key_message_bundle(key, pae), "b", [trusted(key)])
+    assert info.value.rule == "signature-role-confusion"
+    assert "'application/vnd.in-toto+json'" in str(info.value)
+    assert_one_line(info.value)
+
+
+def test_a_published_dsse_signature_is_not_a_blob_signature(
+    tmp_path: Path, make_key: Callable[..., SigningKey]
+) -> None:
+    """The reverse direction: the signature of a signed SBOM, put in a message-signature bundle
+    over the PAE bytes, verifies cryptographically; the PAE content is what refuses it."""
+    import json
+
+    from chainguard.trust import dsse
+
+    key = make_key("ecdsa-p256")
+    envelope = dsse.sign(build_statement([SUBJECT], "https://cyclonedx.org/bom", {}),
+                         PAYLOAD_TYPE_IN_TOTO, key)  # fmt: skip
+    pae = dsse.pae(envelope.payload_type, envelope.payload)
+    doc = json.loads(key_message_bundle(ec.generate_private_key(ec.SECP256R1()), pae))
+    doc["verificationMaterial"]["publicKey"]["hint"] = key.fingerprint
+    doc["messageSignature"]["signature"] = base64.b64encode(envelope.signatures[0][1]).decode()
+    blob = tmp_path / "statement.pae"
+    blob.write_bytes(pae)
+    bundle = json.dumps(doc).encode()
+    signed = verify_key_message_signature(read_bundle(bundle, "b"), [key.trusted_key], source="b")
+    assert signed.digest == hashlib.sha256(pae).digest()  # the crypto alone would accept it
+    with pytest.raises(VerificationFailure) as info:
+        verify_key_artifact(blob, bundle, "b", [key.trusted_key])
+    assert info.value.rule == "signature-role-confusion"

@@ -19,6 +19,15 @@ def test_first_sight_is_accepted_and_recorded(tmp_path: Path) -> None:
     assert mark is not None and mark.serial == 3 and mark.version == "1.0"
 
 
+@pytest.mark.parametrize("serial", [2**63, -1])
+def test_a_serial_sqlite_cannot_hold_is_a_state_error(tmp_path: Path, serial: int) -> None:
+    """Not an OverflowError in the middle of a transaction (an internal error)."""
+    with StateStore(tmp_path) as store:
+        with pytest.raises(StateError, match=r"outside 0\.\.9223372036854775807"):
+            store.check_and_record("svc", serial, "a" * 64, "1.0")
+        assert store.check_and_record("svc", 2**63 - 1, "a" * 64, "1.0").ok
+
+
 def test_lower_serial_is_refused_and_mark_kept(tmp_path: Path) -> None:
     with StateStore(tmp_path) as store:
         store.check_and_record("svc", 5, "a" * 64, "2.0")
