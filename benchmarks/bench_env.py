@@ -8,8 +8,13 @@ project's .venv with numpy, pyarrow, sigstore and their dependencies) with a war
                   site-packages walked (what `verify deps --env` did before bytecode checks)
   with bytecode   collect_environment(env): the same, plus every .pyc the environment's
                   interpreter would run compiled again from its source and compared
+  cold cache      the same with a bytecode verdict cache that starts empty every run (compiles
+                  everything, then stores the passes)
+  warm cache      the same with the cache a previous run filled (compiles nothing)
   verify deps     `chainguard verify deps --env ENV --sbom SBOM --key PUB` end to end (the
-                  SBOM built and signed once, untimed)
+                  SBOM built and signed once, untimed), its state directory emptied before
+                  each run: a cold cache
+  verify deps, warm cache   the same, keeping the state directory
 
 Each is a fresh process, timed by wall clock with user+system CPU of it and its children; after
 one untimed warm-up, the cases run interleaved ``--repeat`` times and the fastest run is kept.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,19 +36,23 @@ import time
 from pathlib import Path
 
 COLLECT = (
-    "import sys; from pathlib import Path\n"
+    "import shutil, sys; from pathlib import Path\n"
+    "from chainguard.collectors.bytecode_cache import bytecode_cache\n"
     "from chainguard.collectors.environment import collect_environment\n"
-    "o = collect_environment(Path(sys.argv[1]), check_bytecode=sys.argv[2] == 'on')\n"
+    "env, check, cache_dir = Path(sys.argv[1]), sys.argv[2] != 'off', sys.argv[3]\n"
+    "if sys.argv[2] == 'cold': shutil.rmtree(cache_dir, ignore_errors=True)\n"
+    "with bytecode_cache(Path(cache_dir) if sys.argv[2] in ('cold', 'warm') else None) as c:\n"
+    "    o = collect_environment(env, check_bytecode=check, bytecode_cache=c)\n"
     "assert not o.record_problems, o.record_problems[:3]\n"
-    "print(o.files_checked)\n"
+    "print(o.files_checked, o.bytecode_compiled)\n"
 )
 
 
-def timed(command: list[str]) -> tuple[float, float, str]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds of the process and its children, stdout)."""
     before = os.times()
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     after = os.times()
     if done.returncode != 0:
@@ -76,29 +86,40 @@ def main(argv: list[str] | None = None) -> int:
         api.build_sbom(name="bench", version="1", envs=(env,), output=sbom)
         api.sign_sbom(sbom, key)
         chainguard = [python, "-m", "chainguard"]
-        cases = {
-            "record only": [python, "-c", COLLECT, str(env), "off"],
-            "with bytecode": [python, "-c", COLLECT, str(env), "on"],
-            "verify deps": [
-                *chainguard,
-                "verify",
-                "deps",
-                "--env",
-                str(env),
-                "--sbom",
-                str(sbom),
-                "--key",
-                str(pub),
-                "--format",
-                "json",
-                "--output",
-                str(Path(tmp) / "report.json"),
-            ],
+        cache = str(Path(tmp) / "collect-cache")
+        cold_state, warm_state = Path(tmp) / "state-cold", Path(tmp) / "state-warm"
+        verify = [
+            *chainguard,
+            "verify",
+            "deps",
+            "--env",
+            str(env),
+            "--sbom",
+            str(sbom),
+            "--key",
+            str(pub),
+            "--format",
+            "json",
+            "--output",
+            str(Path(tmp) / "report.json"),
+        ]
+        cases: dict[str, tuple[list[str], Path | None]] = {
+            "record only": ([python, "-c", COLLECT, str(env), "off", cache], None),
+            "with bytecode": ([python, "-c", COLLECT, str(env), "on", cache], None),
+            "cold cache": ([python, "-c", COLLECT, str(env), "cold", cache], None),
+            "warm cache": ([python, "-c", COLLECT, str(env), "warm", cache], None),
+            "verify deps": (verify, cold_state),
+            "verify deps, warm cache": (verify, warm_state),
         }
         best: dict[str, tuple[float, float, str]] = {}
         for round_ in range(args.repeat + 1):
-            for name, command in cases.items():
-                result = timed(command)
+            for name, (command, state) in cases.items():
+                environ = None
+                if state is not None:
+                    if state == cold_state:
+                        shutil.rmtree(state, ignore_errors=True)
+                    environ = {**os.environ, "CHAINGUARD_STATE_DIR": str(state)}
+                result = timed(command, environ)
                 if round_ and (name not in best or result[0] < best[name][0]):
                     best[name] = result
     sources, pycs = count_bytecode(env)
@@ -106,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         f"environment: {env} ({sources} .py, {pycs} .pyc); {os.cpu_count()} cores; "
         f"Python {sys.version.split()[0]}; best of {args.repeat}"
     )
-    print("| case | seconds | cpu s | files checked |")
-    print("|---|---:|---:|---:|")
+    print("| case | seconds | cpu s | files checked | .pyc compiled |")
+    print("|---|---:|---:|---:|---:|")
     for name, (wall, cpu, out) in best.items():
-        files = out.strip() if name != "verify deps" else ""
-        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {files} |")
+        files, compiled = out.split() if not name.startswith("verify") else ("", "")
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {files} | {compiled} |")
     return 0
 
 

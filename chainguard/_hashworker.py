@@ -3,9 +3,9 @@ sides run.
 
 Small files (at most CHUNK_SIZE bytes) are hashed here: by the calling thread when there are
 few of them, else by worker processes, fresh ``python -I -S`` interpreters that import this
-module only. It imports nothing but a few stdlib modules (not chainguard's models, errors or
-hashing), so that a worker starts in ~10 ms instead of ~60: on a two-core machine, worker
-start-up is paid in wall time against the hashlib floor.
+module only. It imports nothing but a few stdlib modules and sbom/fileshape.py (not chainguard's
+models, errors or hashing), so that a worker starts in ~10 ms instead of ~60: on a two-core
+machine, worker start-up is paid in wall time against the hashlib floor.
 
 Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
 and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
@@ -21,6 +21,9 @@ import marshal
 import os
 import stat
 import struct
+
+# The one import from chainguard: the shape of a file entry, which imports nothing itself.
+from chainguard.sbom.fileshape import json_verbatim, render_element
 
 # typing.TYPE_CHECKING without importing typing, which costs a worker ~10 ms to start (mypy
 # knows the name). The aliases below exist for the type checker only.
@@ -157,24 +160,6 @@ def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_S
 
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def render_element(ref: str, path: str, size: int, sha256: str) -> str:
-    """One file component as `chainguard sign` writes it into the in-toto statement (compact
-    JSON, keys sorted; see sbom/packed.py), for strings JSON writes as they stand (json_verbatim).
-    An f-string: four times faster than str.format, and this runs once per file."""
-    return (
-        f'{{"bom-ref":"{ref}/{path}","hashes":[{{"alg":"SHA-256","content":"{sha256}"}}],'
-        f'"name":"{path}","properties":[{{"name":"chainguard:size","value":"{size}"}}],'
-        '"type":"file"}'
-    )
-
-
-def json_verbatim(text: str) -> bool:
-    """True if json.dumps(text, ensure_ascii=False) is surely text between two quotes (no
-    quote, backslash or control character; isprintable also refuses a few harmless characters,
-    which then only forgo the fast path)."""
-    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _hash_listed(

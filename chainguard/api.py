@@ -792,7 +792,8 @@ def verify_deployment(
     # Parse dependency manifests before trust: a malformed lockfile is exit 3 whatever the
     # signature says (as in verify deps).
     manifests = [collect_dependencies(p) for p in locks]
-    manifests += [collect_dependencies(env=p) for p in environments]
+    with _bytecode_cache(trust, environments) as cache:
+        manifests += [collect_dependencies(env=p, bytecode_cache=cache) for p in environments]
     # As in verify_tree: with a large signed SBOM, the datasets are hashed while it is read.
     own = _own_files(trust)
     observations: dict[str, TreeObservation] = {}
@@ -896,6 +897,9 @@ def verify_deployment(
 # name, and an environment with the signed environment, never one with the other.
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from chainguard.collectors.bytecode_cache import BytecodeCache
     from chainguard.models import Dependency, ObservedDependencies
 
 
@@ -931,18 +935,34 @@ def collect_manifests(
 
 
 def collect_dependencies(
-    lockfile: Path | None = None, *, env: Path | None = None
+    lockfile: Path | None = None,
+    *,
+    env: Path | None = None,
+    bytecode_cache: BytecodeCache | None = None,
 ) -> ObservedDependencies:
-    """Read one lockfile (any supported format) or one installed environment."""
+    """Read one lockfile (any supported format) or one installed environment (its bytecode
+    checks spared for the passes in ``bytecode_cache``)."""
     from chainguard.collectors.deps import collect_lock
     from chainguard.collectors.environment import collect_environment
 
     if (lockfile is None) == (env is None):
         raise UsageError("give exactly one of a LOCKFILE or --env PYTHON")
     if env is not None:
-        return collect_environment(env)
+        return collect_environment(env, bytecode_cache=bytecode_cache)
     assert lockfile is not None
     return collect_lock(lockfile)
+
+
+def _bytecode_cache(
+    trust: TrustInputs, environments: Sequence[Path]
+) -> AbstractContextManager[BytecodeCache | None]:
+    """Verifying environments: the bytecode verdict cache in the state directory (none when the
+    run keeps no state). ``sbom build`` uses none: it writes no local state."""
+    from chainguard.collectors.bytecode_cache import bytecode_cache
+    from chainguard.trust.state import default_state_dir
+
+    use = environments and trust.use_state
+    return bytecode_cache((trust.state_dir or default_state_dir()) if use else None)
 
 
 def select_manifest(
@@ -1025,7 +1045,8 @@ def verify_deps(
     target = str(lockfile if lockfile is not None else env)
     # Read (and parse) the input first: a malformed lockfile is "could not verify" (exit 3)
     # whatever the signature says.
-    observed = collect_dependencies(lockfile, env=env)
+    with _bytecode_cache(trust, [env] if env is not None else []) as cache:
+        observed = collect_dependencies(lockfile, env=env, bytecode_cache=cache)
     outcome = establish_trust(trust)
     if outcome.state is None:
         return _untrusted_report(command, target, trust, outcome, started)

@@ -16,6 +16,10 @@ from typing import Literal, overload
 # one large file on every core. 64 MiB keeps the shard list short (16 per GiB) while giving
 # enough pieces to balance two to sixteen workers.
 DEFAULT_SHARD_SIZE = 64 * 1024 * 1024
+# The largest integer the SBOM may hold (serial, sizes, counts): a signed 64-bit integer, which
+# is what SQLite stores (the rollback state's serials) and what a file size or offset can be.
+# A larger value would be accepted by Python and fail much later, in the middle of a verify.
+MAX_DECIMAL = 2**63 - 1
 
 ComponentKind = Literal["model", "dataset"]
 AnomalyKind = Literal[
@@ -58,7 +62,7 @@ class FileDigest:
     An observed file carries either ``sha256`` (small or unsharded) or ``shards``.
     """
 
-    path: str  # relative POSIX path, validated by sbom/paths.py
+    path: str  # relative POSIX path, validated by paths.py
     size: int
     sha256: str | None = None
     blake3: str | None = None
@@ -105,7 +109,7 @@ class RenderedFiles:
     length of that text (25 MB for 100,000 files, not worth sending between processes or
     keeping). Where the signed file array holds text of that digest, sbom/packed.py takes
     ``lines`` for it instead of parsing it. Every path here passed the walk's name checks
-    (collectors/tree.py), which refuse whatever sbom/paths.unsafe_reason refuses.
+    (collectors/tree.py), which refuse whatever paths.unsafe_reason refuses.
     """
 
     bom_ref: str  # the component the JSON was rendered for
@@ -129,7 +133,7 @@ class FileList(Sequence[FileDigest]):
     FileDigest objects once (a report of differences, an SBOM being written); compare's fast
     path hashes the lines instead (``tree_digest``).
 
-    Every path here is safe (sbom/paths.py): no NUL, newline or other control character, so
+    Every path here is safe (paths.py): no NUL, newline or other control character, so
     the lines split and sort exactly like the paths.
 
     The lines may come in pieces (a sequence of texts, in order): the chunks a dataset was
@@ -479,6 +483,7 @@ class ObservedDependencies:
     notes: tuple[str, ...] = ()  # what was read but cannot be verified, one line each
     files_checked: int = 0
     bytes_hashed: int = 0
+    bytecode_compiled: int = 0  # .pyc files compiled again (the other checked ones: cached passes)
 
     @property
     def ref(self) -> str:

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the one place every test's environment is isolated."""
 
 from __future__ import annotations
 
@@ -6,8 +6,33 @@ import os
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+# Variables of the developer's (or CI's) environment that would steer a run: a CI step summary
+# verify appends to, a key password, a config file, debug output, colour.
+_STEERING = (
+    "GITHUB_STEP_SUMMARY",
+    "CHAINGUARD_KEY_PASSWORD",
+    "CHAINGUARD_CONFIG",
+    "CHAINGUARD_DEBUG",
+    "NO_COLOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test runs from its own empty directory, with its own rollback state store and none
+    of the user's settings. The repository root has a chainguard.toml (the demo); verify reads
+    ./chainguard.toml, so a test run from the root would silently pick it up. Returns the
+    state store."""
+    monkeypatch.chdir(tmp_path)
+    for name in _STEERING:
+        monkeypatch.delenv(name, raising=False)
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
+    return state
 
 
 def vectors_root() -> Path:
@@ -26,23 +51,11 @@ def vectors_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def deps_venv(tmp_path_factory: pytest.TempPathFactory) -> object:
-    """One real venv with two tiny wheels pip-installed (tests/deps_helpers.py); read-only:
-    tests that tamper with it work on ``deps_helpers.copy_venv``."""
-    from deps_helpers import build_deps_venv
+    """One real venv with two tiny wheels pip-installed (support/deps.py); read-only: tests
+    that tamper with it work on ``support.deps.copy_venv``."""
+    from support.deps import build_deps_venv
 
     return build_deps_venv(tmp_path_factory.mktemp("deps-venv"))
-
-
-@pytest.fixture(autouse=True)
-def _isolated_state(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test gets its own rollback state store, never the user's real one."""
-    state = tmp_path_factory.mktemp("state")
-    monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
-    # A config named by the developer's environment must not steer any test.
-    monkeypatch.delenv("CHAINGUARD_CONFIG", raising=False)
-    return state
 
 
 # --- Sigstore tests: offline, and the trusted roots sigstore ships --------------------------------
@@ -52,7 +65,7 @@ def _isolated_state(
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to open a connection fails the test: verification must be offline. Sigstore
     test modules use it for every test (``pytestmark = pytest.mark.usefixtures("offline")``)."""
-    from sigstore_cases import refuse_network
+    from support.sigstore_cases import refuse_network
 
     refuse_network(monkeypatch)
 

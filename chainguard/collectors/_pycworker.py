@@ -1,11 +1,13 @@
 """Is each .pyc a compilation of its source? Run by the environment's own interpreter.
 
-``python -I -S -B -W ignore _pycworker.py hello`` prints ``[cache_tag, magic number in hex]``.
+``python -I -S -B -W ignore _pycworker.py hello`` prints ``[cache_tag, magic number in hex,
+version]`` (the implementation's name and ``sys.version``).
 Without arguments it reads a JSON list of jobs ``[pyc, source, optimize, check_hash]`` from
 stdin (all of it, before answering) and writes one JSON line ``[verdict, detail]`` per job, in
 order, flushed one by one (so that if the interpreter dies, the job it died on is known):
 
-- ``match``: the code in the .pyc is what compiling the source gives;
+- ``match``: the code in the .pyc is what compiling the source gives, followed by the SHA-256
+  of the source and of the .pyc as read (what a cached pass is keyed by);
 - ``stale``: a checked hash-based .pyc whose source hash differs (Python recompiles it);
 - ``mismatch``: anything else, with the reason.
 
@@ -24,6 +26,7 @@ newer than 3.8 (annotations are never evaluated).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import marshal
@@ -33,6 +36,7 @@ import warnings
 
 
 def check(pyc: str, source: str, optimize: int, check_hash: bool) -> list[str]:
+    """[verdict, detail], and for a match the digests of the bytes compared."""
     try:
         with open(pyc, "rb") as f:
             data = f.read()
@@ -55,10 +59,13 @@ def check(pyc: str, source: str, optimize: int, check_hash: bool) -> list[str]:
         )
     except Exception as e:  # SyntaxError, ValueError (NUL in a name), RecursionError, ...
         return ["mismatch", f"the source does not compile ({type(e).__name__})"]
-    if marshal.dumps(compiled) == body:
-        return ["match", ""]
-    if marshal.dumps(compiled, 2) == marshal.dumps(loaded, 2):
-        return ["match", ""]
+    if marshal.dumps(compiled) == body or marshal.dumps(compiled, 2) == marshal.dumps(loaded, 2):
+        return [
+            "match",
+            "",
+            hashlib.sha256(source_bytes).hexdigest(),
+            hashlib.sha256(data).hexdigest(),
+        ]
     return ["mismatch", "its code differs from the source compiled again"]
 
 
@@ -66,7 +73,8 @@ def main() -> None:
     warnings.simplefilter("ignore")  # SyntaxWarnings of the sources: not ours to report
     if sys.argv[1:] == ["hello"]:
         tag = sys.implementation.cache_tag
-        print(json.dumps([tag, importlib.util.MAGIC_NUMBER.hex()]))
+        version = f"{sys.implementation.name} {sys.version}"
+        print(json.dumps([tag, importlib.util.MAGIC_NUMBER.hex(), version]))
         return
     jobs = json.loads(sys.stdin.buffer.read())
     out = sys.stdout

@@ -27,10 +27,16 @@ interpreter, run isolated (``-I -S -B``: no site, no ``.pth`` file, nothing impo
 environment) with chainguard/collectors/_pycworker.py, a pool of them fed paths on stdin, and
 compared (see that module). That interpreter is what runs the environment's code anyway; the
 environment's site-packages are never imported.
+
+Given a cache (collectors/bytecode_cache.py), a .pyc whose exact bytes, with its source's exact
+bytes, passed before under the same interpreter, optimization level and comparison
+(``verdict_key``) is not compiled again. Only passes are cached, keyed by the digests of what
+the worker actually read; the findings are the same with or without a cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,11 +46,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from chainguard.collectors._deps import one_line
 from chainguard.errors import LockfileError
 from chainguard.models import RecordProblem
+
+if TYPE_CHECKING:
+    from chainguard.collectors.bytecode_cache import BytecodeCache
 
 WORKER = Path(__file__).with_name("_pycworker.py")
 HEADER_SIZE = 16
@@ -55,6 +64,9 @@ TIMEOUT_BASE = 60.0
 TIMEOUT_PER_MIB = 5.0
 # Fewer files than this per worker are not worth another interpreter start.
 MIN_JOBS_PER_WORKER = 64
+# Part of every cached verdict's key: bump it when what makes a pass changes (with the worker's
+# own digest, which is in the key too).
+COMPARISON_VERSION = 1
 
 Invalidation = Literal["timestamp", "checked-hash", "unchecked-hash"]
 _FLAGS: dict[int, Invalidation] = {0: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
@@ -139,8 +151,17 @@ def _command(interpreter: Path, *args: str) -> list[str]:
     return [str(interpreter), "-I", "-S", "-B", "-W", "ignore", str(WORKER), *args]
 
 
-def interpreter_cache(interpreter: Path, *, timeout: float = HELLO_TIMEOUT) -> tuple[str, bytes]:
-    """(cache tag, magic number) of the environment's interpreter."""
+@dataclass(frozen=True, slots=True)
+class Interpreter:
+    """What the environment's interpreter loads and compiles."""
+
+    tag: str  # sys.implementation.cache_tag
+    magic: bytes  # importlib.util.MAGIC_NUMBER
+    version: str = ""  # implementation and sys.version (the compiler); "" unknown: no caching
+
+
+def interpreter_identity(interpreter: Path, *, timeout: float = HELLO_TIMEOUT) -> Interpreter:
+    """Cache tag, magic number and version of the environment's interpreter."""
     done = _run(_command(interpreter, "hello"), b"", interpreter, timeout, "answer")
     if done.returncode != 0:
         raise LockfileError(
@@ -148,10 +169,47 @@ def interpreter_cache(interpreter: Path, *, timeout: float = HELLO_TIMEOUT) -> t
             f"(exit {done.returncode}: {_tail(done.stderr)})"
         )
     try:
-        tag, magic = json.loads(done.stdout)
-        return str(tag), bytes.fromhex(str(magic))
+        tag, magic, *version = json.loads(done.stdout)
+        return Interpreter(str(tag), bytes.fromhex(str(magic)), str(version[0]) if version else "")
     except (ValueError, TypeError) as e:
         raise LockfileError(f"{interpreter}: unexpected answer from the interpreter") from e
+
+
+def verdict_key(
+    python: Interpreter, worker_sha256: str, optimize: int, source_sha256: str, pyc_sha256: str
+) -> bytes:
+    """The cache key of "this .pyc is a compilation of this source" (32 bytes): both contents,
+    and everything else the verdict depends on."""
+    fields = [
+        "chainguard bytecode pass",
+        COMPARISON_VERSION,
+        worker_sha256,
+        python.tag,
+        python.magic.hex(),
+        python.version,
+        optimize,
+        source_sha256,
+        pyc_sha256,
+    ]
+    return hashlib.sha256(json.dumps(fields).encode()).digest()
+
+
+def _file_sha256(path: str) -> str | None:
+    """SHA-256 of a regular file, or None (then it is compiled: the worker says why)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not hang
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            digest = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        except OSError:
+            return None
+    return digest.hexdigest()
 
 
 def _run(
@@ -182,9 +240,27 @@ class _Job:
     size: int  # of the source, to balance the workers
 
 
-def _compare(interpreter: Path, jobs: Sequence[_Job]) -> list[tuple[str, str]]:
-    """[verdict, detail] per job, from one worker (restarted after a job that kills it)."""
-    answers: list[tuple[str, str]] = []
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    verdict: str  # match, stale, mismatch
+    detail: str
+    digests: tuple[str, str] | None = None  # a match: SHA-256 of the source and .pyc compared
+
+
+def _answer(line: bytes, interpreter: Path) -> _Answer:
+    try:
+        verdict, detail, *digests = json.loads(line)
+    except (ValueError, TypeError) as e:
+        raise LockfileError(f"{interpreter}: unexpected answer while checking bytecode") from e
+    compared = None
+    if len(digests) == 2 and all(isinstance(d, str) and len(d) == 64 for d in digests):
+        compared = (str(digests[0]), str(digests[1]))
+    return _Answer(str(verdict), str(detail), compared)
+
+
+def _compare(interpreter: Path, jobs: Sequence[_Job]) -> list[_Answer]:
+    """An answer per job, from one worker (restarted after a job that kills it)."""
+    answers: list[_Answer] = []
     pending = list(jobs)
     while pending:
         payload = json.dumps(
@@ -196,14 +272,7 @@ def _compare(interpreter: Path, jobs: Sequence[_Job]) -> list[tuple[str, str]]:
         timeout = TIMEOUT_BASE + TIMEOUT_PER_MIB * sum(j.size for j in pending) / 2**20
         done = _run(_command(interpreter), payload, interpreter, timeout, "finish")
         lines = done.stdout.splitlines()
-        for line in lines[: len(pending)]:
-            try:
-                verdict, detail = json.loads(line)
-            except (ValueError, TypeError) as e:
-                raise LockfileError(
-                    f"{interpreter}: unexpected answer while checking bytecode"
-                ) from e
-            answers.append((str(verdict), str(detail)))
+        answers += (_answer(line, interpreter) for line in lines[: len(pending)])
         if len(lines) >= len(pending):
             return answers
         if done.returncode >= 0:
@@ -214,7 +283,7 @@ def _compare(interpreter: Path, jobs: Sequence[_Job]) -> list[tuple[str, str]]:
             )
         # Killed by a signal on the next file (e.g. marshal data crafted to crash it).
         answers.append(
-            ("mismatch", f"loading it kills the interpreter (signal {-done.returncode})")
+            _Answer("mismatch", f"loading it kills the interpreter (signal {-done.returncode})")
         )
         pending = pending[len(lines) + 1 :]
     return answers
@@ -234,38 +303,97 @@ def _split(jobs: list[_Job], workers: int) -> list[list[_Job]]:
 # --- the check -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class BytecodeCheck:
+    """What checking the ``__pycache__`` files found."""
+
+    problems: tuple[RecordProblem, ...] = ()
+    compared: int = 0  # .pyc files Python would run, checked (compiled, or a cached pass)
+    compiled: int = 0  # .pyc files the workers compiled again (not found in the cache)
+
+
 def check_cached_bytecode(
-    interpreter: Path, candidates: Sequence[CachedPyc], *, workers: int | None = None
-) -> tuple[list[RecordProblem], int]:
+    interpreter: Path,
+    candidates: Sequence[CachedPyc],
+    *,
+    workers: int | None = None,
+    cache: BytecodeCache | None = None,
+) -> BytecodeCheck:
     """Problems with the ``__pycache__`` files the interpreter would run, and how many were
-    compiled again and compared."""
+    checked; ``cache`` holds earlier passes and is given the new ones."""
     if not candidates:
-        return [], 0
-    tag, magic = interpreter_cache(interpreter)
+        return BytecodeCheck()
+    python = interpreter_identity(interpreter)
     jobs: list[_Job] = []
     for c in candidates:
-        if c.tag != tag:
+        if c.tag != python.tag:
             continue  # another interpreter's cache
-        job = _job(c, magic)
+        job = _job(c, python.magic)
         if job is not None:
             jobs.append(job)
     if not jobs:
-        return [], 0
+        return BytecodeCheck()
+    worker_sha256 = hashlib.sha256(WORKER.read_bytes()).hexdigest()
+    cached: list[_Job] = []
+    if cache is not None and python.version:
+        keys = _verdict_keys(jobs, python, worker_sha256)
+        hits = cache.passed([k for k in keys if k is not None])
+        cached = [j for j, k in zip(jobs, keys, strict=True) if k in hits]
+        jobs = [j for j, k in zip(jobs, keys, strict=True) if k not in hits]
+    problems: list[RecordProblem] = []
+    compared = 0
+    passes: list[bytes] = []
+    for job in cached:
+        compared += 1
+        problem = _verdict(job, True, "")
+        if problem is not None:
+            problems.append(problem)
+    for job, answer in _compile(interpreter, jobs, workers):
+        if answer.verdict == "stale":
+            continue
+        compared += 1
+        matches = answer.verdict == "match"
+        problem = _verdict(job, matches, answer.detail)
+        if problem is not None:
+            problems.append(problem)
+        if matches and answer.digests is not None and python.version:
+            passes.append(verdict_key(python, worker_sha256, job.pyc.optimize, *answer.digests))
+    if cache is not None:
+        cache.add(passes)
+    return BytecodeCheck(tuple(problems), compared, len(jobs))
+
+
+def _verdict_keys(
+    jobs: Sequence[_Job], python: Interpreter, worker_sha256: str
+) -> list[bytes | None]:
+    """Each job's key, from the files as they are now (None: a file cannot be read). In this
+    thread: the files are small, and threads fighting over the GIL only made it slower."""
+    keys: list[bytes | None] = []
+    for job in jobs:
+        source = _file_sha256(job.pyc.source)
+        pyc = _file_sha256(job.pyc.pyc)
+        if source is None or pyc is None:
+            keys.append(None)
+        else:
+            keys.append(verdict_key(python, worker_sha256, job.pyc.optimize, source, pyc))
+    return keys
+
+
+def _compile(
+    interpreter: Path, jobs: list[_Job], workers: int | None
+) -> list[tuple[_Job, _Answer]]:
+    """Every job compiled again and compared, by as many workers as it is worth."""
+    if not jobs:
+        return []
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs) // MIN_JOBS_PER_WORKER or 1))
     shares = _split(jobs, count)
     with ThreadPoolExecutor(max_workers=len(shares)) as pool:
         results = list(pool.map(lambda share: _compare(interpreter, share), shares))
-    problems = []
-    compared = 0
-    for share, answers in zip(shares, results, strict=True):
-        for job, (verdict, detail) in zip(share, answers, strict=True):
-            if verdict == "stale":
-                continue
-            compared += 1
-            problem = _verdict(job, verdict == "match", detail)
-            if problem is not None:
-                problems.append(problem)
-    return problems, compared
+    return [
+        pair
+        for share, answers in zip(shares, results, strict=True)
+        for pair in zip(share, answers, strict=True)
+    ]
 
 
 def _job(c: CachedPyc, magic: bytes) -> _Job | None:

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.collectors import bytecode as bc
 from chainguard.collectors._deps import (
@@ -46,6 +47,9 @@ from chainguard.collectors._deps import (
 )
 from chainguard.errors import LockfileError
 from chainguard.models import Dependency, ManifestKind, ObservedDependencies, RecordProblem
+
+if TYPE_CHECKING:
+    from chainguard.collectors.bytecode_cache import BytecodeCache
 
 KIND: ManifestKind = "environment"
 PROBE_TIMEOUT = 30.0
@@ -325,11 +329,13 @@ def collect_environment(
     timeout: float = PROBE_TIMEOUT,
     workers: int | None = None,
     check_bytecode: bool = True,
+    bytecode_cache: BytecodeCache | None = None,
 ) -> ObservedDependencies:
     """Every distribution installed in ``target`` and every file checked against its RECORD.
 
     ``check_bytecode`` False skips compiling sources again (benchmarks/bench_env.py measures
-    what it costs); the environment's bytecode is then not verified.
+    what it costs); the environment's bytecode is then not verified. ``bytecode_cache`` spares
+    compiling a .pyc that passed before with the same bytes (collectors/bytecode_cache.py).
     """
     layout = locate_environment(target, timeout=timeout)
     scan = _Scan(layout, notes=list(layout.notes))
@@ -345,7 +351,7 @@ def collect_environment(
                 _egg_info(Path(entry.path), scan)
     for site in layout.site_dirs:
         _unlisted(site, scan)
-    compared = 0
+    checked = bc.BytecodeCheck()
     if check_bytecode and scan.cached_bytecode:
         if layout.interpreter is None:
             raise LockfileError(
@@ -359,10 +365,11 @@ def collect_environment(
                 layout.interpreter,
                 scan.cached_bytecode,
                 workers=workers,
+                cache=bytecode_cache,
             )
             hashed = _hash_checks(scan, workers)
-            found, compared = compiling.result()
-        scan.problems.extend(found)
+            checked = compiling.result()
+        scan.problems.extend(checked.problems)
     else:
         hashed = _hash_checks(scan, workers)
     if scan.unhashed:
@@ -382,8 +389,9 @@ def collect_environment(
         dependencies=tuple(deps),
         record_problems=tuple(sorted(scan.problems, key=lambda p: (p.path, p.kind))),
         notes=tuple(scan.notes),
-        files_checked=len(scan.checks) + compared,
+        files_checked=len(scan.checks) + checked.compared,
         bytes_hashed=hashed,
+        bytecode_compiled=checked.compiled,
     )
 
 

@@ -18,6 +18,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from chainguard._strictjson import DuplicateKeyError, reject_duplicates
 from chainguard.errors import SafetensorsError
 from chainguard.models import SafetensorsInfo
 
@@ -33,22 +34,8 @@ _DTYPE = re.compile("[A-Za-z0-9_]{1,32}")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
-class _DuplicateKeyError(ValueError):
-    pass
-
-
 class _Malformed(Exception):
     """A reason the header is invalid; read_header prefixes the path."""
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two entries for one tensor would be read differently by different loaders.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(f"duplicate key {key[:100]!r} in header")
-        result[key] = value
-    return result
 
 
 def _is_int(value: object) -> bool:
@@ -98,9 +85,10 @@ def _read_header(path: Path) -> SafetensorsInfo:
     if len(raw) != header_len:
         raise _Malformed("truncated: file shrank while reading the header")
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except _DuplicateKeyError as e:
-        raise SafetensorsError(f"{path}: {e}") from e
+        # Two entries for one tensor would be read differently by different loaders.
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=reject_duplicates)
+    except DuplicateKeyError as e:
+        raise SafetensorsError(f"{path}: duplicate key {e.key[:100]!r} in header") from e
     except UnicodeDecodeError as e:
         raise SafetensorsError(f"{path}: header is not UTF-8 (byte {e.start})") from e
     except (ValueError, RecursionError) as e:

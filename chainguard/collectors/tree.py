@@ -32,7 +32,7 @@ from chainguard.hashing import (
     hash_files,
 )
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
-from chainguard.sbom.paths import MAX_PATH_BYTES, unsafe_reason
+from chainguard.paths import MAX_PATH_BYTES, unsafe_reason
 
 
 @dataclass(frozen=True, slots=True)

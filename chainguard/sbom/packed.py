@@ -1,6 +1,7 @@
 """File-component arrays of a signed SBOM, read without a Python object per JSON value.
 
-A dataset component lists 100,000s of files, each written by ``sbom build`` as exactly::
+A dataset component lists 100,000s of plain files (a SHA-256 and a size: sbom/fileshape.py),
+each written by ``sbom build`` and signed as exactly::
 
     {"bom-ref":"…","hashes":[{"alg":"SHA-256","content":"<hex>"}],"name":"…",
      "properties":[{"name":"chainguard:size","value":"<decimal>"}],"type":"file"}
@@ -8,19 +9,14 @@ A dataset component lists 100,000s of files, each written by ``sbom build`` as e
 (compact, keys in this order). Parsed as JSON, each becomes three dicts, two lists and seven
 strings: ~1.3 kB and ~7 µs, most of a 100,000-file verify's memory and a good part of its time.
 ``pack_file_array`` is handed such an array by the strict streaming parser
-(trust/_json.loads_strict_packed) and matches each element against that exact shape with one
-regular expression, keeping only its path and its line of the root digest. An element of any
-other shape is decoded by the strict JSON decoder and kept as is (``PackedFiles.other``) for
-sbom/read.py to check like any other file component.
-
-The pattern only accepts what the strict parser would decode to the same three values: string
-contents may not hold a quote, a backslash (so no escapes: the text is the value) or a control
-character (which strict JSON refuses), the digest is 64 lowercase hex digits and the size a
-canonical decimal of at most 18 digits (always below vocabulary.MAX_DECIMAL; a longer size is
-left to sbom/read.py, which refuses one above it).
+(_strictjson.loads_strict_packed) and matches each element against that exact shape with one
+regular expression (fileshape.plain_file_pattern), keeping only its path and its line of the
+root digest. An element of any other shape is decoded by the strict JSON decoder and kept as is
+(``PackedFiles.other``) for sbom/read.py to check like any other file component. The pattern
+only accepts what the strict parser would decode to the same three values.
 
 verify goes faster still. While the signature is checked, the hashing workers render the
-directory, chunk by chunk, in exactly that shape (_hashworker.render_element) and keep each
+directory, chunk by chunk, in exactly that shape (fileshape.render_element) and keep each
 chunk's SHA-256 (models.RenderedFiles). Where the signed array holds text with that digest,
 the chunk's lines are taken without matching anything: one SHA-256 over the text instead of a
 regular expression per file. Where it does not (a file changed, added or missing, or another
@@ -31,23 +27,15 @@ signed bytes say (up to a SHA-256 collision, which would break the signature any
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chainguard._strictjson import TextWindow
 from chainguard.models import RenderedFiles
-from chainguard.trust._json import TextWindow
+from chainguard.sbom import fileshape
 
-# Characters a JSON string may hold unescaped, minus the backslash: the text is the value.
-_CHARS = r'[^"\\\x00-\x1f]*'
-_PLAIN_FILE = re.compile(
-    r'\{"bom-ref":"' + _CHARS + r'",'
-    r'"hashes":\[\{"alg":"SHA-256","content":"([0-9a-f]{64})"\}\],'
-    r'"name":"(' + _CHARS + r')",'
-    r'"properties":\[\{"name":"chainguard:size","value":"(0|[1-9][0-9]{0,17})"\}\],'
-    r'"type":"file"\}'
-    r"([,\]])"
-)
+# groups: SHA-256, path, size, the separator after the element
+_PLAIN_FILE = fileshape.plain_file_pattern()
 
 # The strict decoder of one JSON value at an index: (value, index after it); raises ValueError.
 Decode = Callable[[str, int], tuple[object, int]]
@@ -120,7 +108,7 @@ def pack_file_array(
     caller then lets the plain strict parser find and word the error.
     """
     ref = parent.get("bom-ref") if expect is not None and parent is not None else None
-    head = f'{{"bom-ref":"{ref}/' if isinstance(ref, str) else ""
+    head = fileshape.plain_entry_head(ref) if isinstance(ref, str) else ""
     match = _PLAIN_FILE.match
     pieces: list[str] = []
     firsts: list[str] = []
@@ -201,7 +189,7 @@ def _run_at(
     if not text.startswith(head, pos):
         return None, pos
     start = pos + len(head)
-    end = text.find('","hashes":', start, start + _PEEK)
+    end = text.find(fileshape.PLAIN_AFTER_BOM_REF, start, start + _PEEK)
     if end < 0:
         return None, pos
     run = expect(ref, text[start:end])

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chainguard._strictjson import DuplicateKeyError, reject_duplicates
 from chainguard.errors import SbomError
 from chainguard.models import (
-    DEFAULT_SHARD_SIZE,
     ComponentKind,
     Dependency,
     DeploymentInfo,
@@ -35,26 +35,19 @@ from chainguard.models import (
     ExpectedState,
     FileDigest,
     FileList,
-    ParquetInfo,
     Property,
-    SafetensorsInfo,
     lines_digest,
     tree_digest,
 )
+from chainguard.paths import every_path_safe, unsafe_reason
+from chainguard.sbom import fileshape
 from chainguard.sbom import vocabulary as v
 from chainguard.sbom.packed import PackedFiles, split_lines
-from chainguard.sbom.paths import every_path_safe, unsafe_reason
 
 SUPPORTED_SPEC_VERSIONS = ("1.5", "1.6")
-_SAFETENSORS_PROPS = (v.ST_TENSOR_COUNT, v.ST_DTYPES, v.ST_PARAMETERS)
 
-
-class _Malformed(Exception):
-    """What is wrong; read_sbom prefixes the source."""
-
-
-class _DuplicateKeyError(ValueError):
-    pass
+# What is wrong; read_sbom prefixes the source.
+_Malformed = v.Malformed
 
 
 def read_sbom(data: bytes, source: str) -> ExpectedState:
@@ -67,9 +60,9 @@ def read_sbom(data: bytes, source: str) -> ExpectedState:
     except UnicodeDecodeError as e:
         raise SbomError(f"{source}: not UTF-8 (invalid byte at offset {e.start})") from e
     try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_no_constant)
-    except _DuplicateKeyError as e:
-        raise SbomError(f"{source}: {e}") from e
+        doc = json.loads(text, object_pairs_hook=reject_duplicates, parse_constant=_no_constant)
+    except DuplicateKeyError as e:
+        raise SbomError(f"{source}: duplicate JSON key {e.key[:100]!r}") from e
     except json.JSONDecodeError as e:
         raise SbomError(f"{source}: not JSON: {e.msg} (line {e.lineno} column {e.colno})") from e
     except (ValueError, RecursionError) as e:  # NaN/Infinity, 5000-digit integers, deep nesting
@@ -80,7 +73,7 @@ def read_sbom(data: bytes, source: str) -> ExpectedState:
 
 def read_sbom_document(doc: object, sbom_sha256: str, source: str) -> ExpectedState:
     """The expected state from an SBOM already parsed by a strict parser (duplicate keys and
-    NaN rejected, as trust/_json.loads_strict does for the signed statement): the verify path
+    NaN rejected, as _strictjson.loads_strict does for the signed statement): the verify path
     then parses the signed payload once instead of re-serialising and re-parsing its predicate,
     which took seconds for 100,000 files."""
     try:
@@ -99,15 +92,6 @@ def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
 
 
 # --- JSON ---------------------------------------------------------------------------------------
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(f"duplicate JSON key {key[:100]!r}")
-        result[key] = value
-    return result
 
 
 def _no_constant(name: str) -> Any:
@@ -141,25 +125,9 @@ def _optional_text(node: dict[str, object], key: str, where: str) -> str | None:
     return None if value is None else _text(value, f"{where}: {key}")
 
 
-def _quote(value: str) -> str:
-    """repr() for messages: escapes control characters (one line), shortens long names."""
-    return repr(value) if len(value) <= 100 else repr(value[:100]) + "..."
-
-
-def _decimal(value: str, where: str, name: str) -> int:
-    n = v.parse_decimal(value)
-    if n is None:
-        raise _Malformed(
-            f"{where}: {name} must be a non-negative integer up to {v.MAX_DECIMAL} (2**63-1), "
-            f"got {_quote(value)}"
-        )
-    return n
-
-
-def _digest(value: str, where: str, what: str, length: int = 64) -> str:
-    if not v.is_hex(value, length):
-        raise _Malformed(f"{where}: {what} must be {length} lowercase hex digits")
-    return value
+_quote = v.quote
+_decimal = v.checked_decimal
+_digest = v.checked_digest
 
 
 def _properties(node: dict[str, object], where: str) -> tuple[dict[str, str], tuple[Property, ...]]:
@@ -388,39 +356,9 @@ def _raise_listed_twice(paths: list[str], where: str) -> None:
         seen.add(path)
 
 
-def _plain_file(node: dict[str, object]) -> FileDigest | None:
-    """The common case, checked in a few lines: one SHA-256 hash, one size property.
-
-    Accepts exactly what _file would accept for that shape (and builds the same FileDigest);
-    anything else returns None and goes through _file. Datasets list 100,000s of such files,
-    and the general path costs ~40 us each.
-    """
-    hashes = node.get("hashes")
-    props = node.get("properties")
-    if not (
-        node.get("type") == "file"
-        and type(hashes) is list
-        and len(hashes) == 1
-        and type(props) is list
-        and len(props) == 1
-    ):
-        return None
-    h, p = hashes[0], props[0]
-    if type(h) is not dict or type(p) is not dict or len(h) != 2 or len(p) != 2:
-        return None
-    name, sha256, size = node.get("name"), h.get("content"), p.get("value")
-    if (
-        h.get("alg") != "SHA-256"
-        or p.get("name") != v.SIZE
-        or type(name) is not str
-        or type(sha256) is not str
-        or type(size) is not str
-        or not v.is_hex(sha256)
-        or not v.is_text(name)
-    ):
-        return None
-    n = v.parse_decimal(size)
-    return None if n is None else FileDigest(name, n, sha256)
+# The common case, checked in a few lines (one SHA-256 hash, one size property): exactly what
+# _any_file accepts for that shape, as the same FileDigest; anything else gives None.
+_plain_file = fileshape.plain_file_parser()
 
 
 def _file(node: dict[str, object], parent: str, index: int) -> FileDigest:
@@ -429,91 +367,21 @@ def _file(node: dict[str, object], parent: str, index: int) -> FileDigest:
 
 
 def _any_file(node: dict[str, object], parent: str, index: int) -> FileDigest:
-    if node.get("type") != "file":
+    if node.get(fileshape.TYPE) != fileshape.FILE:
         raise _Malformed(f"{parent}: components[{index}]: nested components must be files")
-    path = _text(node.get("name"), f"{parent}: components[{index}].name")
+    path = _text(node.get(fileshape.NAME), f"{parent}: components[{index}].name")
     where = f"{parent}: file {_quote(path)}"
     hashes = _hashes(node, where)
-    sha256 = _single_hash(hashes, "SHA-256", where)
+    sha256 = _single_hash(hashes, fileshape.SHA256, where)
     if sha256 is None:
-        raise _Malformed(f"{where}: SHA-256 hash missing")
-    _digest(sha256, where, "SHA-256")
-    blake3 = _single_hash(hashes, "BLAKE3", where)
+        raise _Malformed(f"{where}: {fileshape.SHA256} hash missing")
+    _digest(sha256, where, fileshape.SHA256)
+    blake3 = _single_hash(hashes, fileshape.BLAKE3, where)
     if blake3 is not None:
-        _digest(blake3, where, "BLAKE3")
+        _digest(blake3, where, fileshape.BLAKE3)
 
     props, _ = _properties(node, where)
-    if v.SIZE not in props:
-        raise _Malformed(f"{where}: {v.SIZE} property missing")
-    size = _decimal(props[v.SIZE], where, v.SIZE)
-    shard_size, shards = _shards(props, size, where)
-    return FileDigest(
-        path=path,
-        size=size,
-        sha256=sha256,
-        blake3=blake3,
-        shard_size=shard_size,
-        shards=shards,
-        safetensors=_safetensors(props, where),
-        parquet=_parquet(props, where),
-    )
-
-
-def _shards(props: dict[str, str], size: int, where: str) -> tuple[int, tuple[str, ...]]:
-    if v.SHARD_SIZE not in props and v.SHARDS not in props:
-        return DEFAULT_SHARD_SIZE, ()
-    if v.SHARD_SIZE not in props or v.SHARDS not in props:
-        raise _Malformed(f"{where}: {v.SHARD_SIZE} and {v.SHARDS} must appear together")
-    shard_size = _decimal(props[v.SHARD_SIZE], where, v.SHARD_SIZE)
-    if shard_size == 0:
-        raise _Malformed(f"{where}: {v.SHARD_SIZE} must be positive")
-    if size <= shard_size:
-        raise _Malformed(f"{where}: shards recorded for a file no larger than one shard")
-    shards = tuple(props[v.SHARDS].split(","))
-    expected = -(-size // shard_size)
-    if len(shards) != expected:
-        raise _Malformed(
-            f"{where}: {len(shards)} shard digests, but {size} bytes make {expected} shards"
-        )
-    for s in shards:
-        _digest(s, where, "each shard digest")
-    return shard_size, shards
-
-
-def _safetensors(props: dict[str, str], where: str) -> SafetensorsInfo | None:
-    metadata = tuple(
-        sorted(
-            (name.removeprefix(v.ST_METADATA_PREFIX), value)
-            for name, value in props.items()
-            if name.startswith(v.ST_METADATA_PREFIX)
-        )
-    )
-    present = [p for p in _SAFETENSORS_PROPS if p in props]
-    if not present and not metadata:
-        return None
-    if len(present) != len(_SAFETENSORS_PROPS):
-        missing = ", ".join(p for p in _SAFETENSORS_PROPS if p not in props)
-        raise _Malformed(f"{where}: incomplete safetensors properties (missing {missing})")
-    dtypes = tuple(props[v.ST_DTYPES].split(",")) if props[v.ST_DTYPES] else ()
-    if not all(dtypes):
-        raise _Malformed(f"{where}: {v.ST_DTYPES} has an empty entry")
-    return SafetensorsInfo(
-        tensor_count=_decimal(props[v.ST_TENSOR_COUNT], where, v.ST_TENSOR_COUNT),
-        dtypes=dtypes,
-        parameters=_decimal(props[v.ST_PARAMETERS], where, v.ST_PARAMETERS),
-        metadata=metadata,
-    )
-
-
-def _parquet(props: dict[str, str], where: str) -> ParquetInfo | None:
-    if v.PQ_ROWS not in props and v.PQ_COLUMNS not in props:
-        return None
-    if v.PQ_ROWS not in props or v.PQ_COLUMNS not in props:
-        raise _Malformed(f"{where}: {v.PQ_ROWS} and {v.PQ_COLUMNS} must appear together")
-    columns = v.parse_parquet_columns(props[v.PQ_COLUMNS])
-    if columns is None:
-        raise _Malformed(f"{where}: {v.PQ_COLUMNS} is not a list of name:TYPE")
-    return ParquetInfo(rows=_decimal(props[v.PQ_ROWS], where, v.PQ_ROWS), columns=columns)
+    return FileDigest(path=path, sha256=sha256, blake3=blake3, **fileshape.read_facts(props, where))
 
 
 def _dependency(node: dict[str, object], where: str) -> Dependency:

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
+from chainguard import models
 from chainguard.models import MANIFEST_KINDS, ComponentKind
 
 PREFIX: Final = "chainguard:"
@@ -24,19 +25,7 @@ ROOT_DIGEST_SCHEME: Final = "chainguard-tree-v1"
 FILE_COUNT: Final = "chainguard:file-count"
 TOTAL_SIZE: Final = "chainguard:total-size"
 
-# file components
-SIZE: Final = "chainguard:size"
-SHARD_SIZE: Final = "chainguard:shard-size"
-SHARDS: Final = "chainguard:shards"
-ST_TENSOR_COUNT: Final = "chainguard:safetensors:tensor-count"
-ST_DTYPES: Final = "chainguard:safetensors:dtypes"
-ST_PARAMETERS: Final = "chainguard:safetensors:parameters"
-ST_METADATA_PREFIX: Final = "chainguard:safetensors:metadata:"
-# Parquet footer facts: row count, and the top-level columns as "name:TYPE" joined by ","
-# (TYPE as in models.ParquetInfo; "%", ",", ":" and control characters in a name are written
-# as %XX of their UTF-8 bytes so the list always splits back unambiguously).
-PQ_ROWS: Final = "chainguard:parquet:rows"
-PQ_COLUMNS: Final = "chainguard:parquet:columns"
+# file components: sbom/fileshape.py (the shape of a file entry)
 
 # library components (Python distributions)
 RECORD_SHA256: Final = "chainguard:record-sha256"
@@ -77,10 +66,8 @@ CDX_TO_HASHLIB: Final[dict[str, tuple[str, int]]] = {
     cdx: (name, length) for name, (cdx, length) in HASHLIB_TO_CDX.items()
 }
 
-# The largest integer the SBOM may hold (serial, sizes, counts): a signed 64-bit integer, which
-# is what SQLite stores (the rollback state's serials) and what a file size or offset can be.
-# A larger value would be accepted by Python and fail much later, in the middle of a verify.
-MAX_DECIMAL: Final = 2**63 - 1
+# The largest integer the SBOM may hold (models.MAX_DECIMAL, a signed 64-bit integer).
+MAX_DECIMAL: Final = models.MAX_DECIMAL
 
 _LOWER_HEX = re.compile("[0-9a-f]+")
 # Canonical decimal: no sign, no leading zeros, no "_" or non-ASCII digits (all of which int()
@@ -90,6 +77,33 @@ _RFC3339 = re.compile(
     "([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.]([0-9]{1,9}))?"
     "(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
 )
+
+
+class Malformed(Exception):
+    """What is wrong with an SBOM's content; the reader (read.py) prefixes the source."""
+
+
+def quote(value: str) -> str:
+    """repr() for messages: escapes control characters (one line), shortens long names."""
+    return repr(value) if len(value) <= 100 else repr(value[:100]) + "..."
+
+
+def checked_decimal(value: str, where: str, name: str) -> int:
+    """parse_decimal, or Malformed naming the property."""
+    n = parse_decimal(value)
+    if n is None:
+        raise Malformed(
+            f"{where}: {name} must be a non-negative integer up to {MAX_DECIMAL} (2**63-1), "
+            f"got {quote(value)}"
+        )
+    return n
+
+
+def checked_digest(value: str, where: str, what: str, length: int = 64) -> str:
+    """is_hex, or Malformed naming the digest."""
+    if not is_hex(value, length):
+        raise Malformed(f"{where}: {what} must be {length} lowercase hex digits")
+    return value
 
 
 def is_hex(value: str, length: int = 64) -> bool:

@@ -20,10 +20,10 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from chainguard._strictjson import shown
 from chainguard.errors import InputError, VerificationFailure
 from chainguard.hashing import CHUNK_SIZE
 from chainguard.models import Signer, Subject
-from chainguard.trust._json import shown
 from chainguard.trust.keys import TrustedKey
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)

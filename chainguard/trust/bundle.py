@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from chainguard._strictjson import loads_strict, shown
 from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure
 from chainguard.models import Signer, VerifiedStatement
 from chainguard.trust import dsse
-from chainguard.trust._json import loads_strict, shown
 from chainguard.trust.dsse import Envelope
 from chainguard.trust.keys import TrustedKey, public_key_from_pem
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from chainguard._strictjson import shown
 from chainguard.errors import BundleError, InputError, KeyFileError, UsageError, VerificationFailure
 from chainguard.findings import Finding, Severity
 from chainguard.models import (
@@ -41,8 +42,7 @@ from chainguard.models import (
     Signer,
     VerifiedStatement,
 )
-from chainguard.sbom.paths import unsafe_reason
-from chainguard.trust._json import shown
+from chainguard.paths import unsafe_reason
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
 
 if TYPE_CHECKING:

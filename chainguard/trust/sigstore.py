@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from chainguard._strictjson import loads_strict, shown
 from chainguard.errors import (
     BundleError,
     InputError,
@@ -33,7 +34,6 @@ from chainguard.errors import (
     VerificationFailure,
 )
 from chainguard.models import IdentityRule, Signer, VerifiedStatement
-from chainguard.trust._json import loads_strict, shown
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
 
 if TYPE_CHECKING:

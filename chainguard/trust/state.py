@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from chainguard.errors import StateError
-from chainguard.sbom.vocabulary import MAX_DECIMAL
+from chainguard.models import MAX_DECIMAL
 
 STATE_DIR_ENV = "CHAINGUARD_STATE_DIR"
 _SCHEMA_VERSION = 1

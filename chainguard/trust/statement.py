@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chainguard.errors import BundleError
-from chainguard.models import Subject
-from chainguard.trust._json import (
+from chainguard._strictjson import (
     ANY_INDEX,
     JsonPath,
     Packer,
@@ -19,6 +17,8 @@ from chainguard.trust._json import (
     loads_strict_packed_stream,
     shown,
 )
+from chainguard.errors import BundleError
+from chainguard.models import Subject
 
 if TYPE_CHECKING:
     from chainguard.sbom.packed import Expect

@@ -9,7 +9,7 @@ them is ever held:
 2. first pass: the payload is decoded piece by piece into the digest(s) of its DSSE PAE, and
    the signature checked against the trusted ECDSA keys. Nothing is parsed before it verifies;
 3. second pass: decoded again, piece by piece, into the statement parser (a moving window over
-   the text, trust/_json.TextWindow), and hashed again: a file that changed between the passes
+   the text, _strictjson.TextWindow), and hashed again: a file that changed between the passes
    is refused.
 
 Only ECDSA keys verify a digest; with an Ed25519 key among the trusted ones, or anything
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainguard._strictjson import loads_strict
 from chainguard.errors import BundleError
 from chainguard.models import Signer, VerifiedStatement
 from chainguard.trust import bundle as bundles
 from chainguard.trust import dsse
-from chainguard.trust._json import loads_strict
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement_stream
 
 if TYPE_CHECKING:

@@ -1,21 +1,14 @@
-"""Fixtures for the attack scenarios."""
+"""Fixtures for the attack scenarios (environment isolation: tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from adv_helpers import Release, make_release
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never pick up the repository's demo chainguard.toml or a CI step summary."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.delenv("CHAINGUARD_KEY_PASSWORD", raising=False)
+from support.release import MODEL_FILES, Release, make_release
 
 
 @pytest.fixture
 def release(tmp_path: Path) -> Release:
-    return make_release(tmp_path)
+    """A model release built with the library API."""
+    return make_release(tmp_path, models={"weights": MODEL_FILES})

@@ -9,22 +9,26 @@ the report counts it as checked.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import marshal
 import os
 import py_compile
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from deps_helpers import DepsVenv, build_wheel, copy_venv, pip_install, signed_sbom
+from support.deps import DepsVenv, build_wheel, copy_venv, pip_install, signed_sbom
 from typer.testing import CliRunner
 
 from chainguard.cli import app
+from chainguard.collectors import bytecode as bc
+from chainguard.collectors.bytecode_cache import CACHE_NAME, BytecodeCache
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
 
@@ -236,3 +240,77 @@ def test_bytecode_imports_wrote_is_checked_and_passes(
     code, report = verify(env, signed_env)
     assert (code, errors(report)) == (0, [])
     assert report["stats"]["files"] == files_without_bytecode(env, signed_env, tmp_path) + 9
+
+
+# --- the verdict cache ------------------------------------------------------------------------
+
+
+def state_dir() -> Path:
+    return Path(os.environ["CHAINGUARD_STATE_DIR"])  # per test (tests/conftest.py)
+
+
+def cached_passes() -> int:
+    with sqlite3.connect(state_dir() / CACHE_NAME) as db:
+        return int(db.execute("SELECT count(*) FROM passes").fetchone()[0])
+
+
+def test_a_clean_run_does_not_vouch_for_a_malicious_pyc_planted_after_it(
+    env: DepsVenv, signed_env: tuple[Path, Path]
+) -> None:
+    """Poisoning by timing: the cache holds passes for every honest (source, .pyc) pair; the
+    planted pair is not one of them, so it is compiled and found, on every run."""
+    clean = verify(env, signed_env)
+    assert (clean[0], errors(clean[1])) == (0, [])
+    assert cached_passes() == 4
+    again = verify(env, signed_env)
+    assert again[1]["findings"] == clean[1]["findings"]  # from the cache: the same report
+    assert again[1]["stats"]["files"] == clean[1]["stats"]["files"]
+    source = env.site_packages / "tinypkg" / "core.py"
+    cached = source.parent / "__pycache__" / f"core.{TAG}.pyc"
+    honest = cached.read_bytes()
+    cached.write_bytes(timestamp_pyc(source, EVIL))
+    assert answer(env) == "41"
+    for _ in range(2):
+        code, report = verify(env, signed_env)
+        assert code == 1
+        assert errors(report) == [("bytecode-mismatch", f"tinypkg/__pycache__/core.{TAG}.pyc")]
+        assert report["stats"]["files"] == clean[1]["stats"]["files"]
+    assert cached_passes() == 4  # the mismatch was not stored
+    cached.write_bytes(honest)
+    assert verify(env, signed_env)[0] == 0
+
+
+def test_a_cache_others_could_write_is_not_trusted(
+    env: DepsVenv, signed_env: tuple[Path, Path]
+) -> None:
+    """Poisoning the store: whoever can write it can add the key of their own (source, .pyc)
+    pair. A cache in a directory others may write is therefore never read."""
+    source = env.site_packages / "tinypkg" / "core.py"
+    cached = source.parent / "__pycache__" / f"core.{TAG}.pyc"
+    cached.write_bytes(timestamp_pyc(source, EVIL))
+    python = bc.interpreter_identity(env.python)
+    forged = bc.verdict_key(
+        python,
+        hashlib.sha256(bc.WORKER.read_bytes()).hexdigest(),
+        0,
+        hashlib.sha256(source.read_bytes()).hexdigest(),
+        hashlib.sha256(cached.read_bytes()).hexdigest(),
+    )
+    cache = BytecodeCache.open(state_dir())
+    assert cache is not None
+    cache.add([forged])
+    cache.close()
+    state_dir().chmod(0o777)  # e.g. a state directory shared by mistake
+    sbom, pub = signed_env
+    args = ["verify", "deps", "--env", str(env.path), "--sbom", str(sbom), "--key", str(pub)]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 1
+    assert errors(json.loads(result.stdout)) == [
+        ("bytecode-mismatch", f"tinypkg/__pycache__/core.{TAG}.pyc")
+    ]
+    assert "bytecode cache not used" in result.stderr
+    assert "writable by everyone" in result.stderr
+    # The forged key is the one chainguard computes: in a store only its owner can write, the
+    # same entry would be honoured. The store is part of what is trusted, like state.db.
+    state_dir().chmod(0o700)
+    assert verify(env, signed_env)[0] == 0

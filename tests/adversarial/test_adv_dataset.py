@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from support.cli import rules
+from support.release import Release, make_release
 
-from chainguard import api
-from chainguard.cli import app
 from chainguard.hashing import PROCESS_MIN_FILES_ENV
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
-
-
-@dataclass(frozen=True)
-class DatasetRelease:
-    data: Path
-    sbom: Path
-    pub: Path
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +25,7 @@ def _force_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def release(tmp_path: Path) -> DatasetRelease:
+def release(tmp_path: Path) -> Release:
     data = tmp_path / "corpus"
     for split in ("train", "test"):
         (data / split).mkdir(parents=True)
@@ -46,27 +37,16 @@ def release(tmp_path: Path) -> DatasetRelease:
         {"id": pa.array(range(500), pa.int64()), "text": [f"r{i}" for i in range(500)]}
     )
     pq.write_table(table, data / "train" / "table.parquet")
-    key, pub = api.keygen(tmp_path / "release")
-    sbom = tmp_path / "release.cdx.json"
-    api.build_sbom(name="svc", version="1", datasets=[data], output=sbom)
-    api.sign_sbom(sbom, key)
-    return DatasetRelease(data, sbom, pub)
+    return make_release(tmp_path, datasets=[data], version="1", sbom_name="release.cdx.json")
 
 
-def verify(r: DatasetRelease, *extra: str) -> tuple[int, dict[str, Any]]:
-    args = ["verify", "dataset", str(r.data), "--sbom", str(r.sbom), "--key", str(r.pub)]
-    args += ["--deployment", "svc"]  # the deployment built: pinned, as an operator should
-    result = CliRunner().invoke(app, [*args, "--format", "json", *extra])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, json.loads(result.stdout)
+def verify(r: Release, *extra: str) -> tuple[int, dict[str, Any]]:
+    """`verify dataset` with a JSON report, the deployment pinned (Release.verify)."""
+    outcome = r.verify(*extra, json=True)
+    return outcome.code, outcome.report
 
 
-def rules(report: dict[str, Any]) -> list[tuple[str, str]]:
-    return sorted((f["rule"], f["path"]) for f in report["findings"])
-
-
-def test_untouched_dataset_verifies_and_records_parquet_facts(release: DatasetRelease) -> None:
+def test_untouched_dataset_verifies_and_records_parquet_facts(release: Release) -> None:
     code, report = verify(release)
     assert (code, report["ok"], report["stats"]["files"]) == (0, True, 81)
     doc = json.loads(release.sbom.read_bytes())
@@ -77,7 +57,7 @@ def test_untouched_dataset_verifies_and_records_parquet_facts(release: DatasetRe
     assert facts["chainguard:parquet:columns"] == "id:INT64,text:BYTE_ARRAY/STRING"
 
 
-def test_poisoned_shard(release: DatasetRelease) -> None:
+def test_poisoned_shard(release: Release) -> None:
     shard = release.data / "train" / "shard-00007.jsonl"
     poisoned = shard.read_bytes().replace(b"train 700", b"IGNORE ALL")
     assert len(poisoned) != len(shard.read_bytes()) or poisoned != shard.read_bytes()
@@ -87,7 +67,7 @@ def test_poisoned_shard(release: DatasetRelease) -> None:
     assert rules(report) == [("artifact-modified", "train/shard-00007.jsonl")]
 
 
-def test_same_size_bit_flip(release: DatasetRelease) -> None:
+def test_same_size_bit_flip(release: Release) -> None:
     shard = release.data / "test" / "shard-00031.jsonl"
     data = bytearray(shard.read_bytes())
     data[5] ^= 0x01
@@ -96,7 +76,7 @@ def test_same_size_bit_flip(release: DatasetRelease) -> None:
     assert code == 1 and rules(report) == [("artifact-modified", "test/shard-00031.jsonl")]
 
 
-def test_swapped_pair_of_shards(release: DatasetRelease) -> None:
+def test_swapped_pair_of_shards(release: Release) -> None:
     a, b = (
         release.data / "train" / "shard-00001.jsonl",
         release.data / "train" / "shard-00002.jsonl",
@@ -113,7 +93,7 @@ def test_swapped_pair_of_shards(release: DatasetRelease) -> None:
     ]
 
 
-def test_extra_file_and_missing_file(release: DatasetRelease) -> None:
+def test_extra_file_and_missing_file(release: Release) -> None:
     (release.data / "train" / "shard-99999.jsonl").write_bytes(b'{"text": "backdoor"}\n')
     (release.data / "test" / "shard-00000.jsonl").unlink()
     code, report = verify(release)
@@ -124,7 +104,7 @@ def test_extra_file_and_missing_file(release: DatasetRelease) -> None:
     ]
 
 
-def test_truncated_parquet_file(release: DatasetRelease) -> None:
+def test_truncated_parquet_file(release: Release) -> None:
     table = release.data / "train" / "table.parquet"
     table.write_bytes(table.read_bytes()[:-100])
     code, report = verify(release)
@@ -134,7 +114,7 @@ def test_truncated_parquet_file(release: DatasetRelease) -> None:
 
 
 def test_truncated_parquet_refused_at_build(
-    release: DatasetRelease, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    release: Release, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from chainguard.cli import main
 
@@ -150,7 +130,7 @@ def test_truncated_parquet_refused_at_build(
     assert not out.exists()
 
 
-def test_shard_replaced_by_symlink_to_outside(release: DatasetRelease, tmp_path: Path) -> None:
+def test_shard_replaced_by_symlink_to_outside(release: Release, tmp_path: Path) -> None:
     shard = release.data / "test" / "shard-00003.jsonl"
     outside = tmp_path / "outside.jsonl"
     outside.write_bytes(shard.read_bytes())  # identical bytes, but outside the dataset
@@ -160,7 +140,7 @@ def test_shard_replaced_by_symlink_to_outside(release: DatasetRelease, tmp_path:
     assert code == 1 and rules(report) == [("symlink-escape", "test/shard-00003.jsonl")]
 
 
-def test_shard_replaced_by_fifo(release: DatasetRelease) -> None:
+def test_shard_replaced_by_fifo(release: Release) -> None:
     shard = release.data / "test" / "shard-00004.jsonl"
     shard.unlink()
     os.mkfifo(shard)
@@ -168,7 +148,7 @@ def test_shard_replaced_by_fifo(release: DatasetRelease) -> None:
     assert code == 1 and rules(report) == [("special-file", "test/shard-00004.jsonl")]
 
 
-def test_shard_made_unreadable(release: DatasetRelease) -> None:
+def test_shard_made_unreadable(release: Release) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads everything")
     shard = release.data / "train" / "shard-00009.jsonl"

@@ -8,23 +8,16 @@ taken whole. The fast path may change how fast a verify is, never what it finds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastpath_helpers import (
-    CHUNK,
-    DatasetRelease,
-    dataset_component,
-    make_dataset_release,
-    observe,
-    read_both,
-    read_statement,
-    reseal,
-    verify_outcome,
-)
+from support.fastpath import CHUNK, observe, read_both, read_statement, verify_outcome
+from support.release import Release, make_release
+from support.surgery import component_of, reseal, signed_variant
 
 from chainguard import api
 from chainguard.hashing import RenderedRuns
@@ -44,18 +37,20 @@ def files() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
-    return make_dataset_release(tmp_path_factory.mktemp("base"), files())
+def base(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return make_release(
+        tmp_path_factory.mktemp("base"), datasets={"ds": files()}, sbom_name="ds.cdx.json"
+    )
 
 
 @pytest.fixture(scope="module")
-def runs(base: DatasetRelease) -> RenderedRuns:
+def runs(base: Release) -> RenderedRuns:
     """The base directory as hashed, unchanged: the runs a verify of it would read with."""
     _, observed = observe(base.data)
     return observed
 
 
-def both_verifies(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
+def both_verifies(release: Release, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
     monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
     plain = verify_outcome(release)
     monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 0)
@@ -84,7 +79,7 @@ def generic(path: str, content: bytes) -> dict[str, Any]:
 
 
 def test_the_base_release_takes_its_chunks_whole(
-    base: DatasetRelease, runs: RenderedRuns, monkeypatch: pytest.MonkeyPatch
+    base: Release, runs: RenderedRuns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, fast = read_both(base.payload(), base.sbom_sha256(), runs)
     # [a.txt], d/ (two chunks), e/, [z.txt]: the walk hands out files in path order, so each
@@ -107,9 +102,7 @@ def _other_char(char: str) -> str:
     return _SWAP.get(char, "#")
 
 
-def test_one_byte_off_anywhere_in_a_chunk_is_never_taken(
-    base: DatasetRelease, runs: RenderedRuns
-) -> None:
+def test_one_byte_off_anywhere_in_a_chunk_is_never_taken(base: Release, runs: RenderedRuns) -> None:
     payload = base.payload()
     text = payload.decode()
     run = runs.starting_at(REF, SECOND)  # the second chunk of d/: 18 elements
@@ -132,40 +125,40 @@ def test_one_byte_off_anywhere_in_a_chunk_is_never_taken(
 
 
 def test_a_signed_digest_one_digit_off_is_reported_alike(
-    base: DatasetRelease, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     victim = next(f for f in component["components"] if f["name"] == "d/0200")
     digest = victim["hashes"][0]["content"]
     victim["hashes"][0]["content"] = digest[:31] + _other_char(digest[31]) + digest[32:]
     reseal(component)
-    outcome = both_verifies(base.variant(tmp_path, doc), monkeypatch)
+    outcome = both_verifies(signed_variant(base, tmp_path, doc), monkeypatch)
     assert [(f.rule, f.path) for f in outcome[1]] == [("artifact-modified", "d/0200")]  # type: ignore[attr-defined]
 
 
 def test_a_signed_size_one_digit_off_is_reported_alike(
-    base: DatasetRelease, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     victim = next(f for f in component["components"] if f["name"] == "d/0007")
     victim["properties"][0]["value"] = "3"  # the file holds 2 bytes ("d7")
     reseal(component)
-    outcome = both_verifies(base.variant(tmp_path, doc), monkeypatch)
+    outcome = both_verifies(signed_variant(base, tmp_path, doc), monkeypatch)
     assert [(f.rule, f.path) for f in outcome[1]] == [("artifact-modified", "d/0007")]  # type: ignore[attr-defined]
 
 
 def test_elements_naming_another_component_are_not_taken_as_its_run(
-    base: DatasetRelease, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The bom-refs of e/ say another component; the plain parser ignores bom-refs of plain
     # elements, so the files read the same either way.
     doc = base.document()
-    for f in dataset_component(doc)["components"]:
+    for f in component_of(doc, "dataset:ds")["components"]:
         if f["name"].startswith("e/"):
             f["bom-ref"] = f["bom-ref"].replace("dataset:ds/", "dataset:ds2/")
-    variant = base.variant(tmp_path, doc)
+    variant = signed_variant(base, tmp_path, doc)
     _, fast = read_both(variant.payload(), variant.sbom_sha256(), runs)
     assert fast.runs_taken == 4  # all but e/: [a.txt], d/ (two chunks), [z.txt]
     assert both_verifies(variant, monkeypatch)[0] is True
@@ -177,7 +170,7 @@ def test_elements_naming_another_component_are_not_taken_as_its_run(
     ids=["before the comma", "after the comma", "around the comma", "before the bracket"],
 )
 def test_whitespace_after_a_chunk_is_taken_and_verifies_the_same(
-    base: DatasetRelease,
+    base: Release,
     runs: RenderedRuns,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -196,7 +189,7 @@ def test_whitespace_after_a_chunk_is_taken_and_verifies_the_same(
         assert text[end - 1 : end + 1] == "".join(spacing.split())
         return (text[: end - 1] + spacing + text[end + 1 :]).encode()
 
-    variant = base.variant(tmp_path, base.document(), raw=True, respell=respell)
+    variant = signed_variant(base, tmp_path, base.document(), raw=True, respell=respell)
     assert spacing.encode() in variant.payload()
     plain, fast = read_both(variant.payload(), variant.sbom_sha256(), runs, lines=False)
     assert fast.runs_taken == 5  # every chunk, the one followed by whitespace too
@@ -223,14 +216,14 @@ def _listed_twice(outcome: tuple[object, ...], path: str) -> None:
 
 @pytest.mark.parametrize("where", ["after the run", "at the end", "before the run"])
 def test_a_generic_element_repeating_a_path_of_a_taken_run_is_refused(
-    base: DatasetRelease,
+    base: Release,
     runs: RenderedRuns,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     where: str,
 ) -> None:
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     listed = component["components"]
     duplicate = generic("d/0100", files()["d/0100"])
     index = {
@@ -240,7 +233,7 @@ def test_a_generic_element_repeating_a_path_of_a_taken_run_is_refused(
     }[where]
     listed.insert(index, duplicate)
     reseal(component)
-    variant = base.variant(tmp_path, doc, raw=True)
+    variant = signed_variant(base, tmp_path, doc, raw=True)
     plain, fast = read_both(variant.payload(), variant.sbom_sha256(), runs)
     assert plain.error is not None and "'d/0100' listed twice" in plain.error[1]
     # every chunk's text is intact wherever the generic element stands: all 5 taken
@@ -249,33 +242,33 @@ def test_a_generic_element_repeating_a_path_of_a_taken_run_is_refused(
 
 
 def test_a_plain_element_repeating_a_path_inside_a_taken_run_is_refused(
-    base: DatasetRelease, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Right after the first chunk of d/ (taken whole): its path sorts inside that chunk.
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     listed = component["components"]
     at = next(i for i, f in enumerate(listed) if f["name"] == SECOND)
     listed.insert(at, node("d/0300", files()["d/0300"]))
     reseal(component)
-    variant = base.variant(tmp_path, doc, raw=True)
+    variant = signed_variant(base, tmp_path, doc, raw=True)
     _, fast = read_both(variant.payload(), variant.sbom_sha256(), runs)
     assert fast.runs_taken == 5  # every chunk was taken whole, and the duplicate still caught
     _listed_twice(both_verifies(variant, monkeypatch), "d/0300")
 
 
 def test_a_whole_chunk_listed_twice_is_refused(
-    base: DatasetRelease, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same text twice matches the same run twice.
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     listed = component["components"]
     chunk = [f for f in listed if f["name"].startswith("e/")]
     at = listed.index(chunk[-1]) + 1
     listed[at:at] = copy.deepcopy(chunk)
     reseal(component)
-    variant = base.variant(tmp_path, doc, raw=True)
+    variant = signed_variant(base, tmp_path, doc, raw=True)
     _, fast = read_both(variant.payload(), variant.sbom_sha256(), runs)
     assert fast.runs_taken == 6  # the base release's 5, e/ taken twice
     _listed_twice(both_verifies(variant, monkeypatch), "e/00.txt")
@@ -286,14 +279,14 @@ def test_a_whole_chunk_listed_twice_is_refused(
 
 @pytest.mark.parametrize("order", ["chunks swapped", "reversed", "shuffled", "top files last"])
 def test_a_file_list_out_of_path_order_reads_and_verifies_the_same(
-    base: DatasetRelease,
+    base: Release,
     runs: RenderedRuns,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     order: str,
 ) -> None:
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     listed = component["components"]
     if order == "chunks swapped":  # each chunk's text intact: taken whole, out of order
         first = [f for f in listed if f["name"] < SECOND and f["name"].startswith("d/")]
@@ -307,7 +300,7 @@ def test_a_file_list_out_of_path_order_reads_and_verifies_the_same(
     else:
         component["components"] = sorted(listed, key=lambda f: "/" not in f["name"])
     reseal(component)
-    variant = base.variant(tmp_path, doc)
+    variant = signed_variant(base, tmp_path, doc)
     plain, fast = read_both(variant.payload(), variant.sbom_sha256(), runs)
     assert plain.state is not None
     # Chunks taken whole out of order are still read as the plain parser reads them. The
@@ -318,13 +311,13 @@ def test_a_file_list_out_of_path_order_reads_and_verifies_the_same(
 
 
 def test_a_tree_changed_since_signing_with_a_list_out_of_order(
-    base: DatasetRelease, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: Release, runs: RenderedRuns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = base.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     component["components"].reverse()
     reseal(component)
-    variant = base.variant(tmp_path, doc)
+    variant = signed_variant(base, tmp_path, doc)
     victim = base.data / "d" / "0513"
     before = victim.read_bytes()
     victim.write_bytes(b"tampered")
@@ -365,15 +358,19 @@ def test_a_path_longer_than_4096_bytes_is_unsafe_with_or_without_runs(
     monkeypatch.chdir(tmp_path)
     data, rel = _long_path_tree(tmp_path)
     # built for a stand-in file, then the path put in its place
-    made = make_dataset_release(tmp_path / "placeholder", {"a.txt": b"a", "zz": b"long"})
+    made = make_release(
+        tmp_path / "placeholder",
+        datasets={"ds": {"a.txt": b"a", "zz": b"long"}},
+        sbom_name="ds.cdx.json",
+    )
     doc = made.document()
-    component = dataset_component(doc)
+    component = component_of(doc, "dataset:ds")
     for f in component["components"]:
         if f["name"] == "zz":
             f["name"], f["bom-ref"] = rel, f"{REF}/{rel}"
     component["components"].sort(key=lambda f: f["name"].encode())
     reseal(component)
-    release = DatasetRelease(data, made.sbom, made.sig, made.key, made.pub).variant(tmp_path, doc)
+    release = signed_variant(dataclasses.replace(made, datasets=(data,)), tmp_path, doc)
 
     _, observed = observe(data)
     plain = read_statement(release.payload(), release.sbom_sha256())

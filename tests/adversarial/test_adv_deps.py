@@ -1,19 +1,19 @@
 """Attacks on the Python dependencies of a deployment, each against a real signed SBOM.
 
-The installed environment is a real venv (pip-installed wheels, see tests/deps_helpers.py);
+The installed environment is a real venv (pip-installed wheels, see tests/support/deps.py);
 every attack works on a copy of it. The lock attacks edit copies of fixtures/deps.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from deps_helpers import (
-    DEPLOYMENT,
-    DEPS_FIXTURES,
+from support import DEPLOYMENT, DEPS_FIXTURES
+from support.deps import (
     DepsVenv,
     build_wheel,
     copy_venv,
@@ -76,6 +76,11 @@ def test_patched_file_with_a_rewritten_record(env: DepsVenv, signed_env: tuple[P
         dist_info_of(site, "tinypkg"),
         {"tinypkg/core.py": b"def answer() -> int:\n    return 41\n"},
     )
+    # A rewrite within the second the venv was built would leave the old .pyc loadable (same
+    # mtime and size in its header): a bytecode-mismatch, rightly, but not this scenario.
+    core = site / "tinypkg" / "core.py"
+    later = core.stat().st_mtime + 10
+    os.utime(core, (later, later))
     report = verify_env(env, signed_env)
     assert found(report) == [("record-modified", "tinypkg-1.0.0.dist-info/RECORD")]
 

@@ -18,16 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_helpers import (
-    MODEL_FILES,
-    Release,
-    file_node,
-    make_release,
-    reseal_component,
-    resign,
-    sha256,
-    verify,
-)
+from support.release import MODEL_FILES, Release, make_release, write_tree
+from support.surgery import new_file_node, reseal, resign, sha256
 
 from chainguard import api
 from chainguard.models import Subject
@@ -48,7 +40,7 @@ def signed_digest(name: str) -> str:
 
 
 def test_a_directory_that_matches_exactly_passes(release: Release) -> None:
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 0 and verdict.report["findings"] == []
     assert verdict.report["stats"]["files"] == len(MODEL_FILES)
 
@@ -72,7 +64,7 @@ def _flip_middle_byte(data: bytes) -> bytes:
 )
 def test_modified_content_is_caught(release: Release, attack: str, tampered: bytes) -> None:
     (release.model / WEIGHTS).write_bytes(tampered)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [("artifact-modified", WEIGHTS)]
     f = verdict.finding("artifact-modified", WEIGHTS)
@@ -91,11 +83,11 @@ def test_a_safetensors_file_tampered_in_its_tensor_data_is_caught(tmp_path: Path
     model = tmp_path / "weights"
     model.mkdir()
     save_file({"w": np.ones((16, 16), dtype=np.float32)}, str(model / WEIGHTS))
-    release = make_release(tmp_path, {})
+    release = make_release(tmp_path, models=[write_tree(model, {})])
     data = bytearray((model / WEIGHTS).read_bytes())
     data[-40] ^= 0x80  # a sign bit inside the tensor data, far from the JSON header
     (model / WEIGHTS).write_bytes(bytes(data))
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-modified", WEIGHTS)]
 
 
@@ -104,7 +96,7 @@ def test_a_safetensors_file_tampered_in_its_tensor_data_is_caught(tmp_path: Path
 
 def test_missing_file_is_caught(release: Release) -> None:
     (release.model / "tokenizer.json").unlink()
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-missing", "tokenizer.json")]
     f = verdict.finding("artifact-missing", "tokenizer.json")
     assert f["expected"].startswith(f"sha256:{signed_digest('tokenizer.json')}")
@@ -114,7 +106,7 @@ def test_missing_file_is_caught(release: Release) -> None:
 def test_unexpected_pickle_next_to_the_weights_is_caught(release: Release) -> None:
     payload = b"\x80\x04\x95cos\nsystem\n."  # what a malicious pickle starts like
     (release.model / "pytorch_model.pkl").write_bytes(payload)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-unexpected", "pytorch_model.pkl")]
     f = verdict.finding("artifact-unexpected", "pytorch_model.pkl")
     assert f["expected"] is None  # the SBOM says nothing about it
@@ -124,13 +116,13 @@ def test_unexpected_pickle_next_to_the_weights_is_caught(release: Release) -> No
 def test_unexpected_file_in_a_new_subdirectory_is_caught(release: Release) -> None:
     (release.model / "adapters" / "lora").mkdir(parents=True)
     (release.model / "adapters" / "lora" / "adapter.bin").write_bytes(b"lora")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.rules == [("artifact-unexpected", "adapters/lora/adapter.bin")]
 
 
 def test_renamed_file_is_one_finding(release: Release) -> None:
     (release.model / WEIGHTS).rename(release.model / "model-00001.safetensors")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [("artifact-renamed", "model-00001.safetensors")]
     f = verdict.finding("artifact-renamed", "model-00001.safetensors")
@@ -142,7 +134,7 @@ def test_swapped_files_are_caught(release: Release) -> None:
     a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
     a.write_bytes(b_bytes)
     b.write_bytes(a_bytes)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [
         ("artifact-swapped", "config.json"),
@@ -155,7 +147,7 @@ def test_swapped_files_are_caught(release: Release) -> None:
 
 def test_a_copy_of_a_signed_file_under_a_new_name_is_unexpected(release: Release) -> None:
     shutil.copy(release.model / WEIGHTS, release.model / "model-copy.safetensors")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.rules == [("artifact-unexpected", "model-copy.safetensors")]
     assert WEIGHTS in verdict.finding("artifact-unexpected", "model-copy.safetensors")["message"]
 
@@ -179,7 +171,7 @@ def test_symlink_leaving_the_directory_is_caught(release: Release, form: str) ->
             link.symlink_to("hop")
         case "directory":
             link.symlink_to(outside, target_is_directory=True)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     f = verdict.finding("symlink-escape", "extra.bin")
     assert f["expected"] == "a regular file inside the directory"
@@ -194,7 +186,7 @@ def test_signed_file_replaced_by_a_symlink_to_an_identical_copy_outside(release:
     shutil.copy(release.model / WEIGHTS, outside)
     (release.model / WEIGHTS).unlink()
     (release.model / WEIGHTS).symlink_to(outside)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [("symlink-escape", WEIGHTS)]  # not also artifact-missing
 
@@ -204,29 +196,29 @@ def test_signed_file_replaced_by_a_symlink_inside_the_tree(release: Release) -> 
     (release.model / "blobs").mkdir()
     shutil.move(release.model / WEIGHTS, release.model / "blobs" / "abc123")
     (release.model / WEIGHTS).symlink_to("blobs/abc123")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     # The link itself verifies (same content), but the blob it points to is an extra file.
     assert verdict.code == 1 and verdict.rules == [("artifact-unexpected", "blobs/abc123")]
     # Pointing the link at another signed file is a modification of the link's path.
     (release.model / WEIGHTS).unlink()
     (release.model / WEIGHTS).symlink_to("config.json")
     shutil.rmtree(release.model / "blobs")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     f = verdict.finding("artifact-modified", WEIGHTS)
     assert "config.json" in f["message"]
 
 
 def test_symlinks_inside_the_tree_can_be_signed_and_verified(tmp_path: Path) -> None:
-    release = make_release(tmp_path)
+    release = make_release(tmp_path, models={"weights": MODEL_FILES})
     (release.model / "snapshots").mkdir()
     (release.model / "snapshots" / "config.json").symlink_to("../config.json")
     api.build_sbom(name="svc", version="1.0", models=[release.model], output=release.sbom)
     api.sign_sbom(release.sbom, release.key, release.sig)
-    assert verify(release).code == 0
+    assert release.verify(json=True).code == 0
     # Retargeting the signed link to a file with other content is caught.
     (release.model / "snapshots" / "config.json").unlink()
     (release.model / "snapshots" / "config.json").symlink_to("../tokenizer.json")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.rules == [("artifact-modified", "snapshots/config.json")]
 
 
@@ -234,7 +226,7 @@ def test_the_deployment_directory_itself_may_be_a_symlink(release: Release) -> N
     """`current -> releases/v2` is how deployments switch versions; that is not an escape."""
     current = release.root / "current"
     current.symlink_to(release.model, target_is_directory=True)
-    assert verify(release, directory=current).code == 0
+    assert release.verify(directory=current, json=True).code == 0
 
 
 def test_hardlink_to_a_file_outside_is_verified_by_content(release: Release) -> None:
@@ -249,9 +241,9 @@ def test_hardlink_to_a_file_outside_is_verified_by_content(release: Release) -> 
     (release.model / WEIGHTS).unlink()
     os.link(outside, release.model / WEIGHTS)
     assert (release.model / WEIGHTS).stat().st_nlink == 2
-    assert verify(release).code == 0
+    assert release.verify(json=True).code == 0
     outside.write_bytes(_flip_middle_byte(SIGNED))  # written through the other name
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-modified", WEIGHTS)]
 
 
@@ -292,7 +284,7 @@ def test_special_files_are_caught(release: Release, kind: str) -> None:
             (release.model / "sub" / "x").write_bytes(b"x")
             path.symlink_to("sub", target_is_directory=True)
     try:
-        verdict = verify(release)
+        verdict = release.verify(json=True)
     finally:
         if sock is not None:
             sock.close()
@@ -307,7 +299,7 @@ def test_symlink_loops_are_reported_not_followed(release: Release) -> None:
     (release.model / "loop-a").symlink_to("loop-b")
     (release.model / "loop-b").symlink_to("loop-a")
     (release.model / "self").symlink_to("self")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [
         ("special-file", "loop-a"),
@@ -326,7 +318,7 @@ def test_file_names_that_could_never_be_signed_safely_are_caught(
     """A name with a backslash or a control character cannot come from a signed SBOM (build
     refuses it, read rejects it), and must not be silently skipped either."""
     (release.model / name).write_bytes(b"payload")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("special-file", name)]
     assert "unsafe file name" in verdict.finding("special-file", name)["actual"]
 
@@ -335,7 +327,7 @@ def test_a_fifo_in_place_of_a_signed_file_does_not_hang(release: Release) -> Non
     """Opening a fifo blocks until a writer appears; the walker must never open one."""
     (release.model / WEIGHTS).unlink()
     os.mkfifo(release.model / WEIGHTS)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("special-file", WEIGHTS)]
 
 
@@ -398,7 +390,8 @@ def test_a_file_that_changes_while_being_verified_is_caught(
 ) -> None:
     mib = 1024 * 1024
     big = bytes(range(256)) * (10 * mib // 256)  # 10 shards of 1 MiB: many hashing tasks
-    release = make_release(tmp_path, {**MODEL_FILES, "big.bin": big}, shard_size=mib)
+    files = {**MODEL_FILES, "big.bin": big}
+    release = make_release(tmp_path, models={"weights": files}, shard_size=mib)
     tamperer = _Tamperer(release.model / "big.bin", when, action)
     report = api.verify_tree(
         release.model,
@@ -460,14 +453,14 @@ def test_unsafe_path_in_a_signed_sbom_is_reported_and_never_opened(
         unsafe = str(sentinel)
     doc = json.loads(release.sbom.read_text())
     [component] = doc["components"]
-    component["components"].append(file_node(unsafe, sentinel.read_bytes()))
-    reseal_component(component)
+    component["components"].append(new_file_node(unsafe, sentinel.read_bytes()))
+    reseal(component)
     resign(release, doc)  # a validly signed, self-consistent, malicious SBOM
 
     _OPENS.paths.clear()
     _OPENS.active = True
     try:
-        verdict = verify(release)
+        verdict = release.verify(json=True)
     finally:
         _OPENS.active = False
     assert verdict.code == 1
@@ -491,9 +484,9 @@ def test_sbom_edited_after_signing_is_caught(release: Release) -> None:
     [component] = doc["components"]
     node = next(n for n in component["components"] if n["name"] == WEIGHTS)
     node["hashes"][0]["content"] = sha256(tampered)
-    reseal_component(component)
+    reseal(component)
     release.sbom.write_text(json.dumps(doc, indent=2) + "\n")  # not re-signed
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     f = verdict.finding("sbom-mismatch", str(release.sbom))
     assert f["expected"] == f"sha256:{sha256(signed_sbom)}"
@@ -504,7 +497,7 @@ def test_sbom_edited_after_signing_is_caught(release: Release) -> None:
 
 def test_whitespace_only_edit_of_the_sbom_is_still_caught(release: Release) -> None:
     release.sbom.write_bytes(release.sbom.read_bytes() + b"\n")
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("sbom-mismatch", str(release.sbom))]
 
 
@@ -512,7 +505,7 @@ def test_signature_from_an_untrusted_key_is_caught(release: Release) -> None:
     """The attacker re-signs a tampered SBOM with their own key."""
     attacker_key, _ = api.keygen(release.root / "attacker")
     api.sign_sbom(release.sbom, attacker_key, release.sig)
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     f = verdict.finding("signature-untrusted", str(release.sig))
     attacker = load_private_key(attacker_key, None).fingerprint
@@ -531,7 +524,7 @@ def test_untrusted_signature_claiming_the_trusted_key_is_caught(release: Release
     for s in bundle["dsseEnvelope"]["signatures"]:
         s["keyid"] = trusted
     release.sig.write_text(json.dumps(bundle))
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("signature-invalid", str(release.sig))]
 
 
@@ -543,7 +536,7 @@ def test_signed_payload_altered_in_the_bundle_is_caught(release: Release) -> Non
     payload["predicate"]["metadata"]["component"]["version"] = "6.6.6"
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
     release.sig.write_text(json.dumps(bundle))
-    verdict = verify(release, "--signature", release.sig, sbom=False)
+    verdict = release.verify("--signature", release.sig, sbom=False, json=True)
     assert verdict.code == 1 and verdict.rules == [("signature-invalid", str(release.sig))]
 
 
@@ -552,7 +545,7 @@ def test_signature_for_a_different_sbom_is_caught(release: Release) -> None:
     other = release.root / "other.cdx.json"
     api.build_sbom(name="svc", version="0.9", models=[release.model], output=other)
     other_sig = api.sign_sbom(other, release.key)
-    verdict = verify(release, "--signature", other_sig)
+    verdict = release.verify("--signature", other_sig, json=True)
     assert verdict.code == 1
     f = verdict.finding("sbom-mismatch", str(release.sbom))
     assert f["expected"] == f"sha256:{sha256(other.read_bytes())}"
@@ -574,7 +567,7 @@ def test_signed_statement_whose_subjects_disagree_with_its_sbom_is_caught(
     release.sig.write_bytes(
         key_bundle_json(dsse.sign(payload, PAYLOAD_TYPE_IN_TOTO, key), key.trusted_key)
     )
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     f = verdict.finding("subject-mismatch", str(release.sig))
     assert f["expected"] == f"sha256:{state.components[0].root_digest}"
@@ -583,7 +576,7 @@ def test_signed_statement_whose_subjects_disagree_with_its_sbom_is_caught(
 
 def test_missing_signature_is_caught(release: Release) -> None:
     release.sig.unlink()
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [("signature-missing", str(release.sig))]
     f = verdict.finding("signature-missing", str(release.sig))
@@ -596,7 +589,7 @@ def test_attacks_on_the_tree_are_not_hidden_by_a_trust_failure(release: Release)
     report holds the trust finding only (and the run still fails)."""
     (release.model / WEIGHTS).write_bytes(b"evil")
     release.sig.unlink()
-    verdict = verify(release)
+    verdict = release.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("signature-missing", str(release.sig))]
 
 
@@ -610,11 +603,8 @@ def sharded(tmp_path: Path) -> Release:
     """Two 2.5 MiB files recorded with 1 MiB shards (3 shards each), plus a config."""
     first = bytes(range(256)) * (5 * MIB // 512)
     second = bytes(reversed(range(256))) * (5 * MIB // 512)
-    return make_release(
-        tmp_path,
-        {"config.json": b"{}\n", "part-1.bin": first, "part-2.bin": second},
-        shard_size=MIB,
-    )
+    files = {"config.json": b"{}\n", "part-1.bin": first, "part-2.bin": second}
+    return make_release(tmp_path, models={"weights": files}, shard_size=MIB)
 
 
 def test_sharded_release_records_shards_and_verifies(sharded: Release) -> None:
@@ -624,7 +614,7 @@ def test_sharded_release_records_shards_and_verifies(sharded: Release) -> None:
     assert props["chainguard:shard-size"] == str(MIB)
     assert len(props["chainguard:shards"].split(",")) == 3
     assert "chainguard:shards" not in {p["name"] for p in nodes["config.json"]["properties"]}
-    assert verify(sharded).code == 0
+    assert sharded.verify(json=True).code == 0
 
 
 def test_one_byte_flipped_in_the_last_shard_is_caught(sharded: Release) -> None:
@@ -632,7 +622,7 @@ def test_one_byte_flipped_in_the_last_shard_is_caught(sharded: Release) -> None:
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    verdict = verify(sharded)
+    verdict = sharded.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-modified", "part-1.bin")]
     f = verdict.finding("artifact-modified", "part-1.bin")
     assert f["expected"] and f["actual"] and f["expected"] != f["actual"]
@@ -641,7 +631,7 @@ def test_one_byte_flipped_in_the_last_shard_is_caught(sharded: Release) -> None:
 def test_truncated_sharded_file_is_caught(sharded: Release) -> None:
     path = sharded.model / "part-2.bin"
     path.write_bytes(path.read_bytes()[: 2 * MIB])  # exactly two whole shards left
-    verdict = verify(sharded)
+    verdict = sharded.verify(json=True)
     assert verdict.rules == [("artifact-modified", "part-2.bin")]
     assert "→ 2097152" in verdict.finding("artifact-modified", "part-2.bin")["message"]
 
@@ -652,14 +642,14 @@ def test_swapped_sharded_files_are_caught(sharded: Release) -> None:
     a.rename(tmp)
     b.rename(a)
     tmp.rename(b)
-    verdict = verify(sharded)
+    verdict = sharded.verify(json=True)
     assert verdict.code == 1
     assert verdict.rules == [("artifact-swapped", "part-1.bin"), ("artifact-swapped", "part-2.bin")]
 
 
 def test_sharded_file_renamed_is_recognised(sharded: Release) -> None:
     (sharded.model / "part-1.bin").rename(sharded.model / "part-1-renamed.bin")
-    verdict = verify(sharded)
+    verdict = sharded.verify(json=True)
     assert verdict.rules == [("artifact-renamed", "part-1-renamed.bin")]
 
 
@@ -668,5 +658,5 @@ def test_one_byte_flipped_in_the_first_shard_is_caught(sharded: Release) -> None
     data = bytearray(path.read_bytes())
     data[0] ^= 0x01
     path.write_bytes(bytes(data))
-    verdict = verify(sharded)
+    verdict = sharded.verify(json=True)
     assert verdict.code == 1 and verdict.rules == [("artifact-modified", "part-2.bin")]

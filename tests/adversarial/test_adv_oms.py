@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from oms_helpers import (
+from support.oms import (
     certificate_bundle,
     issue,
     key_bundle,

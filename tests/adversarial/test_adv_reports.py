@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from adv_helpers import MODEL_FILES, write_tree
-from gfm_helpers import assert_no_link, code_texts, render_github
+from support.gfm import assert_no_link, code_texts, render_github
+from support.release import MODEL_FILES, make_release
 from typer.testing import CliRunner
 
-from chainguard import api
 from chainguard.cli import app
 
 HOSTILE_NAMES = [
@@ -32,13 +31,10 @@ def hostile_release(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A release whose deployment name and directory are hostile too; the model dir, the
     SBOM and the public key."""
     root = tmp_path / "www.evil.example.com @octocat #1"
-    model = write_tree(root / "weights", MODEL_FILES)
-    key, pub = api.keygen(root / "release")
-    sbom = root / "deploy.cdx.json"
-    name = "@octocat-www.evil.example.com"
-    api.build_sbom(name=name, version="GH-1", models=[model], output=sbom)
-    api.sign_sbom(sbom, key)
-    return model, sbom, pub
+    release = make_release(
+        root, models={"weights": MODEL_FILES}, name="@octocat-www.evil.example.com", version="GH-1"
+    )
+    return release.model, release.sbom, release.pub
 
 
 def test_hostile_file_names_form_no_link(

@@ -13,29 +13,21 @@ import base64
 import json
 from pathlib import Path
 
-from adv_helpers import Release
 from cryptography.hazmat.primitives.asymmetric import ec
-from sigstore_cases import key_message_bundle
-from typer.testing import CliRunner
+from support.cli import cli
+from support.release import Release
+from support.sigstore_cases import key_message_bundle
 
 from chainguard import api
-from chainguard.cli import app
 from chainguard.trust import dsse
 from chainguard.trust.bundle import key_bundle_json
 from chainguard.trust.keys import load_private_key, load_public_key
 
 
-def run(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_verify_blob_refuses_a_message_signature_over_a_dsse_pae(
     release: Release, tmp_path: Path
 ) -> None:
-    code, _, stderr = run("keygen", tmp_path / "blobs")  # the key also used for sign-blob
+    code, _, stderr = cli("keygen", tmp_path / "blobs")  # the key also used for sign-blob
     assert code == 0, stderr
     key = load_private_key(tmp_path / "blobs.key", None)
     statement = api.sbom_statement(release.sbom)  # a real SBOM statement
@@ -52,13 +44,13 @@ def test_verify_blob_refuses_a_message_signature_over_a_dsse_pae(
     envelope = dsse.Envelope("application/vnd.in-toto+json", statement, (("", signature),))
     forged = tmp_path / "forged.sig"
     forged.write_bytes(key_bundle_json(envelope, load_public_key(tmp_path / "blobs.pub")))
-    code, _, stderr = run(
+    code, _, stderr = cli(
         "verify", "model", release.model, "--key", tmp_path / "blobs.pub",
         "--sbom", release.sbom, "--signature", forged, "--format", "json",
     )  # fmt: skip
     assert code == 0, stderr
 
-    code, stdout, stderr = run(
+    code, stdout, stderr = cli(
         "verify", "blob", blob, "--bundle", bundle, "--key", tmp_path / "blobs.pub",
         "--format", "json",
     )  # fmt: skip
@@ -74,7 +66,7 @@ def test_verify_blob_refuses_a_message_signature_over_a_dsse_pae(
     # An ordinary blob signed by the same key still verifies.
     blob.write_bytes(b"an ordinary build artifact\n")
     bundle.write_bytes(key_message_bundle(private_key, blob.read_bytes()))
-    code, _, stderr = run(
+    code, _, stderr = cli(
         "verify", "blob", blob, "--bundle", bundle, "--key", tmp_path / "blobs.pub"
     )
     assert code == 0, stderr

@@ -23,7 +23,7 @@ SUBJECT = Subject(name="deployment:svc", digest=(("sha256", "ab" * 32),))
 def _stream_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     # stream every bundle, in small pieces, through a small window: the second pass is still
     # reading the file when the parser first asks for a run (when the swap below happens)
-    from chainguard.trust import _json
+    from chainguard import _strictjson as _json
 
     monkeypatch.setattr(stream, "STREAM_FROM", 0)
     monkeypatch.setattr(stream, "_PIECE", 4096)

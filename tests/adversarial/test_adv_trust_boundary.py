@@ -9,46 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from adv_helpers import MODEL_FILES, REPORT_SCHEMA, Release, make_release, write_tree
-from typer.testing import CliRunner
-
-from chainguard import api
-from chainguard.cli import app
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        from jsonschema import Draft202012Validator
-
-        doc: dict[str, Any] = json.loads(self.stdout)
-        Draft202012Validator(json.loads(REPORT_SCHEMA.read_text())).validate(doc)
-        return doc
-
-    @property
-    def rules(self) -> set[str]:
-        return {f["rule"] for f in self.report["findings"]}
-
-    def severity(self, rule: str) -> str:
-        (found,) = [f for f in self.report["findings"] if f["rule"] == rule]
-        return str(found["severity"])
-
-
-def cli(*args: str | Path) -> Run:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Run(result.exit_code, result.stdout, result.stderr)
+from support.cli import cli
+from support.release import MODEL_FILES, Release, make_release
 
 
 def write_config(path: Path, text: str) -> Path:
@@ -62,7 +28,7 @@ def write_config(path: Path, text: str) -> Path:
 def attacker(tmp_path: Path) -> Release:
     """The same model, tampered, built and signed with the attacker's own key."""
     files = {**MODEL_FILES, "config.json": b'{"backdoor": true}\n'}
-    return make_release(tmp_path / "attacker", files)
+    return make_release(tmp_path / "attacker", models={"weights": files})
 
 
 def tampered(release: Release) -> None:
@@ -81,7 +47,7 @@ def test_config_keys_are_not_trusted_when_identities_are_pinned(
         "--identity", "release@example.com", "--issuer", "https://accounts.example.com",
     )  # fmt: skip
     assert out.code == 1, out.stderr
-    assert "signature-untrusted" in out.rules
+    assert "signature-untrusted" in out.rule_names
     trust = out.report["trust"]
     assert trust["source"] == "command line" and trust["keys"] == []
     assert trust["config"] == str(tmp_path / "chainguard.toml")
@@ -110,7 +76,7 @@ def test_config_ignore_does_not_hide_a_tampered_file_when_a_key_is_pinned(
     out = cli("verify", "model", release.model, "--sbom", release.sbom, "--key", release.pub,
               "--format", "json")  # fmt: skip
     assert out.code == 1
-    assert "artifact-modified" in out.rules
+    assert "artifact-modified" in out.rule_names
     assert out.report["trust"]["ignore"] == []
 
 
@@ -122,13 +88,18 @@ def test_command_line_ignore_still_applies_with_a_pinned_key(release: Release) -
     assert out.report["trust"]["ignore"] == ["notes.txt"]
 
 
-def _release(root: Path, *, name: str, serial: int, files: dict[str, bytes], key: Path,
+def _release(root: Path, *, name: str, serial: int, files: dict[str, bytes], key: Release,
              expires: str | None = None) -> tuple[Path, Path, Path]:  # fmt: skip
-    model = write_tree(root / "weights", files)
-    sbom = root / "deploy.cdx.json"
-    api.build_sbom(name=name, version=str(serial), models=[model], output=sbom, serial=serial,
-                   expires=expires)  # fmt: skip
-    return model, sbom, api.sign_sbom(sbom, key)
+    release = make_release(
+        root,
+        models={"weights": files},
+        name=name,
+        version=str(serial),
+        serial=serial,
+        expires=expires,
+        signer=key,
+    )
+    return release.model, release.sbom, release.sig
 
 
 def test_config_cannot_move_state_and_allow_an_old_expired_release(
@@ -137,14 +108,14 @@ def test_config_cannot_move_state_and_allow_an_old_expired_release(
     """An old, expired, lower-serial release passed once a config moved `state` and set
     `allow_expired`; with trust pinned on the command line the config is not consulted."""
     new_model, new_sbom, _ = _release(
-        tmp_path / "v5", name="svc", serial=5, files=MODEL_FILES, key=release.key
+        tmp_path / "v5", name="svc", serial=5, files=MODEL_FILES, key=release
     )
     ok = cli("verify", "model", new_model, "--sbom", new_sbom, "--key", release.pub,
              "--deployment", "svc")  # fmt: skip
     assert ok.code == 0, ok.stdout + ok.stderr
     old_files = {**MODEL_FILES, "config.json": b'{"vulnerable": true}\n'}
     old_model, old_sbom, _ = _release(
-        tmp_path / "v1", name="svc", serial=1, files=old_files, key=release.key,
+        tmp_path / "v1", name="svc", serial=1, files=old_files, key=release,
         expires="2020-01-01T00:00:00Z",
     )  # fmt: skip
     write_config(
@@ -154,7 +125,7 @@ def test_config_cannot_move_state_and_allow_an_old_expired_release(
     out = cli("verify", "model", old_model, "--sbom", old_sbom, "--key", release.pub,
               "--deployment", "svc", "--format", "json")  # fmt: skip
     assert out.code == 1
-    assert {"sbom-expired"} <= out.rules
+    assert {"sbom-expired"} <= out.rule_names
     assert out.severity("sbom-expired") == "error"
     assert out.report["trust"]["allow_expired"] is False
     assert out.report["trust"]["state"] is None
@@ -162,17 +133,17 @@ def test_config_cannot_move_state_and_allow_an_old_expired_release(
 
 def test_rollback_is_refused_even_with_allow_expired(release: Release, tmp_path: Path) -> None:
     new_model, new_sbom, _ = _release(
-        tmp_path / "v5", name="svc", serial=5, files=MODEL_FILES, key=release.key
+        tmp_path / "v5", name="svc", serial=5, files=MODEL_FILES, key=release
     )
     assert cli("verify", "model", new_model, "--sbom", new_sbom, "--key", release.pub).code == 0
     old_model, old_sbom, _ = _release(
-        tmp_path / "v1", name="svc", serial=1, files=MODEL_FILES, key=release.key,
+        tmp_path / "v1", name="svc", serial=1, files=MODEL_FILES, key=release,
         expires="2020-01-01T00:00:00Z",
     )  # fmt: skip
     out = cli("verify", "model", old_model, "--sbom", old_sbom, "--key", release.pub,
               "--allow-expired", "--format", "json")  # fmt: skip
     assert out.code == 1
-    assert "sbom-rollback" in out.rules
+    assert "sbom-rollback" in out.rule_names
 
 
 def test_config_trust_applies_when_the_command_line_names_no_anchor(
@@ -188,7 +159,7 @@ def test_config_trust_applies_when_the_command_line_names_no_anchor(
     trust = out.report["trust"]
     assert trust["source"] == "config" and trust["deployment"] == "svc"
     assert trust["ignore"] == ["notes.txt"] and len(trust["keys"]) == 1
-    assert "deployment-unpinned" not in out.rules
+    assert "deployment-unpinned" not in out.rule_names
 
 
 @pytest.mark.parametrize(
@@ -220,7 +191,7 @@ def test_every_config_trust_setting_is_unused_under_every_command_line_anchor(
     consulted for trust (whatever the verdict the anchor itself leads to)."""
     root = tmp_path / "root.json"
     root.write_text("{}")
-    other = make_release(tmp_path / "other")
+    other = make_release(tmp_path / "other", models={"weights": MODEL_FILES})
     subst = {"pub": str(other.pub), "mine": str(release.pub), "root": str(root)}
     _, text, unused = setting
     write_config(tmp_path / "chainguard.toml", text.format(**subst))
@@ -316,18 +287,18 @@ def test_a_release_of_another_deployment_is_refused_when_pinned(
 ) -> None:
     current, current_sbom, _ = _release(
         tmp_path / "sentiment", name="sentiment-api", serial=5, files=MODEL_FILES,
-        key=release.key,
+        key=release,
     )  # fmt: skip
     pinned = ("--key", release.pub, "--deployment", "sentiment-api")
     assert cli("verify", "model", current, "--sbom", current_sbom, *pinned).code == 0
     old = {**MODEL_FILES, "model.safetensors": MODEL_FILES["model.safetensors"][:-4] + b"\0" * 4}
     other, other_sbom, _ = _release(
-        tmp_path / "fraud", name="fraud-api-staging", serial=1, files=old, key=release.key
+        tmp_path / "fraud", name="fraud-api-staging", serial=1, files=old, key=release
     )
     # The operator deploys the other release's weights to the sentiment host.
     out = cli("verify", "model", other, "--sbom", other_sbom, *pinned, "--format", "json")
     assert out.code == 1
-    assert "subject-mismatch" in out.rules
+    assert "subject-mismatch" in out.rule_names
     assert out.report["trust"]["deployment"] == "sentiment-api"
 
 
@@ -351,15 +322,15 @@ def test_a_component_chosen_only_as_the_only_one_is_said(release: Release, tmp_p
     assert out.severity("component-inferred") == "note"
     named = cli("verify", "model", moved, "--sbom", release.sbom, "--key", release.pub,
                 "--deployment", "svc", "--component", "weights", "--format", "json")  # fmt: skip
-    assert "component-inferred" not in named.rules
+    assert "component-inferred" not in named.rule_names
 
 
 def test_min_serial_refuses_an_old_release_without_state(release: Release, tmp_path: Path) -> None:
     model, sbom, _ = _release(tmp_path / "v3", name="svc", serial=3, files=MODEL_FILES,
-                              key=release.key)  # fmt: skip
+                              key=release)  # fmt: skip
     base = ("verify", "model", model, "--sbom", sbom, "--key", release.pub, "--format", "json")
     out = cli(*base, "--min-serial", "4")
-    assert out.code == 1 and "sbom-rollback" in out.rules
+    assert out.code == 1 and "sbom-rollback" in out.rule_names
     assert out.report["trust"]["min_serial"] == 4
     assert cli(*base, "--min-serial", "3").code == 0
 
@@ -369,7 +340,7 @@ def test_min_serial_refuses_an_old_release_without_state(release: Release, tmp_p
 
 def test_allow_expired_is_reported_as_a_warning(release: Release, tmp_path: Path) -> None:
     model, sbom, _ = _release(tmp_path / "old", name="svc", serial=0, files=MODEL_FILES,
-                              key=release.key, expires="2020-01-01T00:00:00Z")  # fmt: skip
+                              key=release, expires="2020-01-01T00:00:00Z")  # fmt: skip
     base = ("verify", "model", model, "--sbom", sbom, "--key", release.pub, "--format", "json")
     refused = cli(*base)
     assert refused.code == 1 and refused.severity("sbom-expired") == "error"

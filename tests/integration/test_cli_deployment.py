@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from support.cli import cli, cli_main
+from support.release import make_release
 
 from chainguard import api
-from chainguard.cli import app
 
 
 @pytest.fixture
@@ -18,18 +18,14 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "weights" / "model.bin").write_bytes(b"w" * 4096)
     (tmp_path / "data" / "eval").mkdir(parents=True)
     (tmp_path / "data" / "eval" / "part-0.jsonl").write_text('{"x": 1}\n')
-    api.keygen(tmp_path / "release")
-    sbom = tmp_path / "release" / "svc.cdx.json"
-    sbom.parent.mkdir()
-    api.build_sbom(
-        name="svc",
-        version="3.1.0",
+    make_release(
+        tmp_path,
         models=[tmp_path / "weights"],
         datasets=[tmp_path / "data" / "eval"],
-        output=sbom,
+        version="3.1.0",
         serial=7,
+        sbom_name="release/svc.cdx.json",
     )
-    api.sign_sbom(sbom, tmp_path / "release.key")
     (tmp_path / "chainguard.toml").write_text(
         'deployment = "svc"\n'
         'sbom = "release/svc.cdx.json"\n'
@@ -45,8 +41,9 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(app, ["verify", "deployment", "--format", "json", *args])
-    return result.exit_code, json.loads(result.stdout) if result.stdout.startswith("{") else {}
+    """`verify deployment` with a JSON report: (exit code, the report or {})."""
+    outcome = cli("verify", "deployment", "--format", "json", *args)
+    return outcome.code, json.loads(outcome.stdout) if outcome.stdout.startswith("{") else {}
 
 
 def test_whole_deployment_verifies(deployment: Path) -> None:
@@ -74,21 +71,12 @@ def test_unmapped_component_is_a_finding(deployment: Path) -> None:
     assert [f["rule"] for f in report["findings"]] == ["component-missing"]
 
 
-def main_exit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Run through chainguard.cli.main, which maps errors to exit codes and one-line messages."""
-    from chainguard.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    return int(exc.value.code or 0), capsys.readouterr().err
-
-
 def test_config_naming_a_component_not_in_the_sbom_is_a_usage_error(
     deployment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = deployment / "chainguard.toml"
     cfg.write_text(cfg.read_text().replace("[models]\n", '[models]\nwieghts = "weights"\n', 1))
-    code, err = main_exit(capsys, "verify", "deployment")
+    code, _, err = cli_main(capsys, "verify", "deployment")
     assert code == 2
     assert "model:wieghts" in err and err.count("\n") == 1
 
@@ -105,7 +93,7 @@ def test_without_config_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, err = main_exit(capsys, "verify", "deployment")
+    code, _, err = cli_main(capsys, "verify", "deployment")
     assert code == 2 and "chainguard.toml" in err
 
 
@@ -117,17 +105,14 @@ def deployment_with_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "model.bin").write_bytes(b"w" * 4096)
     shutil.copy(repo / "fixtures" / "deps" / "uv.lock", tmp_path / "uv.lock")
-    api.keygen(tmp_path / "release")
-    sbom = tmp_path / "svc.cdx.json"
-    api.build_sbom(
-        name="svc",
-        version="1",
+    make_release(
+        tmp_path,
         models=[tmp_path / "weights"],
         locks=[tmp_path / "uv.lock"],
-        output=sbom,
+        version="1",
         serial=1,
+        sbom_name="svc.cdx.json",
     )
-    api.sign_sbom(sbom, tmp_path / "release.key")
     (tmp_path / "chainguard.toml").write_text(
         'deployment = "svc"\nsbom = "svc.cdx.json"\n[trust]\nkeys = ["release.pub"]\n'
         '[models]\nweights = "weights"\n[dependencies]\nlocks = ["uv.lock"]\n'
@@ -172,8 +157,6 @@ def test_cli_sbom_does_not_borrow_the_config_signature(deployment: Path) -> None
     api.sign_sbom(other, deployment / "release.key")
     cfg = deployment / "chainguard.toml"
     cfg.write_text('signature = "release/svc.cdx.json.sig"\n' + cfg.read_text())
-    result = CliRunner().invoke(
-        app, ["verify", "model", "weights", "--sbom", str(other), "--format", "json"]
-    )
-    assert result.exit_code == 0, result.output
+    result = cli("verify", "model", "weights", "--sbom", str(other), "--format", "json")
+    assert result.code == 0, result
     assert json.loads(result.stdout)["signature"] == f"{other}.sig"

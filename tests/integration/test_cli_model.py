@@ -13,24 +13,33 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import (
-    Release,
+from support.cli import (
+    Outcome,
     assert_one_line_error,
     assert_usage_error,
-    build,
     chainguard_script,
     cli,
-    make_release,
     ok,
     report,
     rules,
     run_process,
-    verify,
-    write_model,
 )
+from support.release import Release, make_release, write_model
 
 from chainguard import __version__
 from chainguard.trust.keys import load_public_key
+
+
+def build(sbom: Path, model: Path, *extra: str | Path) -> Outcome:
+    """``chainguard sbom build`` for deployment svc@1.0."""
+    return cli("sbom", "build", "--name", "svc", "--version", "1.0", "--model", model, "-o", sbom,
+               *extra)  # fmt: skip
+
+
+def verify(directory: Path, *extra: str | Path) -> Outcome:
+    """``chainguard verify model DIRECTORY ...``."""
+    return cli("verify", "model", directory, *extra)
+
 
 # --------------------------------------------------------------------------------- keygen
 
@@ -762,8 +771,12 @@ def test_python_dash_m_maps_errors_to_one_line(release: Release) -> None:
 
 
 def test_a_second_release_with_another_key_is_not_trusted(tmp_path: Path) -> None:
-    first = make_release(tmp_path / "a")
-    second = make_release(tmp_path / "b")
+    first = make_release(
+        tmp_path / "a", models=[write_model(tmp_path / "a" / "weights")], via="cli"
+    )
+    second = make_release(
+        tmp_path / "b", models=[write_model(tmp_path / "b" / "weights")], via="cli"
+    )
     out = cli(
         "verify",
         "model",

@@ -10,17 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import (
-    Outcome,
-    assert_one_line_error,
-    cli,
-    ok,
-    report,
-    rules,
-    run_process,
-    write_model,
-)
-from oms_helpers import (
+from support.cli import Outcome, assert_one_line_error, cli, ok, report, rules, run_process
+from support.oms import (
     CERTIFICATE,
     ELLIPTIC,
     SIGSTORE,
@@ -31,6 +22,7 @@ from oms_helpers import (
     key_dir,
     model_signing_bin,
 )
+from support.release import write_model
 
 ALL = [*ELLIPTIC, *CERTIFICATE, SIGSTORE]
 

@@ -13,15 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_line_error, chainguard_script, cli, report, run_process
-from fastpath_helpers import (
-    BIG_BUNDLE,
-    DEPLOYMENT,
-    DatasetRelease,
-    make_dataset_release,
-    observing_threads,
-    report_view,
-)
+from support import DEPLOYMENT
+from support.cli import assert_one_line_error, chainguard_script, cli, report, run_process
+from support.fastpath import BIG_BUNDLE, observing_threads, report_view
+from support.release import Release, make_release
 
 from chainguard import _launch, api
 from chainguard.errors import ChainguardError
@@ -36,17 +31,24 @@ def files() -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
+def big(tmp_path_factory: pytest.TempPathFactory) -> Release:
     """A real release whose signed bundle reaches the overlap threshold (a long description pads
     the SBOM)."""
-    release = make_dataset_release(tmp_path_factory.mktemp("big"), files(), pad_to=BIG_BUNDLE)
+    release = make_release(
+        tmp_path_factory.mktemp("big"),
+        datasets={"ds": files()},
+        sbom_name="ds.cdx.json",
+        pad_to=BIG_BUNDLE,
+    )
     assert release.sig.stat().st_size >= api.OVERLAP_FROM_BYTES
     return release
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
-    return make_dataset_release(tmp_path_factory.mktemp("small"), files())
+def small(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return make_release(
+        tmp_path_factory.mktemp("small"), datasets={"ds": files()}, sbom_name="ds.cdx.json"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +62,7 @@ def _no_prestart_left_behind() -> Iterator[None]:
     assert observing_threads() == []
 
 
-def argv(release: DatasetRelease, *extra: str, directory: Path | None = None) -> list[str]:
+def argv(release: Release, *extra: str, directory: Path | None = None) -> list[str]:
     """The command line, with the deployment pinned as release.trust() pins it (the prestart
     reads only --sbom, --signature and --component: other options leave it on)."""
     target = str(directory or release.data)
@@ -69,7 +71,7 @@ def argv(release: DatasetRelease, *extra: str, directory: Path | None = None) ->
 
 
 def plain_verify(
-    release: DatasetRelease,
+    release: Release,
     monkeypatch: pytest.MonkeyPatch,
     *,
     directory: Path | None = None,
@@ -105,7 +107,7 @@ def adopted(observation: api.TreeObservation) -> bool:
 # --- the decision: only the bundle's size, the command and the directory ----------------------
 
 
-def test_a_small_bundle_starts_nothing(small: DatasetRelease) -> None:
+def test_a_small_bundle_starts_nothing(small: Release) -> None:
     _launch._prestart(argv(small))
     assert api._prestarted is None
 
@@ -202,7 +204,7 @@ def test_the_launcher_threshold_is_the_api_one() -> None:
 
 
 def test_adopted_when_directory_rules_and_component_match(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     observation = prestarted(argv(big))
     fast = api.verify_tree(big.data, kind="dataset", trust=big.trust())
@@ -213,7 +215,7 @@ def test_adopted_when_directory_rules_and_component_match(
 
 
 def test_adopted_through_another_spelling_of_the_directory(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     link = tmp_path / "link"
     link.symlink_to(big.data.parent)
@@ -224,12 +226,10 @@ def test_adopted_through_another_spelling_of_the_directory(
 
 
 def test_adopted_with_the_sbom_inside_the_directory(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The SBOM and its signature are left out of the tree alike by the prestart and verify.
-    inner = DatasetRelease(
-        big.data, big.data / big.sbom.name, big.data / big.sig.name, big.key, big.pub
-    )
+    inner = big.moved_to(big.data)
     shutil.copy(big.sbom, inner.sbom)
     shutil.copy(big.sig, inner.sig)
     try:
@@ -244,7 +244,7 @@ def test_adopted_with_the_sbom_inside_the_directory(
 
 
 def test_adopted_then_a_tampered_file_is_still_found(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = big.data / "shard" / "017.jsonl"
     before = victim.read_bytes()
@@ -260,7 +260,7 @@ def test_adopted_then_a_tampered_file_is_still_found(
 
 
 def test_cancelled_when_the_component_differs(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     observation = prestarted(argv(big, "--component", "elsewhere"))
     fast = api.verify_tree(big.data, kind="dataset", trust=big.trust())
@@ -269,7 +269,7 @@ def test_cancelled_when_the_component_differs(
 
 
 def test_cancelled_when_verify_names_another_component(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     observation = prestarted(argv(big))
     with pytest.raises(ChainguardError) as raised:
@@ -281,7 +281,7 @@ def test_cancelled_when_verify_names_another_component(
 
 
 def test_cancelled_when_the_ignore_rules_differ(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     observation = prestarted(argv(big))
     fast = api.verify_tree(big.data, kind="dataset", trust=big.trust(), ignore=["README.md"])
@@ -292,7 +292,7 @@ def test_cancelled_when_the_ignore_rules_differ(
 
 
 def test_cancelled_when_the_directory_differs(
-    big: DatasetRelease, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Another directory of the same name (so the same component): not the prestarted one.
     other = tmp_path / big.data.name
@@ -306,7 +306,7 @@ def test_cancelled_when_the_directory_differs(
 
 
 def test_cancelled_when_verify_reads_a_small_bundle(
-    small: DatasetRelease, padded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    small: Release, padded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, sbom = padded
     observation = prestarted(["verify", "dataset", str(small.data), "--signature", f"{sbom}.sig"])
@@ -315,7 +315,7 @@ def test_cancelled_when_verify_reads_a_small_bundle(
     assert report_view(fast) == report_view(plain_verify(small, monkeypatch))
 
 
-def test_cancelled_when_trust_fails(big: DatasetRelease, tmp_path: Path) -> None:
+def test_cancelled_when_trust_fails(big: Release, tmp_path: Path) -> None:
     _, other_pub = api.keygen(tmp_path / "stranger")
     observation = prestarted(argv(big))
     trust = api.TrustInputs(
@@ -343,7 +343,7 @@ def findings_of(doc: dict[str, object]) -> list[tuple[object, ...]]:
     return sorted(tuple(f.get(k) for k in keys) for f in found)
 
 
-def test_the_executable_verifies_a_large_release(big: DatasetRelease, tmp_path: Path) -> None:
+def test_the_executable_verifies_a_large_release(big: Release, tmp_path: Path) -> None:
     code, stdout, stderr, _ = run([*argv(big), "--format", "json"], tmp_path)
     assert code == 0, stderr
     doc = json.loads(stdout)
@@ -351,7 +351,7 @@ def test_the_executable_verifies_a_large_release(big: DatasetRelease, tmp_path: 
 
 
 def test_the_executable_reports_what_the_plain_path_reports(
-    big: DatasetRelease, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big: Release, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = big.data / "shard" / "003.jsonl"
     before = victim.read_bytes()
@@ -376,21 +376,21 @@ def test_the_executable_reports_what_the_plain_path_reports(
 
 
 def test_the_executable_with_a_large_unreadable_bundle_is_one_line_exit_3(
-    padded: tuple[Path, Path], small: DatasetRelease, tmp_path: Path
+    padded: tuple[Path, Path], small: Release, tmp_path: Path
 ) -> None:
     # The prestart hashes; verify then finds the bundle is not JSON: exit 3, one line, promptly.
     data, sbom = padded
     code, stdout, stderr, seconds = run(
         ["verify", "dataset", str(data), "--sbom", str(sbom), "--key", str(small.pub)], tmp_path
     )
-    from cli_helpers import Outcome
+    from support.cli import Outcome
 
     assert_one_line_error(Outcome(code, stdout, stderr), 3)
     assert seconds < 30
 
 
 def test_the_executable_with_a_usage_error_after_a_prestart_exits_2(
-    big: DatasetRelease, tmp_path: Path
+    big: Release, tmp_path: Path
 ) -> None:
     code, _, stderr, seconds = run([*argv(big), "--format", "no-such-format"], tmp_path)
     assert code == 2, stderr

@@ -3,14 +3,11 @@ the keyless branch of `verify model`, offline, and is judged by identity and ins
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from chainguard.cli import app
+from support.cli import cli
 
 IDENTITY = (
     "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
@@ -30,16 +27,13 @@ def bundle(vectors_dir: Path, tmp_path: Path) -> Path:
 
 
 def verify(bundle: Path, *extra: str) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(
-        app,
-        [
-            "verify", "model", str(bundle.parent / "model"), "--signature", str(bundle),
-            "--format", "json", *extra,
-        ],
+    result = cli(
+        "verify", "model", bundle.parent / "model", "--signature", bundle, "--format", "json",
+        *extra,
     )  # fmt: skip
-    if result.exit_code not in (0, 1):
-        return result.exit_code, [result.output]
-    return result.exit_code, [f["rule"] for f in json.loads(result.stdout)["findings"]]
+    if result.code not in (0, 1):
+        return result.code, [result.stdout + result.stderr]
+    return result.code, [f["rule"] for f in result.report["findings"]]
 
 
 def test_trusted_identity_verifies_but_statement_is_not_an_sbom(bundle: Path) -> None:

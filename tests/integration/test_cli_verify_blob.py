@@ -12,18 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import (
-    Outcome,
-    Release,
-    assert_one_line_error,
-    assert_usage_error,
-    cli,
-    ok,
-    report,
-    rules,
-)
 from cryptography.hazmat.primitives.asymmetric import ec
-from sigstore_cases import (
+from support.cli import Outcome, assert_one_line_error, assert_usage_error, cli, ok, report, rules
+from support.release import Release
+from support.sigstore_cases import (
     CASE_IDS,
     CASES,
     DSSE_CASE,

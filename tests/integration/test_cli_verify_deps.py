@@ -9,16 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from deps_helpers import DEPLOYMENT, DEPS_FIXTURES, DepsVenv, copy_venv, dist_info_of, signed_sbom
-
-from chainguard.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
+from support import DEPLOYMENT, DEPS_FIXTURES
+from support.cli import cli_main
+from support.deps import DepsVenv, copy_venv, dist_info_of, signed_sbom
 
 
 def verify_json(
@@ -26,7 +19,7 @@ def verify_json(
 ) -> tuple[int, dict]:  # type: ignore[type-arg]
     # the deployment signed_sbom builds is pinned, as a well-configured operator does
     trust = ("--sbom", str(sbom), "--key", str(pub), "--deployment", DEPLOYMENT)
-    code, out, err = run(capsys, "verify", "deps", *args, *trust, "--format", "json")
+    code, out, err = cli_main(capsys, "verify", "deps", *args, *trust, "--format", "json")
     return code, json.loads(out) if out.startswith("{") else {"stderr": err}
 
 
@@ -42,7 +35,7 @@ def test_sbom_build_with_only_dependencies(
     capsys: pytest.CaptureFixture[str], locks: Path, tmp_path: Path
 ) -> None:
     out_sbom = tmp_path / "deps.cdx.json"
-    code, out, err = run(
+    code, out, err = cli_main(
         capsys,
         "sbom",
         "build",
@@ -145,9 +138,9 @@ def test_an_environment_verifies_and_a_lock_is_not_an_environment(
 
 
 def test_exactly_one_input(capsys: pytest.CaptureFixture[str], locks: Path) -> None:
-    code, _, err = run(capsys, "verify", "deps")
+    code, _, err = cli_main(capsys, "verify", "deps")
     assert code == 2 and "exactly one of LOCKFILE or --env" in err
-    code, _, err = run(capsys, "verify", "deps", str(locks / "uv.lock"), "--env", str(locks))
+    code, _, err = cli_main(capsys, "verify", "deps", str(locks / "uv.lock"), "--env", str(locks))
     assert code == 2
 
 
@@ -197,12 +190,14 @@ def test_malformed_locks_exit_3_with_one_line(
     path = tmp_path / name
     if text is not None:
         path.write_text(text)
-    code, out, err = run(capsys, "verify", "deps", str(path), "--sbom", "x.json", "--key", "x.pub")
+    code, out, err = cli_main(
+        capsys, "verify", "deps", str(path), "--sbom", "x.json", "--key", "x.pub"
+    )
     assert code == 3, err
     assert out == ""
     assert err.startswith("chainguard: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
-    code, _, err = run(
+    code, _, err = cli_main(
         capsys, "sbom", "build", "--name", "s", "--version", "1", "--lock", str(path), "-o",
         str(tmp_path / "out.json"),
     )  # fmt: skip
@@ -244,7 +239,7 @@ def test_a_broken_record_exits_3(
             str(tmp_path / "o.json"),
         ),
     ):
-        code, out, err = run(capsys, *args)
+        code, out, err = cli_main(capsys, *args)
         assert (code, out) == (3, ""), err
         assert err.startswith(f"chainguard: error: {record}:") and err.count("\n") == 1
         assert message in err

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import Release
+from support.release import Release
 
 # pydantic: typer >= 0.29 coerces every option through it (+0.08 s; pyproject pins typer < 0.29).
 # sigstore/certifi: only keyless (--identity) verification needs them. cyclonedx/jsonschema:

@@ -7,17 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastpath_helpers import (
-    DatasetRelease,
+from support.fastpath import (
     Undo,
     add_one,
     dataset_files,
-    make_dataset_release,
     modify_middle,
     observing_threads,
     remove_one,
     report_view,
 )
+from support.release import Release, make_release
 
 from chainguard import api
 
@@ -25,11 +24,13 @@ NEVER = 1 << 62  # a bundle size no SBOM reaches: trust first, then hash (the pl
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
-    return make_dataset_release(tmp_path_factory.mktemp("deploy"), dataset_files())
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return make_release(
+        tmp_path_factory.mktemp("deploy"), datasets={"ds": dataset_files()}, sbom_name="ds.cdx.json"
+    )
 
 
-def deployment(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch, threshold: int) -> object:
+def deployment(release: Release, monkeypatch: pytest.MonkeyPatch, threshold: int) -> object:
     monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", threshold)
     report = api.verify_deployment(trust=release.trust(), datasets=[("ds", release.data)])
     assert observing_threads() == []
@@ -38,7 +39,7 @@ def deployment(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch, thresho
 
 @pytest.mark.parametrize("change", [None, modify_middle, remove_one, add_one])
 def test_the_same_report_with_and_without_hashing_alongside(
-    release: DatasetRelease,
+    release: Release,
     monkeypatch: pytest.MonkeyPatch,
     change: Callable[[Path], Undo] | None,
 ) -> None:
@@ -54,7 +55,7 @@ def test_the_same_report_with_and_without_hashing_alongside(
 
 
 def test_untrusted_signature_stops_the_hashing_and_reports_trust_alone(
-    release: DatasetRelease, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _, other = api.keygen(tmp_path / "other")
     trust = api.TrustInputs(sbom=release.sbom, signatures=(release.sig,), keys=(other,))

@@ -8,18 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastpath_helpers import (
+from support.fastpath import (
     BIG_BUNDLE,
     CHANGES,
     CHUNK,
-    DatasetRelease,
     Undo,
     dataset_files,
-    make_dataset_release,
     observing_threads,
     report_view,
     rules,
 )
+from support.release import Release, make_release
 
 from chainguard import api
 from chainguard.findings import Report
@@ -31,25 +30,27 @@ NEVER = 1 << 62  # OVERLAP_FROM_BYTES that no bundle reaches: the plain path
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
-    return make_dataset_release(tmp_path_factory.mktemp("signed"), dataset_files())
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return make_release(
+        tmp_path_factory.mktemp("signed"), datasets={"ds": dataset_files()}, sbom_name="ds.cdx.json"
+    )
 
 
-def verify(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch, overlap: int) -> Report:
+def verify(release: Release, monkeypatch: pytest.MonkeyPatch, overlap: int) -> Report:
     monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", overlap)
     report = api.verify_tree(release.data, kind="dataset", trust=release.trust())
     assert observing_threads() == []
     return report
 
 
-def both(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch) -> Report:
+def both(release: Release, monkeypatch: pytest.MonkeyPatch) -> Report:
     plain = verify(release, monkeypatch, NEVER)
     fast = verify(release, monkeypatch, 0)
     assert report_view(fast) == report_view(plain)
     return plain
 
 
-def test_a_tree_as_signed(release: DatasetRelease, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tree_as_signed(release: Release, monkeypatch: pytest.MonkeyPatch) -> None:
     report = both(release, monkeypatch)
     assert report.ok and report.stats.files == len(dataset_files())
 
@@ -69,7 +70,7 @@ EXPECTED_FINDINGS = {
 
 @pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
 def test_a_tree_that_differs(
-    release: DatasetRelease, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], Undo]
+    release: Release, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], Undo]
 ) -> None:
     undo = change(release.data)
     try:
@@ -79,9 +80,7 @@ def test_a_tree_that_differs(
     assert rules(report) == EXPECTED_FINDINGS[change.__name__]
 
 
-def test_several_differences_at_once(
-    release: DatasetRelease, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_several_differences_at_once(release: Release, monkeypatch: pytest.MonkeyPatch) -> None:
     undos = [change(release.data) for change in CHANGES]
     try:
         report = both(release, monkeypatch)
@@ -96,7 +95,9 @@ def test_a_large_signed_bundle_takes_the_fast_path_unpatched(
 ) -> None:
     # A real bundle at the threshold: verify_tree overlaps by itself (OVERLAP_FROM_BYTES).
     files = {f"part/{i:04d}": b"%d" % i for i in range(600)} | {"top.txt": b"top"}
-    release = make_dataset_release(tmp_path, files, pad_to=BIG_BUNDLE)
+    release = make_release(
+        tmp_path, datasets={"ds": files}, sbom_name="ds.cdx.json", pad_to=BIG_BUNDLE
+    )
     assert release.sig.stat().st_size >= api.OVERLAP_FROM_BYTES
     (release.data / "part" / "0300").write_bytes(b"changed")
     fast = api.verify_tree(release.data, kind="dataset", trust=release.trust())
@@ -119,7 +120,7 @@ def counting(expect: Expect, taken: list[str]) -> Expect:
 
 
 def test_reading_while_the_tree_is_hashed_reads_the_same(
-    release: DatasetRelease, monkeypatch: pytest.MonkeyPatch
+    release: Release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The concurrent flow verify_tree runs: hashing on its thread, the statement read with
     # its runs as they come; the expected state equals the one read without.
@@ -140,7 +141,7 @@ def test_reading_while_the_tree_is_hashed_reads_the_same(
 
 
 def test_cancelled_observation_leaves_the_plain_reading(
-    release: DatasetRelease,
+    release: Release,
 ) -> None:
     observation = api.TreeObservation(release.data, render="dataset:ds")
     observation.cancel()  # as verify does when trust fails; its runs are closed

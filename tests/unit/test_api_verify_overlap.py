@@ -6,34 +6,16 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.release import Release, make_release
 
 from chainguard import api
 from chainguard.errors import HashingError
 from chainguard.hashing import PROCESS_MIN_FILES_ENV
 
 MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Release:
-    data: Path
-    sbom: Path
-    pub: Path
-
-    def trust(self, **kwargs: object) -> api.TrustInputs:
-        values: dict[str, object] = {
-            "sbom": self.sbom,
-            "signatures": (),
-            "keys": (self.pub,),
-            "state_dir": self.data.parent / "state",
-            "deployment": "svc",  # the deployment built: pinned, as an operator should
-        }
-        values.update(kwargs)
-        return api.TrustInputs(**values)  # type: ignore[arg-type]
 
 
 def release(tmp_path: Path, files: dict[str, int], shard_size: int = 64 * MIB) -> Release:
@@ -44,11 +26,9 @@ def release(tmp_path: Path, files: dict[str, int], shard_size: int = 64 * MIB) -
         with path.open("wb") as f:
             f.write(rel.encode())
             f.truncate(size)  # sparse: large files cost no disk
-    key, pub = api.keygen(tmp_path / "release")
-    sbom = tmp_path / "ds.cdx.json"
-    api.build_sbom(name="svc", version="1", datasets=[data], output=sbom, shard_size=shard_size)
-    api.sign_sbom(sbom, key)
-    return Release(data, sbom, pub)
+    return make_release(
+        tmp_path, datasets=[data], version="1", sbom_name="ds.cdx.json", shard_size=shard_size
+    )
 
 
 @pytest.fixture(autouse=True)

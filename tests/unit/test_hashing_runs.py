@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fastpath_helpers import CHUNK, observe, write_files
+from support.fastpath import CHUNK, observe
+from support.release import write_tree
 
 from chainguard._hashworker import render_element
 from chainguard.hashing import RenderedRuns
@@ -133,7 +134,7 @@ def many_chunks(tmp_path: Path) -> Path:
     files |= {"a.txt": b"a", "a/x": b"x", "a0": b"0", "é/ça.txt": b"c", "数据/文件 1.bin": b"z"}
     files |= {'quote/it\'s "q"': b"q", "large/blob.bin": b"L" * (1024 * 1024 + 1)}
     files |= {"large/small.txt": b"s", "sp ace/f i le": b""}
-    return write_files(tmp_path / "ds", files)
+    return write_tree(tmp_path / "ds", files)
 
 
 @pytest.mark.parametrize("process_min_files", [1, 10**9], ids=["processes", "serial"])
@@ -183,7 +184,7 @@ def test_published_runs_are_exactly_the_hashed_chunks(
 def test_a_reader_started_before_the_walk_gets_every_run(tmp_path: Path) -> None:
     files = {f"d0/{i:04d}": b"%d" % i for i in range(CHUNK + 10)}
     files |= {f"d1/{i:04d}": b"%d" % i for i in range(10)}
-    data = write_files(tmp_path / "ds", files)
+    data = write_tree(tmp_path / "ds", files)
     expected = ["d0/0000", f"d0/{CHUNK:04d}", "d1/0000"]
     runs = RenderedRuns(REF)
     # In the order a signed file list asks, all waiting before anything is listed.

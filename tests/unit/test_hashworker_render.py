@@ -1,4 +1,4 @@
-"""The workers' rendering of a directory chunk as signed JSON (_hashworker.render_element,
+"""The workers' rendering of a directory chunk as signed JSON (fileshape.render_element,
 json_verbatim, _hash_listed's ``render``) is byte for byte what `sbom build` + `sign` write,
 and verify's leaving out of the second stat (``recheck=False``) changes no result."""
 
@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
-from fastpath_helpers import make_dataset_release
+from support.release import make_release
 
 from chainguard._hashworker import CHUNK_SIZE, _hash_listed, json_verbatim, render_element
 from chainguard.models import FileDigest
-from chainguard.sbom.build import _file_dict
+from chainguard.sbom.fileshape import file_dict
 
 BUF = memoryview(bytearray(CHUNK_SIZE + 1))
 SHA = hashlib.sha256(b"content").hexdigest()
@@ -22,7 +22,7 @@ SHA = hashlib.sha256(b"content").hexdigest()
 
 def signed_json(ref: str, path: str, size: int, sha256: str) -> str:
     """A file component as `sbom build` makes it and `sign` serialises it (build_statement)."""
-    element = _file_dict(ref, FileDigest(path, size, sha256))
+    element = file_dict(ref, FileDigest(path, size, sha256))
     return json.dumps(element, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -81,7 +81,7 @@ def test_rendered_text_occurs_in_the_signed_statement(tmp_path: Path) -> None:
         "数据/文件 1.bin": b"cjk",
         "sp ace/f i le": b"",
     }
-    release = make_dataset_release(tmp_path, files)
+    release = make_release(tmp_path, datasets={"ds": files}, sbom_name="ds.cdx.json")
     statement = release.payload().decode()
     for rel, content in files.items():
         element = render_element(

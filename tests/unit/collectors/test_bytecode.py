@@ -3,17 +3,20 @@ sources again (the CLI verdicts are in tests/adversarial/test_adv_bytecode.py)."
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import marshal
 import os
 import py_compile
+import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
-from deps_helpers import DepsVenv, copy_venv, record_hash
+from support.deps import DepsVenv, copy_venv, record_hash
 
 from chainguard.collectors import bytecode as bc
+from chainguard.collectors.bytecode_cache import CACHE_NAME, BytecodeCache, bytecode_cache
 from chainguard.collectors.environment import collect_environment
 from chainguard.errors import LockfileError
 
@@ -219,10 +222,10 @@ def test_a_file_that_kills_the_interpreter_is_reported_and_the_rest_checked(
     venv_copy: DepsVenv, tmp_path: Path
 ) -> None:
     python = fake_interpreter(tmp_path, 'cat >/dev/null; echo \'["match", ""]\'; kill -SEGV $$')
-    found, compared = bc.check_cached_bytecode(python, candidates(venv_copy), workers=1)
-    assert [(p.path, p.kind) for p in found] == [("cli", "bytecode-mismatch")]
-    assert "kills the interpreter (signal 11)" in found[0].detail
-    assert compared == 3
+    checked = bc.check_cached_bytecode(python, candidates(venv_copy), workers=1)
+    assert [(p.path, p.kind) for p in checked.problems] == [("cli", "bytecode-mismatch")]
+    assert "kills the interpreter (signal 11)" in checked.problems[0].detail
+    assert checked.compared == checked.compiled == 3
 
 
 @pytest.mark.parametrize(
@@ -253,3 +256,155 @@ def test_the_interpreter_runs_isolated(venv_copy: DepsVenv) -> None:
     assert found == [("zz.pth", "unlisted")]
     assert not marker.exists()
     assert os.path.exists(venv_copy.site_packages / "tinypkg" / "__pycache__")
+
+
+# --- the verdict cache -------------------------------------------------------------------------
+
+
+def collect(env: DepsVenv, cache: BytecodeCache | None) -> tuple[list[tuple[str, str]], int, int]:
+    """(problems, files checked, .pyc files compiled) of one read of ``env`` with ``cache``."""
+    observed = collect_environment(env.path, bytecode_cache=cache)
+    found = [(p.path, p.kind) for p in observed.record_problems]
+    return found, observed.files_checked, observed.bytecode_compiled
+
+
+def open_cache(directory: Path, warnings: list[str] | None = None) -> BytecodeCache | None:
+    return BytecodeCache.open(directory, warn=(warnings if warnings is not None else []).append)
+
+
+def stored_keys(directory: Path) -> int:
+    with sqlite3.connect(directory / CACHE_NAME) as db:
+        return int(db.execute("SELECT count(*) FROM passes").fetchone()[0])
+
+
+def test_a_cached_pass_is_not_compiled_again(venv_copy: DepsVenv, tmp_path: Path) -> None:
+    pycs = len(list(venv_copy.site_packages.rglob("*.pyc")))
+    assert pycs == 4
+    uncached = collect(venv_copy, None)
+    assert uncached == ([], uncached[1], pycs)
+    with bytecode_cache(tmp_path / "state") as cache:
+        assert collect(venv_copy, cache) == uncached  # cold: compiled, passes stored
+    assert stored_keys(tmp_path / "state") == pycs
+    with bytecode_cache(tmp_path / "state") as cache:
+        assert collect(venv_copy, cache) == ([], uncached[1], 0)  # same report, nothing compiled
+
+
+def test_a_pyc_changed_by_one_byte_after_a_cached_pass_is_compiled_and_reported(
+    venv_copy: DepsVenv, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with bytecode_cache(state) as cache:
+        _, files, _ = collect(venv_copy, cache)
+    pyc = venv_copy.site_packages / "tinypkg" / "__pycache__" / f"core.{TAG}.pyc"
+    data = pyc.read_bytes()
+    # the constant 42: a marshalled int ("i", with or without the reference flag)
+    (int_type,) = {t for t in b"i\xe9" if bytes([t]) + b"*\0\0\0" in data}
+    forty_two = bytes([int_type]) + b"*\0\0\0"
+    assert data.count(forty_two) == 1
+    pyc.write_bytes(data.replace(forty_two, forty_two.replace(b"*", b")")))  # 41: same size
+    mismatch = [(f"tinypkg/__pycache__/core.{TAG}.pyc", "bytecode-mismatch")]
+    for _ in range(2):  # a mismatch is never cached: compiled again on every run
+        with bytecode_cache(state) as cache:
+            assert collect(venv_copy, cache) == (mismatch, files, 1)
+    assert stored_keys(state) == 4  # the four passes of the first run, nothing else
+
+
+def test_a_source_changed_by_one_byte_after_a_cached_pass_is_compiled_and_reported(
+    venv_copy: DepsVenv, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with bytecode_cache(state) as cache:
+        _, files, _ = collect(venv_copy, cache)
+    source = venv_copy.site_packages / "tinypkg" / "core.py"
+    st = source.stat()
+    source.write_bytes(source.read_bytes().replace(b"42", b"41"))
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))  # the .pyc's header still matches
+    with bytecode_cache(state) as cache:
+        assert collect(venv_copy, cache) == (
+            [
+                (f"tinypkg/__pycache__/core.{TAG}.pyc", "bytecode-mismatch"),
+                ("tinypkg/core.py", "modified"),
+            ],
+            files,
+            1,
+        )
+
+
+@pytest.mark.parametrize("damage", ["garbage", "torn"])
+def test_a_corrupt_cache_is_started_afresh_and_never_passes_anything(
+    venv_copy: DepsVenv, tmp_path: Path, damage: str
+) -> None:
+    state = tmp_path / "state"
+    with bytecode_cache(state) as cache:
+        _, files, _ = collect(venv_copy, cache)
+    db = state / CACHE_NAME
+    data = db.read_bytes() if damage == "torn" else b""
+    db.write_bytes(data[:100] + b"\xff" * (len(data) - 100) if data else b"not a database" * 99)
+    core = venv_copy.site_packages / "tinypkg" / "core.py"
+    (core.parent / "__pycache__" / f"core.{TAG}.pyc").write_bytes(
+        matching_header(core) + marshal.dumps(compile("x = 1", str(core), "exec"))
+    )
+    warnings: list[str] = []
+    cache = open_cache(state, warnings)
+    assert cache is not None
+    with contextlib.closing(cache):
+        found = collect(venv_copy, cache)
+    assert found == ([(f"tinypkg/__pycache__/core.{TAG}.pyc", "bytecode-mismatch")], files, 4)
+    assert len(warnings) == 1
+    assert "starting a new one" in warnings[0]
+    assert "\n" not in warnings[0]
+    with bytecode_cache(state) as cache:  # the new cache works: the three passes were kept
+        assert collect(venv_copy, cache)[2] == 1
+
+
+@pytest.mark.parametrize("loose", ["directory", "file"])
+def test_a_cache_others_may_write_is_not_used(
+    venv_copy: DepsVenv, tmp_path: Path, loose: str
+) -> None:
+    state = tmp_path / "state"
+    with bytecode_cache(state) as cache:
+        _, files, _ = collect(venv_copy, cache)
+    if loose == "directory":
+        state.chmod(0o777)
+    else:
+        (state / CACHE_NAME).chmod(0o666)
+    warnings: list[str] = []
+    assert open_cache(state, warnings) is None
+    assert "bytecode cache not used" in warnings[0]
+    assert "writable by everyone" in warnings[0]
+    with bytecode_cache(state, warn=warnings.append) as cache:
+        assert cache is None
+        assert collect(venv_copy, cache) == ([], files, 4)
+
+
+def test_no_cache_without_the_interpreter_version(venv_copy: DepsVenv, tmp_path: Path) -> None:
+    """An interpreter that does not say which compiler it is: nothing is cached or reused."""
+    python = fake_interpreter(
+        tmp_path, 'cat >/dev/null; for i in 1 2 3; do echo \'["match", ""]\'; done'
+    )
+    with bytecode_cache(tmp_path / "state") as cache:
+        for _ in range(2):
+            checked = bc.check_cached_bytecode(
+                python, candidates(venv_copy), workers=1, cache=cache
+            )
+            assert (checked.problems, checked.compared, checked.compiled) == ((), 3, 3)
+    assert stored_keys(tmp_path / "state") == 0
+
+
+def test_the_key_covers_everything_the_verdict_depends_on() -> None:
+    python = bc.Interpreter(TAG, MAGIC, "cpython 3.11.7")
+    base = ("w" * 64, 0, "s" * 64, "p" * 64)
+    key = bc.verdict_key(python, *base)
+    assert len(key) == 32
+    others = {
+        bc.verdict_key(bc.Interpreter("cpython-312", MAGIC, python.version), *base),
+        bc.verdict_key(bc.Interpreter(TAG, b"\0\0\r\n", python.version), *base),
+        bc.verdict_key(bc.Interpreter(TAG, MAGIC, "cpython 3.11.8"), *base),
+        bc.verdict_key(python, "x" * 64, 0, "s" * 64, "p" * 64),
+        bc.verdict_key(python, "w" * 64, 1, "s" * 64, "p" * 64),
+        bc.verdict_key(python, "w" * 64, 0, "t" * 64, "p" * 64),
+        bc.verdict_key(python, "w" * 64, 0, "s" * 64, "q" * 64),
+        bc.verdict_key(python, "w" * 64, 0, "p" * 64, "s" * 64),  # roles not interchangeable
+    }
+    assert key not in others
+    assert len(others) == 8

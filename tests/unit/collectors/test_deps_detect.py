@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from deps_helpers import DEPS_FIXTURES, REPO_ROOT
+from support import DEPS_FIXTURES, REPO_ROOT
 
 from chainguard.collectors.deps import LOCK_PARSERS, LockKind, collect_lock, detect_lock_kind
 from chainguard.errors import LockfileError

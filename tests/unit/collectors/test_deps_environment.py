@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from deps_helpers import DepsVenv, copy_venv, dist_info_of, record_hash
+from support.deps import DepsVenv, copy_venv, dist_info_of, record_hash
 
 from chainguard.collectors.environment import (
     collect_environment,

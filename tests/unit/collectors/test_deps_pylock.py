@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from deps_helpers import DEPS_FIXTURES
+from support import DEPS_FIXTURES
 
 from chainguard.collectors.pylock import collect_pylock, parse_pylock
 from chainguard.errors import LockfileError

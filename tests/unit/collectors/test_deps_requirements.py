@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from deps_helpers import DEPS_FIXTURES
+from support import DEPS_FIXTURES
 
 from chainguard.collectors.requirements import collect_requirements
 from chainguard.errors import LockfileError

@@ -156,7 +156,7 @@ def _hostile_report(value: str) -> Report:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_report_data_forms_no_link_on_github(value: str) -> None:
-    from gfm_helpers import assert_no_link, code_texts, render_github
+    from support.gfm import assert_no_link, code_texts, render_github
 
     out = MarkdownReporter().render(_hostile_report(value))
     rendered = render_github(out)
@@ -168,7 +168,7 @@ def test_report_data_forms_no_link_on_github(value: str) -> None:
 
 
 def test_prose_stays_prose_and_anything_linkable_is_code() -> None:
-    from gfm_helpers import render_github
+    from support.gfm import render_github
 
     plain = "numpy is not the signed version (1.26 → 2.0), file models/llama"
     report = Report(command="verify model", target="t", findings=(
@@ -184,7 +184,7 @@ def test_prose_stays_prose_and_anything_linkable_is_code() -> None:
     "value", ["`", "``", "` x `", "  ", " lead", "a`b``c```d", "\\`", "x\ty\n", "\u202eevil"]
 )
 def test_code_spans_show_the_value_exactly(value: str) -> None:
-    from gfm_helpers import code_texts, render_github
+    from support.gfm import code_texts, render_github
 
     report = Report(command="verify model", target="t", findings=(
         Finding("artifact-unexpected", value, "unexpected"),
@@ -203,7 +203,7 @@ def test_is_prose_refuses_every_link_shape() -> None:
 
 
 def test_mentions_and_references_are_not_in_text_github_post_processes() -> None:
-    from gfm_helpers import GITHUB_LINKABLE, text_outside_code
+    from support.gfm import GITHUB_LINKABLE, text_outside_code
 
     rendered = "<p>@octocat and #12 and GH-3 and <code>@safe #1</code></p>"
     found = GITHUB_LINKABLE.findall(text_outside_code(rendered))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from sbom_helpers import (
+from support.sbom_inputs import (
     DATASET,
     DEPENDENCIES,
     DEPLOYMENT,
@@ -23,13 +23,11 @@ from sbom_helpers import (
     SHARD,
     TIMESTAMP,
     build,
-    component,
-    file_node,
     hexdigest,
     plain_file,
-    props,
     sharded_file,
 )
+from support.surgery import component_of, file_node, props
 
 import chainguard
 from chainguard.errors import SbomError
@@ -80,7 +78,7 @@ def test_expires_is_optional() -> None:
 
 
 def test_model_and_dataset_components(doc: dict[str, Any]) -> None:
-    model = component(doc, "model:llama-mini")
+    model = component_of(doc, "model:llama-mini")
     assert model["type"] == "machine-learning-model"
     assert model["name"] == "llama-mini"
     assert model["hashes"] == [{"alg": "SHA-256", "content": tree_digest(MODEL.files)}]
@@ -95,7 +93,7 @@ def test_model_and_dataset_components(doc: dict[str, Any]) -> None:
     assert file_node(doc, "model:llama-mini", "config.json")["bom-ref"] == (
         "model:llama-mini/config.json"
     )
-    dataset = component(doc, "dataset:llama-mini")
+    dataset = component_of(doc, "dataset:llama-mini")
     assert dataset["type"] == "data"
     assert dataset["hashes"][0]["content"] == tree_digest(DATASET.files)
 
@@ -138,7 +136,7 @@ def test_safetensors_properties(doc: dict[str, Any]) -> None:
 
 
 def test_library_components(doc: dict[str, Any]) -> None:
-    numpy = component(doc, "pkg:pypi/numpy@2.1.0")
+    numpy = component_of(doc, "pkg:pypi/numpy@2.1.0")
     assert numpy["type"] == "library"
     assert (numpy["name"], numpy["version"], numpy["purl"]) == (
         "numpy",
@@ -150,7 +148,7 @@ def test_library_components(doc: dict[str, Any]) -> None:
     )
     assert {h["alg"] for h in numpy["hashes"]} == {"SHA-256"}
     assert props(numpy) == {"chainguard:source": "requirements.lock"}
-    st = component(doc, "pkg:safetensors@0.4.5")
+    st = component_of(doc, "pkg:safetensors@0.4.5")
     assert "purl" not in st
     assert props(st) == {"chainguard:record-sha256": hexdigest("record"), "installer": "pip"}
 
@@ -319,7 +317,7 @@ def test_schema_is_checked_in_pieces_that_cover_every_entry() -> None:
     assert len(nested) == 333 + len(MODEL.files)
     assert max(len(c.get("components", [])) for p in parts for c in p.get("components", [])) <= 50
 
-    last = component(doc, "dataset:big")["components"][-1]
+    last = component_of(doc, "dataset:big")["components"][-1]
     last["hashes"][0]["alg"] = "SHA-999"  # in the last piece
     with pytest.raises(SbomError, match=r"does not conform to CycloneDX 1\.6"):
         _validate(doc)

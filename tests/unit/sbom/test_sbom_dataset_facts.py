@@ -9,20 +9,18 @@ from typing import Any
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from sbom_helpers import (
+from support.sbom_inputs import (
     DATASET,
     DEPENDENCIES,
     DEPLOYMENT,
     MODEL,
     SERIAL_NUMBER,
     TIMESTAMP,
-    file_node,
     hexdigest,
     mutated,
     plain_file,
-    props,
-    reseal,
 )
+from support.surgery import file_node, props, reseal_all
 
 from chainguard.errors import SbomError
 from chainguard.models import ParquetInfo
@@ -119,7 +117,7 @@ def _parquet_doc_mutation(name: str, value: str | None) -> bytes:
         node["properties"].append({"name": "chainguard:parquet:rows", "value": "5"})
         if value is not None:
             node["properties"].append({"name": name, "value": value})
-        reseal(doc)
+        reseal_all(doc)
 
     return mutated(mutate)
 

@@ -6,8 +6,10 @@ import json
 from dataclasses import replace
 
 import pytest
-from deps_helpers import DEPS_FIXTURES, DepsVenv
-from sbom_helpers import DEPLOYMENT, SERIAL_NUMBER, TIMESTAMP, component, props, set_prop
+from support import DEPS_FIXTURES
+from support.deps import DepsVenv
+from support.sbom_inputs import DEPLOYMENT, SERIAL_NUMBER, TIMESTAMP
+from support.surgery import component_of, props, set_prop
 
 from chainguard.collectors.deps import collect_lock
 from chainguard.collectors.environment import collect_environment
@@ -52,14 +54,14 @@ def test_one_distribution_in_two_manifests_is_two_components() -> None:
     assert "pkg:pypi/requests@2.32.3#uv-lock:uv.lock" in refs
     assert "pkg:pypi/requests@2.32.3#requirements:requirements.txt" in refs
     assert len(refs) == len(set(refs))
-    node = component(doc, "pkg:pypi/requests@2.32.3#uv-lock:uv.lock")
+    node = component_of(doc, "pkg:pypi/requests@2.32.3#uv-lock:uv.lock")
     assert props(node)[v.MANIFEST] == "uv-lock:uv.lock"
 
 
 def test_sboms_without_manifest_names_still_read() -> None:
     legacy = Dependency("numpy", "2.1.0", purl="pkg:pypi/numpy@2.1.0")
     doc = json.loads(render((legacy,)))
-    assert component(doc, "pkg:pypi/numpy@2.1.0")  # the old ref shape
+    assert component_of(doc, "pkg:pypi/numpy@2.1.0")  # the old ref shape
     (read,) = read_sbom(json.dumps(doc).encode(), "sbom").dependencies
     assert read.manifest == ""
 

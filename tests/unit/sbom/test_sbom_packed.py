@@ -1,4 +1,4 @@
-"""The verify path's compact reading of a signed SBOM (sbom/packed.py, trust/_json streaming,
+"""The verify path's compact reading of a signed SBOM (sbom/packed.py, _strictjson streaming,
 sbom/read.py on packed file lists) means exactly what the plain strict reading means."""
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ import random
 from typing import Any
 
 import pytest
-from sbom_helpers import build, file_node, mutated
+from support.sbom_inputs import build, mutated
+from support.surgery import file_node
 from test_sbom_read import MUTATIONS, UNSEALED
 
-from chainguard.errors import BundleError, SbomError
-from chainguard.models import ExpectedState, FileList, Subject
-from chainguard.sbom.packed import PackedFiles, pack_file_array
-from chainguard.sbom.read import read_sbom, read_sbom_document
-from chainguard.trust._json import (
+from chainguard._strictjson import (
     ANY_INDEX,
     JsonPath,
     Packer,
@@ -24,6 +21,10 @@ from chainguard.trust._json import (
     loads_strict,
     loads_strict_packed,
 )
+from chainguard.errors import BundleError, SbomError
+from chainguard.models import ExpectedState, FileList, Subject
+from chainguard.sbom.packed import PackedFiles, pack_file_array
+from chainguard.sbom.read import read_sbom, read_sbom_document
 from chainguard.trust.statement import build_statement, parse_statement
 
 CYCLONEDX = "https://cyclonedx.org/bom"
@@ -267,7 +268,7 @@ def test_malformed_arrays_raise(text: str) -> None:
 
 def _streamed(data: bytes, piece: int, monkeypatch: pytest.MonkeyPatch) -> object:
     """loads_strict_packed_stream over ``piece``-byte chunks, with small windows that move."""
-    from chainguard.trust import _json
+    from chainguard import _strictjson as _json
 
     monkeypatch.setattr(_json, "LOOKAHEAD", 1024)
     monkeypatch.setattr(_json, "_REFILL", 512)

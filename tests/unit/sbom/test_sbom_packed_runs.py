@@ -9,26 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastpath_helpers import (
-    CHANGES,
-    CHUNK,
-    TRAIN,
-    DatasetRelease,
-    Undo,
-    dataset_files,
-    make_dataset_release,
-    observe,
-    read_both,
-)
+from support.fastpath import CHANGES, CHUNK, TRAIN, Undo, dataset_files, observe, read_both
+from support.release import Release, make_release
 
 from chainguard.models import FileList
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> DatasetRelease:
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
     """Made once (creating 650 files is slow on some disks); tests that change the tree
     undo their change."""
-    return make_dataset_release(tmp_path_factory.mktemp("signed"), dataset_files())
+    return make_release(
+        tmp_path_factory.mktemp("signed"), datasets={"ds": dataset_files()}, sbom_name="ds.cdx.json"
+    )
 
 
 def component_files(reading_state: object) -> FileList:
@@ -39,7 +32,7 @@ def component_files(reading_state: object) -> FileList:
 
 @pytest.mark.parametrize("process_min_files", [1, 10**9], ids=["processes", "serial"])
 def test_the_tree_as_signed_reads_the_same_with_runs(
-    release: DatasetRelease, process_min_files: int
+    release: Release, process_min_files: int
 ) -> None:
     _, runs = observe(release.data, process_min_files=process_min_files)
     plain, fast = read_both(release.payload(), release.sbom_sha256(), runs)
@@ -57,7 +50,7 @@ def test_the_tree_as_signed_reads_the_same_with_runs(
 def test_a_tree_of_one_directory_is_read_in_one_digest(tmp_path: Path) -> None:
     # every element a run, in order: the packer's running digest is the root digest
     files = {f"{i:04d}.txt": b"%d" % i for i in range(CHUNK + 8)}
-    release = make_dataset_release(tmp_path, files)
+    release = make_release(tmp_path, datasets={"ds": files}, sbom_name="ds.cdx.json")
     _, runs = observe(release.data)
     plain, fast = read_both(release.payload(), release.sbom_sha256(), runs)
     assert fast.runs_taken == 2
@@ -67,7 +60,7 @@ def test_a_tree_of_one_directory_is_read_in_one_digest(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
 def test_a_tree_that_differs_reads_the_same_with_its_runs(
-    release: DatasetRelease, change: Callable[[Path], Undo]
+    release: Release, change: Callable[[Path], Undo]
 ) -> None:
     undo = change(release.data)
     try:
@@ -84,14 +77,14 @@ def test_a_tree_that_differs_reads_the_same_with_its_runs(
 
 
 def test_runs_observed_under_another_component_name_are_not_used(
-    release: DatasetRelease,
+    release: Release,
 ) -> None:
     _, runs = observe(release.data, bom_ref="dataset:other")
     _, fast = read_both(release.payload(), release.sbom_sha256(), runs)
     assert fast.runs_taken == 0
 
 
-def test_when_every_chunk_differs_no_run_is_taken(release: DatasetRelease) -> None:
+def test_when_every_chunk_differs_no_run_is_taken(release: Release) -> None:
     # one file in each of the 9 chunks test_the_tree_as_signed_reads_the_same_with_runs takes
     touched = [
         "a.txt",
@@ -117,7 +110,7 @@ def test_when_every_chunk_differs_no_run_is_taken(release: DatasetRelease) -> No
     assert plain.state is not None
 
 
-def test_after_a_cancelled_observation_reading_still_ends(release: DatasetRelease) -> None:
+def test_after_a_cancelled_observation_reading_still_ends(release: Release) -> None:
     # An observation that stopped early closes its runs: the reader gets no run and waits
     # for nothing, and reads what the plain reading reads.
     from chainguard.hashing import RenderedRuns
@@ -130,7 +123,7 @@ def test_after_a_cancelled_observation_reading_still_ends(release: DatasetReleas
 
 
 def test_files_not_hashable_whole_leave_their_chunk_to_the_plain_reading(
-    release: DatasetRelease,
+    release: Release,
 ) -> None:
     unreadable = release.data / "val" / "001.jsonl"
     replaced = release.data / "with space" / "file name.txt"

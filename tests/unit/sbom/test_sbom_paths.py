@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chainguard.sbom.paths import MAX_PATH_BYTES, safe_join, unsafe_reason
+from chainguard.paths import MAX_PATH_BYTES, safe_join, unsafe_reason
 
 SAFE = [
     "a",

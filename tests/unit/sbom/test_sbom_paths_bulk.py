@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chainguard.sbom.paths import MAX_PATH_BYTES, every_path_safe, unsafe_reason
+from chainguard.paths import MAX_PATH_BYTES, every_path_safe, unsafe_reason
 
 
 @pytest.mark.parametrize(

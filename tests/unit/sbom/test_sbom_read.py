@@ -9,21 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sbom_helpers import (
+from support.sbom_inputs import (
     DATASET,
     DEPENDENCIES,
     DEPLOYMENT,
     MODEL,
     build,
-    component,
-    file_node,
     hexdigest,
     mutated,
     plain_file,
-    props,
-    reseal,
-    set_prop,
 )
+from support.surgery import component_of, file_node, props, reseal_all, set_prop
 
 from chainguard.errors import SbomError
 from chainguard.models import FileDigest, tree_digest
@@ -70,7 +66,7 @@ def test_round_trip_of_an_empty_deployment() -> None:
 
 def test_library_names_are_normalised() -> None:
     def rename(doc: dict[str, Any]) -> None:
-        component(doc, "pkg:safetensors@0.4.5")["name"] = "Safe_Tensors.Lib"
+        component_of(doc, "pkg:safetensors@0.4.5")["name"] = "Safe_Tensors.Lib"
 
     state = read_sbom(mutated(rename), "x")
     assert "safe-tensors-lib" in {d.name for d in state.dependencies}
@@ -79,7 +75,7 @@ def test_library_names_are_normalised() -> None:
 def test_unknown_hash_algorithms_and_component_types_are_ignored() -> None:
     def add(doc: dict[str, Any]) -> None:
         doc["components"].append({"type": "container", "name": "whatever"})
-        component(doc, "pkg:pypi/numpy@2.1.0")["hashes"].append(
+        component_of(doc, "pkg:pypi/numpy@2.1.0")["hashes"].append(
             {"alg": "Streebog-256", "content": "00"}
         )
 
@@ -155,7 +151,7 @@ def test_root_digest_covers_unsafe_paths_too() -> None:
 
 
 def model_node(doc: dict[str, Any]) -> dict[str, Any]:
-    return component(doc, MODEL_REF)
+    return component_of(doc, MODEL_REF)
 
 
 def config_node(doc: dict[str, Any]) -> dict[str, Any]:
@@ -388,17 +384,19 @@ MUTATIONS = [
     # libraries
     (
         "lib-hash",
-        lambda d: set_hash(component(d, "pkg:pypi/numpy@2.1.0"), "SHA-512", "ab"),
+        lambda d: set_hash(component_of(d, "pkg:pypi/numpy@2.1.0"), "SHA-512", "ab"),
         "SHA-512 must be 128",
     ),
     (
         "lib-record",
-        lambda d: set_prop(component(d, "pkg:safetensors@0.4.5"), "chainguard:record-sha256", "x"),
+        lambda d: set_prop(
+            component_of(d, "pkg:safetensors@0.4.5"), "chainguard:record-sha256", "x"
+        ),
         "record-sha256 must be",
     ),
     (
         "lib-name",
-        lambda d: component(d, "pkg:safetensors@0.4.5").update(name=""),
+        lambda d: component_of(d, "pkg:safetensors@0.4.5").update(name=""),
         "name must not be empty",
     ),
 ]
@@ -475,6 +473,6 @@ def test_duplicate_keys_are_rejected_at_any_depth() -> None:
 
 def test_reseal_helper_keeps_a_valid_document_valid() -> None:
     doc = json.loads(build())
-    reseal(doc)
+    reseal_all(doc)
     assert read_sbom(json.dumps(doc).encode(), "x").components
     assert props(model_node(doc))["chainguard:file-count"] == "4"

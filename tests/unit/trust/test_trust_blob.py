@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sigstore_cases import edit_json, flip_b64, key_message_bundle, public_pem
+from support.sigstore_cases import edit_json, flip_b64, key_message_bundle, public_pem
 from trust_helpers import SUBJECT, assert_one_line, signed_bundle
 
 from chainguard.errors import BundleError, InputError, UsageError, VerificationFailure

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from oms_helpers import (
+from support.oms import (
     CERTIFICATE,
     ELLIPTIC,
     SIGSTORE,

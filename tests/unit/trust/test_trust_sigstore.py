@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sigstore_cases import (
+from support.sigstore_cases import (
     CASE_IDS,
     CASES,
     DSSE_CASE,

@@ -45,7 +45,7 @@ def dataset_payload(files: int = 300) -> bytes:
 @pytest.fixture(autouse=True)
 def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     # stream everything, in small pieces, through small moving windows
-    from chainguard.trust import _json
+    from chainguard import _strictjson as _json
 
     monkeypatch.setattr(stream, "STREAM_FROM", 0)
     monkeypatch.setattr(stream, "_PIECE", 4096)

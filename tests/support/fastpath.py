@@ -1,18 +1,13 @@
 """Helpers for the tests of verify's fast path (hashing.RenderedRuns, sbom/packed.py runs,
-the prestart in _launch.py): real datasets, real SBOMs and signatures, the signed statement
-parsed with and without the runs of the directory as hashed.
-
-Imported by name (tests/ is on sys.path through its conftest.py; no __init__.py).
-"""
+the prestart in _launch.py): one dataset and the ways a tree may differ from it, the signed
+statement parsed with and without the runs of the directory as hashed. Releases come from
+support.release, SBOM edits from support.surgery."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from chainguard import api
 from chainguard.collectors.tree import collect_tree
@@ -22,15 +17,12 @@ from chainguard.hashing import _LISTED_CHUNK, EveryPath, HashSettings, RenderedR
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,
     ExpectedState,
-    FileDigest,
     ObservedTree,
-    Subject,
 )
-from chainguard.models import tree_digest as reference_tree_digest
 from chainguard.sbom.packed import Expect, PackedFiles
 from chainguard.sbom.read import read_sbom_document
-from chainguard.trust.bundle import read_bundle_file
 from chainguard.trust.statement import parse_statement
+from support.release import Release
 
 MIB = 1024 * 1024
 # Names per directory chunk the engine hashes (and renders) at once: the tests size their
@@ -39,149 +31,6 @@ CHUNK = _LISTED_CHUNK
 TRAIN = CHUNK + 88  # files in dataset_files()'s train/: two chunks
 # A signed bundle this large makes verify_tree take the fast path without any monkeypatching.
 BIG_BUNDLE = api.OVERLAP_FROM_BYTES
-DEPLOYMENT = "svc"  # the deployment name every release here is built (and signed) as
-
-
-def write_files(directory: Path, files: dict[str, bytes]) -> Path:
-    for rel, content in files.items():
-        path = directory / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return directory
-
-
-@dataclass(frozen=True)
-class DatasetRelease:
-    """A dataset directory with its SBOM, signature and key pair, made by the library API."""
-
-    data: Path
-    sbom: Path
-    sig: Path
-    key: Path
-    pub: Path
-
-    def trust(self) -> api.TrustInputs:
-        # the rollback state store beside the SBOM, never inside the dataset
-        state = self.sbom.parent / "state"
-        if state.is_relative_to(self.data):
-            state = self.data.parent / "state"
-        # the deployment the release was built as, pinned as a well-configured operator does
-        return api.TrustInputs(
-            sbom=self.sbom,
-            signatures=(),
-            keys=(self.pub,),
-            state_dir=state,
-            deployment=DEPLOYMENT,
-        )
-
-    def payload(self) -> bytes:
-        """The signed in-toto statement, as the bundle carries it."""
-        bundle, _ = read_bundle_file(self.sig, str(self.sig))
-        assert bundle.envelope is not None
-        return bundle.envelope.payload
-
-    def sbom_sha256(self) -> str:
-        return hashlib.sha256(self.sbom.read_bytes()).hexdigest()
-
-    def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.sbom.read_text())
-        return doc
-
-    def variant(
-        self,
-        directory: Path,
-        doc: dict[str, Any],
-        *,
-        raw: bool = False,
-        respell: Callable[[bytes], bytes] | None = None,
-    ) -> DatasetRelease:
-        """The same dataset and key, with ``doc`` as its SBOM, signed, in ``directory``."""
-        sbom = directory / self.sbom.name
-        other = DatasetRelease(self.data, sbom, Path(f"{sbom}.sig"), self.key, self.pub)
-        other.edit(doc, raw=raw, respell=respell)
-        return other
-
-    def edit(
-        self,
-        doc: dict[str, Any],
-        *,
-        raw: bool = False,
-        respell: Callable[[bytes], bytes] | None = None,
-    ) -> None:
-        """Write ``doc`` as the SBOM (as `sbom build` lays it out) and sign it again. ``raw``:
-        sign it as it stands, as an attacker holding the key would; `sign` reads the SBOM
-        first and refuses a malformed one. ``respell`` (raw only): the statement's bytes as
-        signed, from those `sign` would write (the same JSON, laid out otherwise)."""
-        self.sbom.write_text(json.dumps(doc, indent=2) + "\n")
-        assert raw or respell is None
-        if not raw:
-            api.sign_sbom(self.sbom, self.key, self.sig)
-            return
-        from chainguard.trust import dsse
-        from chainguard.trust.bundle import key_bundle_json
-        from chainguard.trust.keys import load_private_key
-        from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, build_statement
-
-        data = self.sbom.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        subjects = [Subject(f"deployment:{DEPLOYMENT}", (("sha256", digest),))]
-        for c in doc["components"]:
-            if c.get("bom-ref", "").startswith(("dataset:", "model:")):
-                root = next(h["content"] for h in c["hashes"] if h["alg"] == "SHA-256")
-                subjects.append(Subject(c["bom-ref"], (("sha256", root),)))
-        key = load_private_key(self.key, None)
-        payload = build_statement(subjects, "https://cyclonedx.org/bom", json.loads(data))
-        if respell is not None:
-            written, payload = payload, respell(payload)
-            assert json.loads(payload) == json.loads(written)  # only the layout differs
-        envelope = dsse.sign(payload, PAYLOAD_TYPE_IN_TOTO, key)
-        self.sig.write_bytes(key_bundle_json(envelope, key.trusted_key))
-
-
-def make_dataset_release(
-    root: Path, files: dict[str, bytes], *, name: str = "ds", pad_to: int = 0
-) -> DatasetRelease:
-    """Write a dataset, build and sign its SBOM. ``pad_to``: grow the signed bundle to at least
-    this many bytes with a long metadata description (a real, valid, large signed SBOM
-    without 25,000 files to hash)."""
-    data = write_files(root / name, files)
-    key, pub = api.keygen(root / "release")
-    sbom = root / f"{name}.cdx.json"
-    api.build_sbom(name=DEPLOYMENT, version="1.0", datasets=[data], output=sbom)
-    release = DatasetRelease(data, sbom, Path(f"{sbom}.sig"), key, pub)
-    api.sign_sbom(sbom, key)
-    if pad_to:
-        doc = json.loads(sbom.read_text())
-        # base64 makes the payload 4/3 larger in the bundle
-        doc["metadata"]["component"]["description"] = "p" * (pad_to * 3 // 4)
-        release.edit(doc)
-        assert release.sig.stat().st_size >= pad_to
-    return release
-
-
-def dataset_component(doc: dict[str, Any], bom_ref: str = "dataset:ds") -> dict[str, Any]:
-    found = [c for c in doc["components"] if c.get("bom-ref") == bom_ref]
-    assert len(found) == 1, bom_ref
-    component: dict[str, Any] = found[0]
-    return component
-
-
-def reseal(component: dict[str, Any]) -> None:
-    """Recompute the component's root digest, file count and total size after its file list
-    was edited, as a malicious (or buggy) signer would: the SBOM stays self-consistent."""
-    files = []
-    for node in component["components"]:
-        size = next(p["value"] for p in node["properties"] if p["name"] == "chainguard:size")
-        sha = next(h["content"] for h in node["hashes"] if h["alg"] == "SHA-256")
-        files.append(FileDigest(node["name"], int(size), sha))
-    for h in component["hashes"]:
-        if h["alg"] == "SHA-256":
-            h["content"] = reference_tree_digest(files)
-    for p in component["properties"]:
-        if p["name"] == "chainguard:file-count":
-            p["value"] = str(len(files))
-        elif p["name"] == "chainguard:total-size":
-            p["value"] = str(sum(f.size for f in files))
 
 
 def observe(
@@ -269,7 +118,7 @@ def read_both(
     return plain, fast
 
 
-def verify_outcome(release: DatasetRelease, directory: Path | None = None) -> tuple[object, ...]:
+def verify_outcome(release: Release, directory: Path | None = None) -> tuple[object, ...]:
     """verify_tree's report (report_view), or the error it raised (type and message)."""
     try:
         report = api.verify_tree(directory or release.data, kind="dataset", trust=release.trust())

@@ -21,9 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEPS_FIXTURES = REPO_ROOT / "fixtures" / "deps"
-DEPLOYMENT = "svc"  # the deployment signed_sbom builds; verifies pin it, as an operator would
+from support.release import make_release
 
 
 @dataclass(frozen=True)
@@ -170,19 +168,13 @@ def signed_sbom(
     locks: tuple[Path, ...] = (),
     envs: tuple[Path, ...] = (),
 ) -> tuple[Path, Path]:
-    """Build and sign an SBOM of these manifests; returns (sbom, trusted public key)."""
-    from chainguard import api
-
-    directory.mkdir(parents=True, exist_ok=True)
-    _, public = api.keygen(directory / "release")
-    sbom = directory / "deps.cdx.json"
-    api.build_sbom(
-        name=DEPLOYMENT,
-        version="1.0.0",
-        output=sbom,
+    """A dependencies-only release (make_release): returns (sbom, trusted public key)."""
+    release = make_release(
+        directory,
         requirements=requirements,
         locks=locks,
         envs=envs,
+        version="1.0.0",
+        sbom_name="deps.cdx.json",
     )
-    api.sign_sbom(sbom, directory / "release.key")
-    return sbom, public
+    return release.sbom, release.pub

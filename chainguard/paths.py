@@ -1,4 +1,4 @@
-"""Is a path read from an SBOM safe to join under a root directory?
+"""Is a path read from an SBOM (or a signed manifest) safe to join under a root directory?
 
 The SBOM is signed, but a signature says who wrote it, not that every path in it is benign:
 a path such as ``../../etc/shadow`` must be reported, never opened. Only plain relative POSIX

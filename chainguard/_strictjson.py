@@ -1,9 +1,13 @@
-"""Strict JSON parsing shared by every trust parser.
+"""Strict JSON, whole or streamed: what sbom and trust parse signed documents with.
 
 Python's json keeps the last of two equal keys while other parsers keep the first: a document
 with ``{"payload": A, "payload": B}`` could then mean one thing to the signer and another to
 the verifier. Every JSON we read on the trust path therefore rejects duplicate keys, as well as
-the non-standard NaN/Infinity constants.
+the non-standard NaN/Infinity constants. ``reject_duplicates`` is the one duplicate-key check
+(sbom/read.py and the safetensors header reader use it too, with their own messages).
+
+It sits below both sbom and trust (it imports only errors): sbom/packed.py packs the arrays
+this streaming parser hands it, and trust parses statements and bundles with it.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from chainguard.errors import InputError
 
 
-class _DuplicateKey(ValueError):
+class DuplicateKeyError(ValueError):
+    """A JSON object holds ``key`` twice."""
+
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
 
 
-def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    obj: dict[str, object] = {}
+def reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's ``object_pairs_hook`` refusing a key seen twice (DuplicateKeyError)."""
+    obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise _DuplicateKey(key)
+            raise DuplicateKeyError(key)
         obj[key] = value
     return obj
 
@@ -43,9 +51,9 @@ def loads_strict(data: bytes, source: str, error: type[InputError]) -> object:
         raise error(f"{source}: not UTF-8 JSON (invalid byte at offset {e.start})") from e
     try:
         return json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text, object_pairs_hook=reject_duplicates, parse_constant=_reject_constant
         )
-    except _DuplicateKey as e:
+    except DuplicateKeyError as e:
         raise error(f"{source}: duplicate JSON key {shown(e.key)}") from e
     except json.JSONDecodeError as e:
         raise error(
@@ -192,9 +200,7 @@ def loads_strict_packed_stream(
 
 
 def _parse_packed(window: TextWindow, packers: Mapping[JsonPath, Packer]) -> object:
-    decoder = json.JSONDecoder(
-        object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-    )
+    decoder = json.JSONDecoder(object_pairs_hook=reject_duplicates, parse_constant=_reject_constant)
     prefixes = {path[:i] for path in packers for i in range(len(path))}
     parser = _Streaming(window, decoder.raw_decode, dict(packers), prefixes)
     value, end = parser.parse_value(window.skip(window.ensure(0, window.lookahead)), ())

@@ -5,8 +5,6 @@ tagfilter), then post-processes the HTML's text: @mentions, #123 / GH-123 / owne
 issue references, commit SHAs and a repository's own autolink prefixes become links, except
 inside <code>, <pre> and <a>. cmark-gfm is run for real; the post-processing is checked by
 looking for anything of its shape in the text outside <code>.
-
-Imported by name (the tests directories have no __init__.py).
 """
 
 from __future__ import annotations

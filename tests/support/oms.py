@@ -1,8 +1,5 @@
-"""Helpers for the OpenSSF model signing tests: real keys, real CAs, real bundles.
-
-Imported by name from the unit, integration and adversarial OMS tests (tests/ is on sys.path
-through tests/conftest.py; the tests directories have no __init__.py).
-"""
+"""Helpers for the OpenSSF model signing tests (unit, integration and adversarial): real keys,
+real CAs, real bundles."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Sigstore interop vectors (see ../shared/vectors/README.md) and bundle-making helpers.
 
-Shared by the unit, integration and adversarial Sigstore tests; importable because tests/
-holds the root conftest.py. Vectors are read in place; derived (tampered) copies go to tmp_path.
+Shared by the unit, integration and adversarial Sigstore tests. Vectors are read in place;
+derived (tampered) copies go to tmp_path.
 """
 
 from __future__ import annotations

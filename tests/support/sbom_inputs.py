@@ -1,4 +1,5 @@
-"""Inputs and document surgery shared by the SBOM tests."""
+"""Fixed inputs shared by the SBOM unit tests: one deployment, model, dataset and
+dependencies, built with a fixed timestamp and serial number (edits: support.surgery)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from chainguard.models import (
     FileDigest,
     Property,
     SafetensorsInfo,
-    tree_digest,
 )
 from chainguard.sbom.build import ComponentInput, build_sbom
+from support.surgery import reseal_all
 
 TIMESTAMP = datetime(2026, 11, 26, 21, 0, 0, tzinfo=timezone.utc)
 SERIAL_NUMBER = UUID("12345678-1234-5678-1234-567812345678")
@@ -108,49 +109,9 @@ def build(
     )
 
 
-def component(doc: dict[str, Any], bom_ref: str) -> dict[str, Any]:
-    return next(c for c in doc["components"] if c.get("bom-ref") == bom_ref)
-
-
-def file_node(doc: dict[str, Any], bom_ref: str, path: str) -> dict[str, Any]:
-    return next(f for f in component(doc, bom_ref)["components"] if f["name"] == path)
-
-
-def props(node: dict[str, Any]) -> dict[str, str]:
-    return {p["name"]: p.get("value", "") for p in node.get("properties", [])}
-
-
-def set_prop(node: dict[str, Any], name: str, value: str | None) -> None:
-    """Set (or with None, remove) a property on a node."""
-    kept = [p for p in node.get("properties", []) if p["name"] != name]
-    if value is not None:
-        kept.append({"name": name, "value": value})
-    node["properties"] = kept
-
-
-def reseal(doc: dict[str, Any]) -> None:
-    """Recompute every tree component's root digest, file count and total size from its files,
-    so that a test's mutation reaches the check it targets instead of the digest check."""
-    for c in doc.get("components", []):
-        if not isinstance(c, dict) or c.get("type") not in ("machine-learning-model", "data"):
-            continue
-        files = []
-        try:
-            for f in c.get("components", []):
-                sha = next(h["content"] for h in f["hashes"] if h["alg"] == "SHA-256")
-                size = int(props(f)["chainguard:size"])
-                files.append(FileDigest(path=f["name"], size=size, sha256=sha))
-            digest = tree_digest(files)
-        except (KeyError, ValueError, TypeError, AttributeError, StopIteration, UnicodeEncodeError):
-            continue  # the mutation broke a file entry; read.py rejects it before the digest
-        c["hashes"] = [{"alg": "SHA-256", "content": digest}]
-        set_prop(c, "chainguard:file-count", str(len(files)))
-        set_prop(c, "chainguard:total-size", str(sum(f.size for f in files)))
-
-
 def mutated(mutate: Callable[[dict[str, Any]], object], *, seal: bool = True) -> bytes:
     doc = json.loads(build())
     mutate(doc)
     if seal:
-        reseal(doc)
+        reseal_all(doc)
     return json.dumps(doc).encode()
