@@ -4,8 +4,9 @@ sides run.
 Small files (at most CHUNK_SIZE bytes) are hashed here: by the calling thread when there are
 few of them, else by worker processes, fresh ``python -I -S`` interpreters that import this
 module only. It imports nothing but a few stdlib modules and sbom/fileshape.py (not chainguard's
-models, errors or hashing), so that a worker starts in ~10 ms instead of ~60: on a two-core
-machine, worker start-up is paid in wall time against the hashlib floor.
+models, errors or hashing), so that a worker starts several times faster than one importing
+chainguard (benchmarks/README.md, "The hashing engine"): on a two-core machine, worker start-up
+is paid in wall time against the hashlib floor.
 
 Files are opened with O_NOFOLLOW and re-checked with fstat against what the directory walk saw,
 and the path is stat'ed again after hashing: a file that is swapped, grown, shrunk or touched
@@ -25,8 +26,8 @@ import struct
 # The one import from chainguard: the shape of a file entry, which imports nothing itself.
 from chainguard.sbom.fileshape import json_verbatim, render_element
 
-# typing.TYPE_CHECKING without importing typing, which costs a worker ~10 ms to start (mypy
-# knows the name). The aliases below exist for the type checker only.
+# typing.TYPE_CHECKING without importing typing, which would add a good part of a worker's
+# start-up (mypy knows the name). The aliases below exist for the type checker only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -93,6 +94,19 @@ def _os_problem(e: OSError) -> tuple[ProblemKind, str]:
     return "unreadable", e.strerror or str(e)
 
 
+def _blake3_hex(data: memoryview) -> str:
+    h = _blake3_new()
+    h.update(data)
+    hexdigest: str = h.hexdigest()
+    return hexdigest
+
+
+def _check_unchanged(after: os.stat_result, ino: int, dev: int, size: int, mtime_ns: int) -> None:
+    """The path, stat'ed again after reading, still names the file read, as it was."""
+    if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (ino, dev, size, mtime_ns):
+        raise _Changed("modified while being read")
+
+
 # Per-file result codes (see _SmallResult).
 HASHED, ANOMALY, LARGE = 0, 1, 2
 
@@ -130,19 +144,8 @@ def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _S
             raise _Changed("grew while being read")
         data = view[:size]
         sha = hashlib.sha256(data).hexdigest()
-        b3: str | None = None
-        if with_blake3:
-            h = _blake3_new()
-            h.update(data)
-            b3 = h.hexdigest()
-        after = os.stat(path, follow_symlinks=False)
-        if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
-            ino,
-            dev,
-            size,
-            mtime_ns,
-        ):
-            raise _Changed("modified while being read")
+        b3 = _blake3_hex(data) if with_blake3 else None
+        _check_unchanged(os.stat(path, follow_symlinks=False), ino, dev, size, mtime_ns)
     except _Changed as e:
         return (ANOMALY, "changed-during-hash", str(e))
     except OSError as e:
@@ -189,12 +192,6 @@ def _hash_listed(
     a file replaced after it was read is no different from one replaced after verify ended.
     It saves a fifth of the system calls per file, the bulk of a many-file verify's time.
     """
-    lines: list[str] = []
-    blake3: list[str | None] | None = [] if with_blake3 else None
-    others: list[tuple[int, _SmallResult]] = []
-    nbytes = 0
-    elements: list[str] = []
-    element = render_element
     if render is not None and not (
         json_verbatim(render) and json_verbatim(prefix) and json_verbatim("".join(names))
     ):
@@ -209,59 +206,7 @@ def _hash_listed(
         opened = os.fstat(dir_fd)
         if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
             return _all_changed(names, None)
-        open_, fstat, readv, close, lstat = os.open, os.fstat, os.readv, os.close, os.stat
-        sha256, is_regular = hashlib.sha256, stat.S_ISREG
-        for i, name in enumerate(names):
-            try:
-                fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
-                try:
-                    st = fstat(fd)
-                    if not is_regular(st.st_mode):
-                        raise _Changed("replaced after it was listed")
-                    size = st.st_size
-                    if size > limit:
-                        others.append((i, (LARGE, size, st.st_ino, st.st_dev, st.st_mtime_ns)))
-                        continue
-                    # One byte more than listed: a short read proves the end (_hash_small_file).
-                    view = buf[: size + 1]
-                    got = readv(fd, [view])
-                    if 0 < got < size:
-                        while n := readv(fd, [view[got:]]):
-                            got += n
-                finally:
-                    close(fd)
-                if got != size:
-                    raise _Changed(
-                        "shrank while being read" if got < size else "grew while being read"
-                    )
-                data = view[:size]
-                digest = sha256(data).hexdigest()
-                b3: str | None = None
-                if blake3 is not None:
-                    h = _blake3_new()
-                    h.update(data)
-                    b3 = h.hexdigest()
-                if recheck:
-                    after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
-                    if (after.st_ino, after.st_dev, after.st_size, after.st_mtime_ns) != (
-                        st.st_ino,
-                        st.st_dev,
-                        size,
-                        st.st_mtime_ns,
-                    ):
-                        raise _Changed("modified while being read")
-            except _Changed as e:
-                others.append((i, (ANOMALY, "changed-during-hash", str(e))))
-                continue
-            except OSError as e:
-                others.append((i, (ANOMALY, *_os_problem(e))))
-                continue
-            lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
-            nbytes += size
-            if render is not None:
-                elements.append(element(render, prefix + name, size, digest))
-            if blake3 is not None:
-                blake3.append(b3)
+        hashed = _hash_in_directory(dir_fd, prefix, names, limit, with_blake3, buf, render, recheck)
         try:
             still = os.stat(path, follow_symlinks=not prefix)
         except OSError as e:
@@ -270,11 +215,78 @@ def _hash_listed(
             return _all_changed(names, None)
     finally:
         os.close(dir_fd)
-    rendered = None
-    if render is not None and not others:
-        as_json = ",".join(elements)
-        rendered = (hashlib.sha256(as_json.encode()).digest(), len(as_json))
-    return "".join(lines), blake3, others, nbytes, rendered
+    return hashed
+
+
+def _hash_in_directory(
+    dir_fd: int,
+    prefix: str,
+    names: Sequence[str],
+    limit: int,
+    with_blake3: bool,
+    buf: memoryview,
+    render: str | None,
+    recheck: bool,
+) -> _ListedResult:
+    """The loop of _hash_listed, over the files of the open directory ``dir_fd``."""
+    lines: list[str] = []
+    blake3: list[str | None] | None = [] if with_blake3 else None
+    others: list[tuple[int, _SmallResult]] = []
+    nbytes = 0
+    elements: list[str] = []
+    element = render_element
+    open_, fstat, readv, close, lstat = os.open, os.fstat, os.readv, os.close, os.stat
+    sha256, is_regular = hashlib.sha256, stat.S_ISREG
+    for i, name in enumerate(names):
+        try:
+            fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
+            try:
+                st = fstat(fd)
+                if not is_regular(st.st_mode):
+                    raise _Changed("replaced after it was listed")
+                size = st.st_size
+                if size > limit:
+                    others.append((i, (LARGE, size, st.st_ino, st.st_dev, st.st_mtime_ns)))
+                    continue
+                # One byte more than listed: a short read proves the end (_hash_small_file).
+                view = buf[: size + 1]
+                got = readv(fd, [view])
+                if 0 < got < size:
+                    while n := readv(fd, [view[got:]]):
+                        got += n
+            finally:
+                close(fd)
+            if got != size:
+                raise _Changed("shrank while being read" if got < size else "grew while being read")
+            data = view[:size]
+            digest = sha256(data).hexdigest()
+            b3 = _blake3_hex(data) if blake3 is not None else None
+            if recheck:
+                after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
+                _check_unchanged(after, st.st_ino, st.st_dev, size, st.st_mtime_ns)
+        except _Changed as e:
+            others.append((i, (ANOMALY, "changed-during-hash", str(e))))
+            continue
+        except OSError as e:
+            others.append((i, (ANOMALY, *_os_problem(e))))
+            continue
+        lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
+        nbytes += size
+        if render is not None:
+            elements.append(element(render, prefix + name, size, digest))
+        if blake3 is not None:
+            blake3.append(b3)
+    return "".join(lines), blake3, others, nbytes, _rendered(elements, render, others)
+
+
+def _rendered(
+    elements: list[str], render: str | None, others: list[tuple[int, _SmallResult]]
+) -> tuple[bytes, int] | None:
+    """SHA-256 and length of the chunk as signed JSON, when rendered and every file hashed."""
+    if render is None or others:
+        return None
+    as_json = ",".join(elements)
+    return hashlib.sha256(as_json.encode()).digest(), len(as_json)
 
 
 def _all_changed(names: Sequence[str], error: OSError | None) -> _ListedResult:

@@ -2,8 +2,9 @@
 
 Before the command line interface is imported (typer and chainguard's own modules take ~0.1 s,
 while the other cores idle), a `verify dataset DIR` with a large signed SBOM starts hashing DIR
-(api.prestart_dataset). The CLI then parses the command line as usual; verify adopts the work
-only if it is exactly what it would have started itself (see api.verify_tree).
+(observe.prestart_dataset) and hashes the SBOM file, and hands that work to the CLI as an
+EarlyStart. The CLI then parses the command line as usual; verify adopts the work only if it is
+exactly what it would have started itself (see api.verify_tree).
 """
 
 from __future__ import annotations
@@ -11,18 +12,25 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chainguard.observe import EarlyStart
 
 # api.OVERLAP_FROM_BYTES, without importing api to find out
 _LARGE_BUNDLE = 1024 * 1024
 
 
 def main() -> None:
+    from chainguard.observe import EarlyStart
+
+    early = EarlyStart()
     # An optimisation only: whatever goes wrong here, the CLI finds and reports properly.
     with contextlib.suppress(Exception):
-        _prestart(sys.argv[1:])
+        _prestart(sys.argv[1:], early)
     from chainguard.cli import main as cli_main
 
-    cli_main()
+    cli_main(early=early)
 
 
 def _option(argv: list[str], name: str) -> list[str]:
@@ -36,7 +44,7 @@ def _option(argv: list[str], name: str) -> list[str]:
     return values
 
 
-def _prestart(argv: list[str]) -> None:
+def _prestart(argv: list[str], early: EarlyStart) -> None:
     if argv[:2] != ["verify", "dataset"] or len(argv) < 3 or argv[2].startswith("-"):
         return
     if "--help" in argv or "--" in argv:
@@ -53,15 +61,13 @@ def _prestart(argv: list[str]) -> None:
         return
     from pathlib import Path
 
-    from chainguard import api
+    from chainguard.observe import prestart_dataset
 
     own = [Path(p) for p in signatures]
     own += [p for s in sboms[-1:] for p in (Path(s), Path(f"{s}.sig"))]
     component = _option(argv, "--component")[-1:]
-    api.prestart_dataset(
+    early.observation = prestart_dataset(
         Path(argv[2]), own_files=own, component=component[0] if component else None
     )
-    from chainguard.trust.gate import hash_sbom_early
-
     for sbom in sboms[-1:]:
-        hash_sbom_early(Path(sbom))  # meanwhile the CLI starts; verify needs its digest first
+        early.hash_sbom(Path(sbom))  # meanwhile the CLI starts; verify needs its digest first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from chainguard.findings import Finding
@@ -50,112 +50,122 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
     if _identical(expected, observed):
         return []
     comp = expected.bom_ref  # reports name components by bom-ref (docs/reports.md)
-    findings: list[Finding] = [
-        Finding(
-            "sbom-path-unsafe",
-            path,
-            f"signed SBOM lists a path that escapes the {expected.kind} directory; "
-            "it was not opened",
-            expected="a relative path inside the directory",
-            actual=path,
-            component=comp,
-        )
-        for path in expected.unsafe_paths
-    ]
-    anomaly_paths = {a.path for a in observed.anomalies}
+    findings = [_unsafe_path_finding(path, expected.kind, comp) for path in expected.unsafe_paths]
     findings.extend(_anomaly_finding(a, comp) for a in observed.anomalies)
+    diff = _TreeDiff(expected, observed)
+    findings.extend(_modified_findings(diff, comp))
+    findings.extend(_unexpected_findings(diff, comp))
+    findings.extend(_missing_findings(diff, comp))
+    return sorted(findings, key=lambda f: (f.path, f.rule))
 
-    exp = {f.path: f for f in expected.files}
-    obs = {f.path: f for f in observed.files}
-    by_content: dict[str, list[str]] = defaultdict(list)
-    for f in expected.files:
-        for key in _content_keys(f):
-            by_content[key].append(f.path)
 
-    def signed_match(o: FileDigest) -> list[str]:
+class _TreeDiff:
+    """Which signed files were modified, are missing, and which observed ones are unexpected;
+    and where the signed SBOM lists a given content."""
+
+    def __init__(self, expected: ExpectedComponent, observed: ObservedTree) -> None:
+        self.exp = {f.path: f for f in expected.files}
+        self.obs = {f.path: f for f in observed.files}
+        self.by_content: dict[str, list[str]] = defaultdict(list)
+        for f in expected.files:
+            for key in _content_keys(f):
+                self.by_content[key].append(f.path)
+        exp, obs = self.exp, self.obs
+        anomaly_paths = {a.path for a in observed.anomalies}
+        self.modified = {p for p in exp.keys() & obs.keys() if not same_content(exp[p], obs[p])}
+        self.missing = {p for p in exp.keys() - obs.keys() if p not in anomaly_paths}
+        self.unexpected = sorted(obs.keys() - exp.keys())
+        self.explained_missing: set[str] = set()  # missing because renamed
+
+    def signed_match(self, o: FileDigest) -> list[str]:
         """Expected paths whose signed content equals the observed file."""
         paths: list[str] = []
         for key in _content_keys(o):
-            paths.extend(p for p in by_content.get(key, ()) if exp[p].size == o.size)
+            paths.extend(p for p in self.by_content.get(key, ()) if self.exp[p].size == o.size)
         return sorted(set(paths))
 
-    modified = {p for p in exp.keys() & obs.keys() if not same_content(exp[p], obs[p])}
-    missing = {p for p in exp.keys() - obs.keys() if p not in anomaly_paths}
-    unexpected = sorted(obs.keys() - exp.keys())
-    explained_missing: set[str] = set()
 
-    for path in sorted(modified):
-        o, e = obs[path], exp[path]
-        holders = [q for q in signed_match(o) if q != path]
-        swapped = [q for q in holders if q in modified and same_content(exp[path], obs[q])]
+def _unsafe_path_finding(path: str, kind: str, comp: str) -> Finding:
+    return Finding(
+        "sbom-path-unsafe",
+        path,
+        f"signed SBOM lists a path that escapes the {kind} directory; it was not opened",
+        expected="a relative path inside the directory",
+        actual=path,
+        component=comp,
+    )
+
+
+def _modified_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
+    """A signed file whose content changed: modified, or swapped with another signed file."""
+    for path in sorted(diff.modified):
+        o, e = diff.obs[path], diff.exp[path]
+        holders = [q for q in diff.signed_match(o) if q != path]
+        swapped = [q for q in holders if q in diff.modified and same_content(e, diff.obs[q])]
         if swapped:
             other = swapped[0]
-            findings.append(
-                Finding(
-                    "artifact-swapped",
-                    path,
-                    f"holds the signed content of {other}, and {other} holds this file's",
-                    expected=_describe(e),
-                    actual=_describe(o),
-                    component=comp,
-                )
-            )
-            continue
-        note = f"; it now holds the signed content of {holders[0]}" if holders else ""
-        size_note = f" (size {e.size} → {o.size})" if e.size != o.size else ""
-        findings.append(
-            Finding(
-                "artifact-modified",
+            yield Finding(
+                "artifact-swapped",
                 path,
-                f"content differs from the signed digest{size_note}{note}",
+                f"holds the signed content of {other}, and {other} holds this file's",
                 expected=_describe(e),
                 actual=_describe(o),
                 component=comp,
             )
+            continue
+        note = f"; it now holds the signed content of {holders[0]}" if holders else ""
+        size_note = f" (size {e.size} → {o.size})" if e.size != o.size else ""
+        yield Finding(
+            "artifact-modified",
+            path,
+            f"content differs from the signed digest{size_note}{note}",
+            expected=_describe(e),
+            actual=_describe(o),
+            component=comp,
         )
 
-    for path in unexpected:
-        o = obs[path]
-        origins = [q for q in signed_match(o) if q in missing and q not in explained_missing]
+
+def _unexpected_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
+    """A file the SBOM does not list: a signed file renamed (which explains that one missing),
+    or unexpected."""
+    for path in diff.unexpected:
+        o = diff.obs[path]
+        copies = diff.signed_match(o)
+        origins = [q for q in copies if q in diff.missing and q not in diff.explained_missing]
         if origins:
             origin = origins[0]
-            explained_missing.add(origin)
-            findings.append(
-                Finding(
-                    "artifact-renamed",
-                    path,
-                    f"holds the signed content of {origin}, which is missing (renamed)",
-                    expected=origin,
-                    actual=path,
-                    component=comp,
-                )
-            )
-            continue
-        copies = signed_match(o)
-        note = f" (a copy of signed {copies[0]})" if copies else ""
-        findings.append(
-            Finding(
-                "artifact-unexpected",
+            diff.explained_missing.add(origin)
+            yield Finding(
+                "artifact-renamed",
                 path,
-                f"file is not listed in the signed SBOM{note}",
-                expected=None,  # the SBOM says nothing about it (report schema: null)
-                actual=_describe(o),
+                f"holds the signed content of {origin}, which is missing (renamed)",
+                expected=origin,
+                actual=path,
                 component=comp,
             )
+            continue
+        note = f" (a copy of signed {copies[0]})" if copies else ""
+        yield Finding(
+            "artifact-unexpected",
+            path,
+            f"file is not listed in the signed SBOM{note}",
+            expected=None,  # the SBOM says nothing about it (report schema: null)
+            actual=_describe(o),
+            component=comp,
         )
 
-    findings.extend(
-        Finding(
+
+def _missing_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
+    """Signed files not found (and not renamed: run after _unexpected_findings)."""
+    for path in sorted(diff.missing - diff.explained_missing):
+        yield Finding(
             "artifact-missing",
             path,
             "file listed in the signed SBOM is missing",
-            expected=_describe(exp[path]),
+            expected=_describe(diff.exp[path]),
             actual=None,  # nothing observed (report schema: null)
             component=comp,
         )
-        for path in sorted(missing - explained_missing)
-    )
-    return sorted(findings, key=lambda f: (f.path, f.rule))
 
 
 def _identical(expected: ExpectedComponent, observed: ObservedTree) -> bool:

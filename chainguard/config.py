@@ -11,10 +11,10 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from chainguard.errors import ConfigError, UsageError
 from chainguard.models import IdentityRule
@@ -59,6 +59,24 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     skipped: str | None = None  # why no config file was read, when one was passed over
     implicit: bool = False  # found in the working directory rather than named
+
+    def require_deployment_config(self) -> None:
+        """What verify deployment needs of its config: one was read, and (when it was found in
+        the working directory rather than named) it does not lie inside a model or dataset it
+        describes, whose publisher would then configure its own verification."""
+        if self.path is None:
+            raise UsageError(
+                "verify deployment needs a chainguard.toml (--config FILE, $CHAINGUARD_CONFIG "
+                "or ./chainguard.toml)"
+            )
+        if not self.implicit:
+            return
+        inside = enclosing_tree(self.path, [p for _, p in (*self.models, *self.datasets)])
+        if inside is not None:
+            raise ConfigError(
+                f"{self.path}: refusing a config found inside the tree it verifies ({inside}); "
+                "move it out and pass --config FILE"
+            )
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
@@ -194,124 +212,130 @@ def _private_group(uid: int, gid: int) -> bool:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    base = path.parent
-
-    def where(key: str) -> str:
-        return f"{path}: {key}"
-
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(_TOP_KEYS))}"
-        )
-
-    def as_path(key: str, value: object) -> Path:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where(key)} must be a non-empty string path")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else base / p
-
-    def as_paths(key: str, value: object) -> tuple[Path, ...]:
-        if isinstance(value, str):
-            return (as_path(key, value),)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where(key)} must be a path or a list of paths")
-        return tuple(as_path(key, v) for v in value)
-
-    def as_strs(key: str, value: object) -> tuple[str, ...]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where(key)} must be a list of strings")
-        return tuple(value)
-
-    def as_table(key: str, value: object) -> tuple[tuple[str, Path], ...]:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where(key)} must be a table of name = path")
-        return tuple((str(k), as_path(f"{key}.{k}", v)) for k, v in value.items())
-
-    trust = data.get("trust", {})
-    if not isinstance(trust, dict):
-        raise ConfigError(f"{where('trust')} must be a table")
-    unknown_trust = set(trust) - _TRUST_KEYS
-    if unknown_trust:
-        raise ConfigError(f"{where('trust')}: unknown key(s) {', '.join(sorted(unknown_trust))}")
-
-    if "signature" in data and "signatures" in data:
-        raise ConfigError(f"{path}: give either signature or signatures, not both")
-    signatures: tuple[Path, ...] = ()
-    if "signature" in data:
-        signatures = (as_path("signature", data["signature"]),)
-    elif "signatures" in data:
-        signatures = as_paths("signatures", data["signatures"])
-
-    def as_identities(value: object) -> tuple[IdentityRule, ...]:
-        key = "trust.identities"
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise ConfigError(f"{where(key)} must be a list of tables {{identity, issuer}}")
-        rules = []
-        for i, item in enumerate(value):
-            bad = set(item) - _IDENTITY_KEYS
-            if bad:
-                raise ConfigError(f"{where(key)}[{i}]: unknown key(s) {', '.join(sorted(bad))}")
-            for required in ("identity", "issuer"):
-                if not isinstance(item.get(required), str) or not item[required]:
-                    raise ConfigError(f"{where(key)}[{i}]: {required} must be a non-empty string")
-            for optional in ("repository", "ref"):
-                if optional in item and (not isinstance(item[optional], str) or not item[optional]):
-                    raise ConfigError(f"{where(key)}[{i}]: {optional} must be a non-empty string")
-            rules.append(
-                IdentityRule(
-                    item["identity"], item["issuer"], item.get("repository"), item.get("ref")
-                )
-            )
-        return tuple(rules)
-
-    def as_bool(key: str, value: object) -> bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where(key)} must be true or false")
-        return value
-
-    threshold = trust.get("threshold", 1)
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise ConfigError(f"{where('trust.threshold')} must be a whole number >= 1")
-    deployment = data.get("deployment")
-    if deployment is not None and (not isinstance(deployment, str) or not deployment):
-        raise ConfigError(f"{where('deployment')} must be a non-empty string")
-
-    deps = data.get("dependencies", {})
-    if not isinstance(deps, dict):
-        raise ConfigError(f"{where('dependencies')} must be a table")
-    unknown_deps = set(deps) - _DEPENDENCY_KEYS
-    if unknown_deps:
-        raise ConfigError(
-            f"{where('dependencies')}: unknown key(s) {', '.join(sorted(unknown_deps))}"
-        )
-
+    """A parsed chainguard.toml → Config; every value checked, paths made absolute."""
+    read = _Reader(path)
+    read.known(data, _TOP_KEYS, "", hint=True)
+    trust = read.table(data, "trust", _TRUST_KEYS)
+    deps = read.table(data, "dependencies", _DEPENDENCY_KEYS)
     return Config(
         path=path,
-        locks=as_paths("dependencies.locks", deps["locks"]) if "locks" in deps else (),
-        environments=as_paths("dependencies.environments", deps["environments"])
-        if "environments" in deps
-        else (),
-        identities=as_identities(trust["identities"]) if "identities" in trust else (),
-        threshold=threshold,
-        trusted_root=as_path("trust.trusted_root", trust["trusted_root"])
-        if "trusted_root" in trust
-        else None,
-        staging=as_bool("trust.staging", trust["staging"]) if "staging" in trust else False,
-        allow_expired=as_bool("trust.allow_expired", trust["allow_expired"])
-        if "allow_expired" in trust
-        else False,
-        deployment=deployment,
-        state=as_path("state", data["state"]) if "state" in data else None,
-        sbom=as_path("sbom", data["sbom"]) if "sbom" in data else None,
-        signatures=signatures,
-        keys=as_paths("trust.keys", trust["keys"]) if "keys" in trust else (),
-        ignore=as_strs("ignore", data["ignore"]) if "ignore" in data else (),
-        models=as_table("models", data["models"]) if "models" in data else (),
-        datasets=as_table("datasets", data["datasets"]) if "datasets" in data else (),
+        sbom=read.opt(data, "sbom", read.path),
+        signatures=read.signatures(data),
+        ignore=read.opt(data, "ignore", read.strs) or (),
+        deployment=read.opt(data, "deployment", read.name),
+        state=read.opt(data, "state", read.path),
+        models=read.opt(data, "models", read.named_paths) or (),
+        datasets=read.opt(data, "datasets", read.named_paths) or (),
+        keys=read.opt(trust, "trust.keys", read.paths) or (),
+        identities=read.opt(trust, "trust.identities", read.identities) or (),
+        threshold=read.opt(trust, "trust.threshold", read.threshold) or 1,
+        trusted_root=read.opt(trust, "trust.trusted_root", read.path),
+        staging=read.opt(trust, "trust.staging", read.flag) or False,
+        allow_expired=read.opt(trust, "trust.allow_expired", read.flag) or False,
+        locks=read.opt(deps, "dependencies.locks", read.paths) or (),
+        environments=read.opt(deps, "dependencies.environments", read.paths) or (),
         raw=data,
     )
+
+
+_T = TypeVar("_T")
+
+
+class _Reader:
+    """Checks one config file's values; every error names the file and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path
+        self.base = path.parent
+
+    def where(self, key: str) -> str:
+        return f"{self.file}: {key}"
+
+    def known(self, table: dict[str, Any], keys: set[str], name: str, hint: bool = False) -> None:
+        unknown = set(table) - keys
+        if unknown:
+            listed = ", ".join(sorted(unknown))
+            known = f"; known: {', '.join(sorted(keys))}" if hint else ""
+            where = self.where(name) + ":" if name else f"{self.file}:"
+            raise ConfigError(f"{where} unknown key(s) {listed}{known}")
+
+    def table(self, data: dict[str, Any], key: str, keys: set[str]) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where(key)} must be a table")
+        self.known(value, keys, key)
+        return value
+
+    def opt(
+        self, table: dict[str, Any], key: str, convert: Callable[[str, object], _T]
+    ) -> _T | None:
+        """``convert`` the value at ``key`` (its last dotted part) when it is there."""
+        name = key.rpartition(".")[2]
+        return convert(key, table[name]) if name in table else None
+
+    def path(self, key: str, value: object) -> Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self.where(key)} must be a non-empty string path")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+    def paths(self, key: str, value: object) -> tuple[Path, ...]:
+        if isinstance(value, str):
+            return (self.path(key, value),)
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.where(key)} must be a path or a list of paths")
+        return tuple(self.path(key, v) for v in value)
+
+    def strs(self, key: str, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.where(key)} must be a list of strings")
+        return tuple(value)
+
+    def named_paths(self, key: str, value: object) -> tuple[tuple[str, Path], ...]:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.where(key)} must be a table of name = path")
+        return tuple((str(k), self.path(f"{key}.{k}", v)) for k, v in value.items())
+
+    def name(self, key: str, value: object) -> str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self.where(key)} must be a non-empty string")
+        return value
+
+    def flag(self, key: str, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.where(key)} must be true or false")
+        return value
+
+    def threshold(self, key: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{self.where(key)} must be a whole number >= 1")
+        return value
+
+    def signatures(self, data: dict[str, Any]) -> tuple[Path, ...]:
+        if "signature" in data and "signatures" in data:
+            raise ConfigError(f"{self.file}: give either signature or signatures, not both")
+        if "signature" in data:
+            return (self.path("signature", data["signature"]),)
+        return self.opt(data, "signatures", self.paths) or ()
+
+    def identities(self, key: str, value: object) -> tuple[IdentityRule, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ConfigError(f"{self.where(key)} must be a list of tables {{identity, issuer}}")
+        return tuple(self.identity(f"{key}[{i}]", item) for i, item in enumerate(value))
+
+    def identity(self, where: str, item: dict[str, Any]) -> IdentityRule:
+        bad = set(item) - _IDENTITY_KEYS
+        if bad:
+            raise ConfigError(f"{self.where(where)}: unknown key(s) {', '.join(sorted(bad))}")
+        for required in ("identity", "issuer"):
+            if not isinstance(item.get(required), str) or not item[required]:
+                raise ConfigError(f"{self.where(where)}: {required} must be a non-empty string")
+        for optional in ("repository", "ref"):
+            if optional in item and (not isinstance(item[optional], str) or not item[optional]):
+                raise ConfigError(f"{self.where(where)}: {optional} must be a non-empty string")
+        return IdentityRule(
+            item["identity"], item["issuer"], item.get("repository"), item.get("ref")
+        )
 
 
 # --------------------------------------------------------------------------- trust precedence

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import Literal, Protocol, overload
 
 # One SHA-256 digest is written down per shard of SHARD_SIZE bytes, so that verify can hash
 # one large file on every core. 64 MiB keeps the shard list short (16 per GiB) while giving
@@ -488,3 +488,11 @@ class ObservedDependencies:
     @property
     def ref(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+class Progress(Protocol):
+    """Receives hashing progress; the CLI draws a bar on stderr with it."""
+
+    def start(self, files: int, total_bytes: int) -> None: ...
+
+    def advance(self, nbytes: int) -> None: ...

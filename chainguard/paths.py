@@ -85,3 +85,9 @@ def safe_join(root: Path, rel: str) -> Path:
     if reason is not None:
         raise ValueError(f"{rel!r}: unsafe path: {reason}")
     return root.joinpath(*rel.split("/"))
+
+
+def component_name(root: Path) -> str:
+    """The name a component gets from its directory (or single file) when none is given."""
+    name = root.resolve().name
+    return name or "root"

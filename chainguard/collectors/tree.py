@@ -28,9 +28,9 @@ from chainguard.hashing import (
     ListedFiles,
     Mode,
     ProgressCallback,
-    RenderedRuns,
     hash_files,
 )
+from chainguard.hashing_runs import RenderedRuns
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
 from chainguard.paths import MAX_PATH_BYTES, unsafe_reason
 
@@ -349,3 +349,15 @@ def _relisted(root: Path, rel: str, real_root: str, single_file: bool) -> FileEn
         if isinstance(item, FileEntry):
             return item
     return Anomaly(rel, "changed-during-hash", "replaced after it was listed")
+
+
+def ignore_rules(root: Path, patterns: Sequence[str], own_files: Sequence[Path]) -> IgnoreRules:
+    """Ignore globs plus chainguard's own SBOM/signature files when they sit inside the tree."""
+    exact = set()
+    real_root = root.resolve()
+    for p in own_files:
+        try:
+            exact.add(p.resolve().relative_to(real_root).as_posix())
+        except ValueError:
+            continue
+    return IgnoreRules(tuple(patterns), frozenset(exact))

@@ -453,6 +453,7 @@ def verify_key_bundle(
             Signer(kind="key", identity=key.fingerprint, key_algorithm=key.algorithm)
             for key in verified
         ),
+        parsed=statement,
     )
 
 

@@ -13,9 +13,6 @@ Only then does anything downstream see the expected state.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,11 +27,12 @@ from chainguard.findings import (
     TrustSummary,
 )
 from chainguard.models import ExpectedState, IdentityRule, Signer, VerifiedStatement
+from chainguard.trust.policy import TrustPolicy
 
 if TYPE_CHECKING:
     from chainguard.config import EffectiveTrust
+    from chainguard.observe import EarlyStart
     from chainguard.sbom.packed import Expect
-    from chainguard.trust.keys import TrustedKey
 
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
 
@@ -60,6 +58,16 @@ class TrustInputs:
     source: str = "command line"
     config: Path | None = None
     config_note: str | None = None
+
+    @property
+    def policy(self) -> TrustPolicy:
+        """The anchors, validated (one policy per call: its keys and root load once)."""
+        return TrustPolicy(
+            keys=self.keys,
+            identities=self.identities,
+            trusted_root=self.trusted_root,
+            staging=self.staging,
+        )
 
     @classmethod
     def from_effective(
@@ -119,18 +127,14 @@ def _default_signatures(inputs: TrustInputs) -> tuple[Path, ...]:
     raise UsageError("no SBOM or signature: pass --sbom / --signature or use chainguard.toml")
 
 
-def _verify_one(
-    path: Path,
-    keys: list[TrustedKey],
-    inputs: TrustInputs,
-    roots: dict[str, object],
-    expect: Expect | None = None,
-) -> VerifiedStatement:
-    """Verify one bundle file; raises VerificationFailure or BundleError."""
+def _verify_one(path: Path, policy: TrustPolicy, expect: Expect | None = None) -> VerifiedStatement:
+    """Verify one bundle file with the backend its material calls for; raises
+    VerificationFailure or BundleError."""
     from chainguard.trust.bundle import read_bundle_file, verify_key_bundle
     from chainguard.trust.stream import large, verify_key_bundle_streamed
 
     label = str(path)
+    keys = policy.trusted_keys()
     if keys and large(path):  # never held whole (trust/stream.py), if it is a plain key bundle
         streamed = verify_key_bundle_streamed(path, keys, source=label, expect=expect)
         if streamed is not None:
@@ -149,41 +153,70 @@ def _verify_one(
                 actual=f"key {bundle.public_key_hint or '(no hint)'}",
             )
         return verify_key_bundle(bundle, keys, source=label, expect=expect)
-    if not inputs.identities:
+    if not policy.identities:
         raise VerificationFailure(
             "signature-untrusted",
             f"{label}: signed with a certificate, but no trusted identities are configured",
             expected="a trusted identity (--identity/--issuer or [trust] identities)",
             actual="a Sigstore certificate",
         )
-    from chainguard.trust import sigstore as sg
+    from chainguard.trust.sigstore import verify_sigstore_dsse
 
-    if "root" not in roots:
-        instance: sg.Instance = "staging" if inputs.staging else "production"
-        roots["root"] = sg.load_trusted_root(
-            None if inputs.trusted_root is not None else instance, inputs.trusted_root
-        )
-    root = roots["root"]
-    assert isinstance(root, sg.SigstoreTrustedRoot)
     if data is None:  # streamed (a large key bundle's way): Sigstore verifies the file whole
         try:
             data = path.read_bytes()
         except OSError as e:
             raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
-    verified: VerifiedStatement = sg.verify_sigstore_dsse(data, label, inputs.identities, root)
-    return verified
+    return verify_sigstore_dsse(data, label, policy.identities, policy.sigstore_root())
 
 
-def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> TrustOutcome:
+def establish_trust(
+    inputs: TrustInputs, *, expect: Expect | None = None, early: EarlyStart | None = None
+) -> TrustOutcome:
     """Verify the signature(s) and return the expected state parsed from signed bytes only.
 
+    Stages, each fail-closed: signatures -> threshold -> statement -> freshness.
     ``expect``: what the caller expects file lists to hold (sbom/packed.py); it may make
-    reading the SBOM faster and never changes what is read.
+    reading the SBOM faster and never changes what is read. ``early``: work started before the
+    CLI (observe.py), whose SBOM digest is used if the file is unchanged since.
     """
-    from chainguard.sbom.read import read_sbom, read_sbom_document
-    from chainguard.trust.keys import load_public_key
-    from chainguard.trust.statement import ParsedStatement, parse_statement
+    _require_anchors(inputs)
+    signatures = _default_signatures(inputs)
+    sig_label = ", ".join(str(s) for s in signatures)
+    # Only the SBOM file's digest is kept (a dataset's SBOM is tens of MB): the expected state
+    # comes from the signed payload, and the file is read again only if it does not match.
+    sbom_digest = _sbom_file_digest(inputs.sbom, early) if inputs.sbom is not None else None
+    present = [p for p in signatures if p.is_file()]
+    if not present:
+        return TrustOutcome(None, _missing(signatures), signature=sig_label)
+    verified, failures = _verify_signatures(present, inputs.policy, expect)
+    failures += [
+        Finding("signature-missing", str(p), "signature bundle not found", "a bundle", None)
+        for p in signatures
+        if not p.is_file()
+    ]
+    chosen_key, chosen, others, signers = _signers_of_one_sbom(verified, sbom_digest)
+    if _count(chosen) < inputs.threshold or not chosen:
+        if inputs.threshold > 1 or not failures:
+            failures.append(_threshold_not_met(sig_label, _count(chosen), inputs.threshold))
+        return TrustOutcome(None, tuple(failures), signers, sig_label)
+    # Threshold met: bundles that failed are reported, but do not block (k-of-n tolerates them).
+    warnings = tuple(
+        Finding(f.rule, f.path, f.message, f.expected, f.actual, severity=Severity.WARNING)
+        for f in failures
+    ) + tuple(
+        Finding(
+            "subject-mismatch",
+            v.source,
+            "this signature is for a different SBOM and was not counted",
+            severity=Severity.WARNING,
+        )
+        for v in others
+    )
+    return _accept(inputs, chosen[0], chosen_key, sbom_digest, signers, sig_label, warnings)
 
+
+def _require_anchors(inputs: TrustInputs) -> None:
     if not inputs.keys and not inputs.identities:
         if inputs.source == "command line" and (inputs.trusted_root or inputs.staging):
             raise UsageError(
@@ -195,143 +228,136 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
         )
     if inputs.threshold < 1:
         raise UsageError("trust threshold must be at least 1")
-    signatures = _default_signatures(inputs)
-    sig_label = ", ".join(str(s) for s in signatures)
-    # Only the SBOM file's digest is kept (a dataset's SBOM is tens of MB): the expected state
-    # comes from the signed payload, and the file is read again only if it does not match.
-    sbom_digest: str | None = None
-    if inputs.sbom is not None:
-        try:
-            sbom_digest = _file_sha256(inputs.sbom)
-        except FileNotFoundError as e:
-            raise SbomError(f"{inputs.sbom}: SBOM not found") from e
-        except OSError as e:
-            raise SbomError(f"{inputs.sbom}: cannot read SBOM: {e.strerror or e}") from e
 
-    present = [p for p in signatures if p.is_file()]
-    missing = [p for p in signatures if not p.is_file()]
-    if not present:
-        return TrustOutcome(
-            None,
-            tuple(
-                Finding(
-                    "signature-missing",
-                    str(p),
-                    "no signature bundle found; an unsigned SBOM proves nothing",
-                    expected="a signature bundle",
-                    actual=None,
-                )
-                for p in missing
-            ),
-            signature=sig_label,
+
+def _sbom_file_digest(sbom: Path, early: EarlyStart | None) -> str:
+    from chainguard.observe import file_sha256
+
+    digest = early.sbom_digest(sbom) if early is not None else None
+    if digest is not None:
+        return digest
+    try:
+        return file_sha256(sbom)
+    except FileNotFoundError as e:
+        raise SbomError(f"{sbom}: SBOM not found") from e
+    except OSError as e:
+        raise SbomError(f"{sbom}: cannot read SBOM: {e.strerror or e}") from e
+
+
+def _missing(signatures: tuple[Path, ...]) -> tuple[Finding, ...]:
+    return tuple(
+        Finding(
+            "signature-missing",
+            str(p),
+            "no signature bundle found; an unsigned SBOM proves nothing",
+            expected="a signature bundle",
+            actual=None,
         )
+        for p in signatures
+    )
 
-    keys = [load_public_key(p) for p in inputs.keys]
-    roots: dict[str, object] = {}
+
+def _verify_signatures(
+    paths: list[Path], policy: TrustPolicy, expect: Expect | None
+) -> tuple[list[_Verified], list[Finding]]:
+    """Stage 1: every bundle on its own; one that does not verify contributes nothing."""
     verified: list[_Verified] = []
     failures: list[Finding] = []
-    for path in present:
+    for path in paths:
         try:
-            verified.append(_Verified(str(path), _verify_one(path, keys, inputs, roots, expect)))
+            verified.append(_Verified(str(path), _verify_one(path, policy, expect)))
         except VerificationFailure as f:
             failures.append(Finding(f.rule, str(path), str(f), f.expected, f.actual))
-    failures += [
-        Finding("signature-missing", str(p), "signature bundle not found", "a bundle", None)
-        for p in missing
-    ]
+    return verified, failures
 
-    # Group by the SBOM each statement signs (its deployment subject digest): signers only
-    # count together when they signed the very same SBOM bytes.
+
+def _signers_of_one_sbom(
+    verified: list[_Verified], sbom_digest: str | None
+) -> tuple[str | None, list[_Verified], list[_Verified], tuple[str, ...]]:
+    """Stage 2: signers only count together when they signed the very same SBOM bytes (its
+    deployment subject digest): the group of the given SBOM, else the largest one."""
     groups: dict[str, list[_Verified]] = {}
     for v in verified:
         groups.setdefault(_sbom_digest_of(v.statement), []).append(v)
-    wanted = sbom_digest
-    chosen_key = wanted if wanted in groups else _largest_group(groups)
+    chosen_key = sbom_digest if sbom_digest in groups else _largest_group(groups)
     chosen = groups.get(chosen_key or "", [])
+    others = [v for k, group in groups.items() if k != chosen_key for v in group]
+    signers = tuple(describe_signer(s) for s in _distinct(chosen).values())
+    return chosen_key, chosen, others, signers
+
+
+def _distinct(chosen: list[_Verified]) -> dict[str, Signer]:
     distinct: dict[str, Signer] = {}
     for v in chosen:
         for s in v.statement.signers:
             distinct.setdefault(_signer_id(s), s)
-    signers = tuple(describe_signer(s) for s in distinct.values())
+    return distinct
 
-    if len(distinct) < inputs.threshold or not chosen:
-        if inputs.threshold > 1 or not failures:
-            failures.append(
-                Finding(
-                    "threshold-not-met",
-                    sig_label,
-                    f"{len(distinct)} distinct trusted signer(s) signed this SBOM; "
-                    f"{inputs.threshold} required (unknown keys and duplicates do not count)",
-                    expected=str(inputs.threshold),
-                    actual=str(len(distinct)),
-                )
-            )
-        return TrustOutcome(None, tuple(failures), signers, sig_label)
-    # Threshold met: bundles that failed are reported, but do not block (k-of-n tolerates them).
-    warnings = tuple(
-        Finding(f.rule, f.path, f.message, f.expected, f.actual, severity=Severity.WARNING)
-        for f in failures
-    )
-    others = [v for k, group in groups.items() if k != chosen_key for v in group]
-    warnings += tuple(
-        Finding(
-            "subject-mismatch",
-            v.source,
-            "this signature is for a different SBOM and was not counted",
-            severity=Severity.WARNING,
-        )
-        for v in others
+
+def _count(chosen: list[_Verified]) -> int:
+    return len(_distinct(chosen))
+
+
+def _threshold_not_met(where: str, count: int, threshold: int) -> Finding:
+    return Finding(
+        "threshold-not-met",
+        where,
+        f"{count} distinct trusted signer(s) signed this SBOM; "
+        f"{threshold} required (unknown keys and duplicates do not count)",
+        expected=str(threshold),
+        actual=str(count),
     )
 
-    parsed = chosen[0].statement.parsed
-    statement = (
-        parsed
-        if isinstance(parsed, ParsedStatement)
-        else parse_statement(chosen[0].statement.payload, chosen[0].source)
-    )
+
+def _accept(
+    inputs: TrustInputs,
+    chosen: _Verified,
+    signed_digest: str | None,
+    sbom_digest: str | None,
+    signers: tuple[str, ...],
+    sig_label: str,
+    warnings: tuple[Finding, ...],
+) -> TrustOutcome:
+    """Stages 3 and 4: the statement (a CycloneDX SBOM, matching the given file, its subjects
+    and the pinned deployment), then freshness (expiry, rollback)."""
+    from chainguard.sbom.read import read_sbom, read_sbom_document
+    from chainguard.trust.statement import statement_of
+
+    statement = statement_of(chosen.statement, chosen.source)
     if statement.predicate_type != CYCLONEDX_PREDICATE:
-        return TrustOutcome(
-            None,
-            (
-                Finding(
-                    "subject-mismatch",
-                    chosen[0].source,
-                    "the signature is not over a CycloneDX SBOM",
-                    expected=CYCLONEDX_PREDICATE,
-                    actual=statement.predicate_type,
-                ),
-            ),
-            signers,
-            sig_label,
+        wrong = Finding(
+            "subject-mismatch",
+            chosen.source,
+            "the signature is not over a CycloneDX SBOM",
+            expected=CYCLONEDX_PREDICATE,
+            actual=statement.predicate_type,
         )
+        return TrustOutcome(None, (wrong,), signers, sig_label)
     # The expected state always comes from the signed payload, as parsed (strictly) above.
-    signed_digest = chosen_key
     state = read_sbom_document(
-        statement.predicate, signed_digest or "", f"{chosen[0].source} (signed SBOM)"
+        statement.predicate, signed_digest or "", f"{chosen.source} (signed SBOM)"
     )
     findings: list[Finding] = []
-    if inputs.sbom is not None and sbom_digest is not None:
-        actual = sbom_digest
-        if actual != signed_digest:
-            # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
-            # but use nothing from it — the expected state comes from the signed payload only.
-            read_sbom(_read_sbom_bytes(inputs.sbom), str(inputs.sbom))
-            findings.append(
-                Finding(
-                    "sbom-mismatch",
-                    str(inputs.sbom),
-                    "the SBOM file is not the one that was signed (edited after signing, or "
-                    "the signature belongs to another SBOM)",
-                    expected=f"sha256:{signed_digest}" if signed_digest else "a signed digest",
-                    actual=f"sha256:{actual}",
-                )
+    if inputs.sbom is not None and sbom_digest is not None and sbom_digest != signed_digest:
+        # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
+        # but use nothing from it — the expected state comes from the signed payload only.
+        read_sbom(_read_sbom_bytes(inputs.sbom), str(inputs.sbom))
+        findings.append(
+            Finding(
+                "sbom-mismatch",
+                str(inputs.sbom),
+                "the SBOM file is not the one that was signed (edited after signing, or "
+                "the signature belongs to another SBOM)",
+                expected=f"sha256:{signed_digest}" if signed_digest else "a signed digest",
+                actual=f"sha256:{sbom_digest}",
             )
-    findings.extend(subject_findings(state, chosen[0].statement, chosen[0].source))
+        )
+    findings.extend(subject_findings(state, chosen.statement, chosen.source))
     if inputs.deployment is not None and state.deployment.name != inputs.deployment:
         findings.append(
             Finding(
                 "subject-mismatch",
-                chosen[0].source,
+                chosen.source,
                 f"the signed SBOM is for deployment {state.deployment.name!r}, "
                 f"not {inputs.deployment!r}",
                 expected=inputs.deployment,
@@ -340,11 +366,9 @@ def establish_trust(inputs: TrustInputs, *, expect: Expect | None = None) -> Tru
         )
     # Only a release that is otherwise acceptable may move the rollback mark.
     findings.extend(
-        _freshness_findings(
-            state, inputs, signed_digest or "", chosen[0].source, record=not findings
-        )
+        _freshness_findings(state, inputs, signed_digest or "", chosen.source, record=not findings)
     )
-    warnings += _acceptance_warnings(state, inputs, chosen[0].source)
+    warnings += _acceptance_warnings(state, inputs, chosen.source)
     if any(f.effective_severity is Severity.ERROR for f in findings):
         return TrustOutcome(None, tuple(findings) + warnings, signers, sig_label)
     return TrustOutcome(state, (), signers, sig_label, tuple(findings) + warnings)
@@ -380,12 +404,6 @@ def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> 
         except ChainguardError:
             fingerprint = None
         keys.append(TrustedKeyAnchor(str(path), fingerprint))
-    root = None
-    if inputs.identities:
-        if inputs.trusted_root is not None:
-            root = str(inputs.trusted_root)
-        else:
-            root = f"sigstore {'staging' if inputs.staging else 'production'} (shipped)"
     return TrustSummary(
         source=inputs.source,
         config=str(inputs.config) if inputs.config else None,
@@ -395,7 +413,7 @@ def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> 
             TrustedIdentityAnchor(r.identity, r.issuer, r.repository, r.ref)
             for r in inputs.identities
         ),
-        trusted_root=root,
+        trusted_root=inputs.policy.root_label(),
         threshold=inputs.threshold,
         ignore=tuple(ignore),
         deployment=inputs.deployment,
@@ -403,69 +421,6 @@ def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> 
         min_serial=inputs.min_serial,
         state=str(inputs.state_dir) if inputs.state_dir else None,
     )
-
-
-def _file_sha256(path: Path) -> str:
-    early = _early_digests.pop(os.path.abspath(path), None)
-    if early is not None:
-        digest = early.result()
-        if digest is not None:
-            return digest
-    return _hash_file(path)
-
-
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    buf = bytearray(1024 * 1024)
-    view = memoryview(buf)
-    with path.open("rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
-
-
-class _EarlyDigest:
-    """An SBOM file hashed on a thread while the CLI starts (``hash_sbom_early``): a dataset's
-    SBOM is tens of MB, and a core idles during start-up. Its digest is used only if the file
-    still has the identity it had when read (inode, size, modification time)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.digest: str | None = None
-        self.thread = threading.Thread(target=self._run, name="chainguard-sbom", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            before = _identity(self.path)
-            digest = _hash_file(self.path)
-            if _identity(self.path) == before:
-                self.identity, self.digest = before, digest
-        except OSError:
-            pass
-
-    def result(self) -> str | None:
-        self.thread.join()
-        try:
-            unchanged = self.digest is not None and _identity(self.path) == self.identity
-        except OSError:
-            return None
-        return self.digest if unchanged else None
-
-
-def _identity(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
-    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
-
-
-_early_digests: dict[str, _EarlyDigest] = {}
-
-
-def hash_sbom_early(path: Path) -> None:
-    """Start hashing an SBOM file that establish_trust is about to need (see _EarlyDigest)."""
-    key = os.path.abspath(path)
-    if key not in _early_digests:
-        _early_digests[key] = _EarlyDigest(path)
 
 
 def _read_sbom_bytes(path: Path) -> bytes:

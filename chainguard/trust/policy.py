@@ -52,19 +52,27 @@ class TrustPolicy:
     def require_one_kind(self, what: str, allowed: tuple[TrustKind, ...]) -> TrustKind:
         """For a signature that is verified one way only (a blob, an OpenSSF model signature):
         exactly one kind of anchor, and a trusted root only with identities."""
+        nouns = {"keys": "key", "certificates": "CA", "identities": "identity"}
         flags = {
             "keys": "--key PUB",
             "certificates": "--certificate-chain CA.pem",
             "identities": "--identity with --issuer",
         }
-        choices = ", or ".join(flags[k] for k in allowed)
         kinds = self.kinds
+        if not kinds:
+            names = [nouns[k] for k in allowed]
+            listed = f"{', '.join(names[:-1])} or {names[-1]}"
+            raise UsageError(
+                f"no trusted {listed} for {what}: pass {', or '.join(flags[k] for k in allowed)}"
+            )
         if len(kinds) != 1 or kinds[0] not in allowed:
-            if not kinds:
-                raise UsageError(f"no trusted anchor for {what}: pass {choices}")
+            choices = ", or ".join(flags[k] for k in allowed)
             raise UsageError(f"choose one kind of trust for {what}: {choices}")
         if kinds != ("identities",) and (self.trusted_root is not None or self.staging):
-            raise UsageError("--trusted-root and --staging apply to Sigstore identities only")
+            raise UsageError(
+                "--trusted-root and --staging apply to Sigstore identities only, not --key "
+                "or --certificate-chain"
+            )
         return kinds[0]
 
     def trusted_keys(self) -> list[TrustedKey]:
@@ -76,7 +84,7 @@ class TrustPolicy:
         return keys
 
     def certificate_anchors(self) -> tuple[x509.Certificate, ...]:
-        from chainguard.trust.oms import load_certificates
+        from chainguard.oms.certificates import load_certificates
 
         if "certificates" not in self._loaded:
             self._loaded["certificates"] = load_certificates(self.certificate_chains)

@@ -382,6 +382,7 @@ def _verify_dsse(
         subjects=statement.subjects,
         payload=payload,
         signers=(signer,),
+        parsed=statement,
     )
 
 

@@ -18,7 +18,7 @@ from chainguard._strictjson import (
     shown,
 )
 from chainguard.errors import BundleError
-from chainguard.models import Subject
+from chainguard.models import Subject, VerifiedStatement
 
 if TYPE_CHECKING:
     from chainguard.sbom.packed import Expect
@@ -74,26 +74,21 @@ def _parse_subject(entry: object, index: int, source: str) -> Subject:
     return Subject(name=name, digest=tuple(pairs))
 
 
-# The verify path parses the same payload twice (once to check the subjects right after the
-# signature, once more for the predicate); for a 100,000-file SBOM each parse takes seconds.
-# One entry, keyed by the identity of the (immutable) payload bytes object.
-_last_parsed: tuple[bytes, str, ParsedStatement] | None = None
-
-
 def parse_statement(payload: bytes, source: str, expect: Expect | None = None) -> ParsedStatement:
     """Parse a signed payload as an in-toto Statement v1; raise BundleError on anything else.
 
     ``expect``: what verify expects file lists to hold (sbom/packed.py); it changes how fast
     they are read, never what they are read as.
     """
-    global _last_parsed
-    if _last_parsed is not None and _last_parsed[0] is payload and _last_parsed[1] == source:
-        # Used once more, then let go: a dataset's packed file lists are tens of MB.
-        parsed, _last_parsed = _last_parsed[2], None
-        return parsed
-    parsed = _parse_statement(payload, source, expect)
-    _last_parsed = (payload, source, parsed)
-    return parsed
+    return _parse_statement(payload, source, expect)
+
+
+def statement_of(verified: VerifiedStatement, source: str) -> ParsedStatement:
+    """The statement a verified bundle carries, parsed once: the backends that verify it keep
+    what they parsed (a 100,000-file SBOM takes seconds to parse)."""
+    if isinstance(verified.parsed, ParsedStatement):
+        return verified.parsed
+    return parse_statement(verified.payload, source)
 
 
 def _packers(expect: Expect | None, payload: bytes) -> dict[JsonPath, Packer]:

@@ -19,11 +19,10 @@ from support.fastpath import CHUNK, observe, read_both, read_statement, verify_o
 from support.release import Release, make_release
 from support.surgery import component_of, reseal, signed_variant
 
-from chainguard import api
-from chainguard.hashing import RenderedRuns
+from chainguard.hashing_runs import RenderedRuns
 from chainguard.models import FileList
 
-NEVER = 1 << 62  # api.OVERLAP_FROM_BYTES no bundle reaches: the plain path
+NEVER = 1 << 62  # an overlap threshold no bundle reaches: the plain path
 REF = "dataset:ds"
 SECOND = f"d/{CHUNK:04d}"  # the first path of d/'s second chunk
 
@@ -51,10 +50,8 @@ def runs(base: Release) -> RenderedRuns:
 
 
 def both_verifies(release: Release, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
-    plain = verify_outcome(release)
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 0)
-    fast = verify_outcome(release)
+    plain = verify_outcome(release, overlap_from_bytes=NEVER)
+    fast = verify_outcome(release, overlap_from_bytes=0)
     assert fast == plain
     return plain
 
@@ -375,9 +372,7 @@ def test_a_path_longer_than_4096_bytes_is_unsafe_with_or_without_runs(
     _, observed = observe(data)
     plain = read_statement(release.payload(), release.sbom_sha256())
     assert plain.state is not None and plain.state.components[0].unsafe_paths == (rel,)
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
-    slow = verify_outcome(release, data)
+    slow = verify_outcome(release, data, overlap_from_bytes=NEVER)
     assert ("sbom-path-unsafe", rel) in [(f.rule, f.path) for f in slow[1]]  # type: ignore[attr-defined]
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 0)
-    assert verify_outcome(release, data) == slow
+    assert verify_outcome(release, data, overlap_from_bytes=0) == slow
     read_both(release.payload(), release.sbom_sha256(), observed)

@@ -1,4 +1,4 @@
-"""The prestart of `chainguard verify dataset` (chainguard/_launch.py, api.prestart_dataset):
+"""The prestart of `chainguard verify dataset` (chainguard/_launch.py, observe.EarlyStart):
 hashing starts before the CLI is imported when the signed bundle is large, and verify_tree
 adopts that work only when it is exactly what it would have started itself. Either way the
 report is the one a verify without prestart writes."""
@@ -21,6 +21,7 @@ from support.release import Release, make_release
 from chainguard import _launch, api
 from chainguard.errors import ChainguardError
 from chainguard.findings import Report
+from chainguard.observe import EarlyStart
 
 NEVER = 1 << 62  # api.OVERLAP_FROM_BYTES no bundle reaches: the plain path
 
@@ -52,13 +53,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 
 @pytest.fixture(autouse=True)
-def _no_prestart_left_behind() -> Iterator[None]:
-    """Whatever a test leaves prestarted is cancelled: no hashing thread outlives a test."""
-    assert api._prestarted is None
-    yield
-    left = api._take_prestarted()
-    if left is not None:
-        left.cancel()
+def early() -> Iterator[EarlyStart]:
+    """The handle _launch fills and verify takes; whatever a test leaves prestarted is cancelled:
+    no hashing thread outlives a test."""
+    handle = EarlyStart()
+    yield handle
+    handle.cancel()
     assert observing_threads() == []
 
 
@@ -79,21 +79,19 @@ def plain_verify(
     ignore: tuple[str, ...] = (),
 ) -> Report:
     """verify_tree without prestart and without the fast path."""
-    assert api._prestarted is None
-    with monkeypatch.context() as m:
-        m.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
-        return api.verify_tree(
-            directory or release.data,
-            kind="dataset",
-            trust=release.trust(),
-            component=component,
-            ignore=ignore,
-        )
+    return api.verify_tree(
+        directory or release.data,
+        kind="dataset",
+        trust=release.trust(),
+        component=component,
+        ignore=ignore,
+        overlap_from_bytes=NEVER,
+    )
 
 
-def prestarted(args: list[str]) -> api.TreeObservation:
-    _launch._prestart(args)
-    observation = api._prestarted
+def prestarted(early: EarlyStart, args: list[str]) -> api.TreeObservation:
+    _launch._prestart(args, early)
+    observation = early.observation
     assert observation is not None, args
     return observation
 
@@ -107,9 +105,9 @@ def adopted(observation: api.TreeObservation) -> bool:
 # --- the decision: only the bundle's size, the command and the directory ----------------------
 
 
-def test_a_small_bundle_starts_nothing(small: Release) -> None:
-    _launch._prestart(argv(small))
-    assert api._prestarted is None
+def test_a_small_bundle_starts_nothing(small: Release, early: EarlyStart) -> None:
+    _launch._prestart(argv(small), early)
+    assert early.observation is None
 
 
 def sparse(path: Path, size: int) -> Path:
@@ -142,28 +140,34 @@ def padded(tmp_path: Path) -> tuple[Path, Path]:
     ],
 )
 def test_a_large_bundle_starts_hashing_the_directory(
-    padded: tuple[Path, Path], options: list[str]
+    padded: tuple[Path, Path], options: list[str], early: EarlyStart
 ) -> None:
     data, sbom = padded
     observation = prestarted(
-        ["verify", "dataset", str(data), *(o.format(sbom=sbom) for o in options)]
+        early, ["verify", "dataset", str(data), *(o.format(sbom=sbom) for o in options)]
     )
     assert observation.directory == data
     assert observation.render == "dataset:corpus"
 
 
-def test_the_component_named_is_the_one_rendered(padded: tuple[Path, Path]) -> None:
+def test_the_component_named_is_the_one_rendered(
+    padded: tuple[Path, Path], early: EarlyStart
+) -> None:
     data, sbom = padded
-    observation = prestarted(["verify", "dataset", str(data), "--sbom", str(sbom),
+    observation = prestarted(early, ["verify", "dataset", str(data), "--sbom", str(sbom),
                               "--component", "first", "--component", "last"])  # fmt: skip
     assert observation.render == "dataset:last"  # the value typer keeps
 
 
-def test_signature_sizes_add_up(padded: tuple[Path, Path], tmp_path: Path) -> None:
+def test_signature_sizes_add_up(
+    padded: tuple[Path, Path], tmp_path: Path, early: EarlyStart
+) -> None:
     data, _ = padded
     one = sparse(tmp_path / "one.sig", BIG_BUNDLE // 2)
     two = sparse(tmp_path / "two.sig", BIG_BUNDLE // 2)
-    prestarted(["verify", "dataset", str(data), "--signature", str(one), "--signature", str(two)])
+    prestarted(
+        early, ["verify", "dataset", str(data), "--signature", str(one), "--signature", str(two)]
+    )
 
 
 @pytest.mark.parametrize(
@@ -183,17 +187,21 @@ def test_signature_sizes_add_up(padded: tuple[Path, Path], tmp_path: Path) -> No
         [],
     ],
 )
-def test_anything_else_starts_nothing(padded: tuple[Path, Path], args: list[str]) -> None:
+def test_anything_else_starts_nothing(
+    padded: tuple[Path, Path], args: list[str], early: EarlyStart
+) -> None:
     data, sbom = padded
-    _launch._prestart([a.format(data=data, sbom=sbom) for a in args])
-    assert api._prestarted is None
+    _launch._prestart([a.format(data=data, sbom=sbom) for a in args], early)
+    assert early.observation is None
 
 
-def test_one_byte_below_the_threshold_starts_nothing(padded: tuple[Path, Path]) -> None:
+def test_one_byte_below_the_threshold_starts_nothing(
+    padded: tuple[Path, Path], early: EarlyStart
+) -> None:
     data, sbom = padded
     sparse(Path(f"{sbom}.sig"), BIG_BUNDLE - 1)
-    _launch._prestart(["verify", "dataset", str(data), "--sbom", str(sbom)])
-    assert api._prestarted is None
+    _launch._prestart(["verify", "dataset", str(data), "--sbom", str(sbom)], early)
+    assert early.observation is None
 
 
 def test_the_launcher_threshold_is_the_api_one() -> None:
@@ -204,37 +212,37 @@ def test_the_launcher_threshold_is_the_api_one() -> None:
 
 
 def test_adopted_when_directory_rules_and_component_match(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
-    observation = prestarted(argv(big))
-    fast = api.verify_tree(big.data, kind="dataset", trust=big.trust())
-    assert api._prestarted is None
+    observation = prestarted(early, argv(big))
+    fast = api.verify_tree(big.data, kind="dataset", trust=big.trust(), early=early)
+    assert early.observation is None
     assert adopted(observation)
     assert report_view(fast) == report_view(plain_verify(big, monkeypatch))
     assert fast.ok
 
 
 def test_adopted_through_another_spelling_of_the_directory(
-    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, early: EarlyStart
 ) -> None:
     link = tmp_path / "link"
     link.symlink_to(big.data.parent)
-    observation = prestarted(argv(big, directory=link / big.data.name))
-    fast = api.verify_tree(Path(f"{big.data}/"), kind="dataset", trust=big.trust())
+    observation = prestarted(early, argv(big, directory=link / big.data.name))
+    fast = api.verify_tree(Path(f"{big.data}/"), kind="dataset", trust=big.trust(), early=early)
     assert adopted(observation)
     assert report_view(fast) == report_view(plain_verify(big, monkeypatch))
 
 
 def test_adopted_with_the_sbom_inside_the_directory(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
     # The SBOM and its signature are left out of the tree alike by the prestart and verify.
     inner = big.moved_to(big.data)
     shutil.copy(big.sbom, inner.sbom)
     shutil.copy(big.sig, inner.sig)
     try:
-        observation = prestarted(argv(inner))
-        fast = api.verify_tree(inner.data, kind="dataset", trust=inner.trust())
+        observation = prestarted(early, argv(inner))
+        fast = api.verify_tree(inner.data, kind="dataset", trust=inner.trust(), early=early)
         assert adopted(observation)
         assert report_view(fast) == report_view(plain_verify(inner, monkeypatch))
         assert fast.ok
@@ -244,14 +252,14 @@ def test_adopted_with_the_sbom_inside_the_directory(
 
 
 def test_adopted_then_a_tampered_file_is_still_found(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
     victim = big.data / "shard" / "017.jsonl"
     before = victim.read_bytes()
     victim.write_bytes(b"poisoned\n")
     try:
-        observation = prestarted(argv(big))
-        fast = api.verify_tree(big.data, kind="dataset", trust=big.trust())
+        observation = prestarted(early, argv(big))
+        fast = api.verify_tree(big.data, kind="dataset", trust=big.trust(), early=early)
         assert adopted(observation)
         assert report_view(fast) == report_view(plain_verify(big, monkeypatch))
     finally:
@@ -260,20 +268,20 @@ def test_adopted_then_a_tampered_file_is_still_found(
 
 
 def test_cancelled_when_the_component_differs(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
-    observation = prestarted(argv(big, "--component", "elsewhere"))
-    fast = api.verify_tree(big.data, kind="dataset", trust=big.trust())
+    observation = prestarted(early, argv(big, "--component", "elsewhere"))
+    fast = api.verify_tree(big.data, kind="dataset", trust=big.trust(), early=early)
     assert not adopted(observation) and observation.cancelled.is_set()
     assert report_view(fast) == report_view(plain_verify(big, monkeypatch))
 
 
 def test_cancelled_when_verify_names_another_component(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
-    observation = prestarted(argv(big))
+    observation = prestarted(early, argv(big))
     with pytest.raises(ChainguardError) as raised:
-        api.verify_tree(big.data, kind="dataset", trust=big.trust(), component="other")
+        api.verify_tree(big.data, kind="dataset", trust=big.trust(), component="other", early=early)
     assert not adopted(observation) and observation.cancelled.is_set()
     with pytest.raises(type(raised.value)) as plain:
         plain_verify(big, monkeypatch, component="other")
@@ -281,10 +289,12 @@ def test_cancelled_when_verify_names_another_component(
 
 
 def test_cancelled_when_the_ignore_rules_differ(
-    big: Release, monkeypatch: pytest.MonkeyPatch
+    big: Release, monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
-    observation = prestarted(argv(big))
-    fast = api.verify_tree(big.data, kind="dataset", trust=big.trust(), ignore=["README.md"])
+    observation = prestarted(early, argv(big))
+    fast = api.verify_tree(
+        big.data, kind="dataset", trust=big.trust(), ignore=["README.md"], early=early
+    )
     assert not adopted(observation) and observation.cancelled.is_set()
     plain = plain_verify(big, monkeypatch, ignore=("README.md",))
     assert report_view(fast) == report_view(plain)
@@ -292,36 +302,38 @@ def test_cancelled_when_the_ignore_rules_differ(
 
 
 def test_cancelled_when_the_directory_differs(
-    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    big: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, early: EarlyStart
 ) -> None:
     # Another directory of the same name (so the same component): not the prestarted one.
     other = tmp_path / big.data.name
     shutil.copytree(big.data, other)
     (other / "README.md").write_bytes(b"# changed\n")
-    observation = prestarted(argv(big))
-    fast = api.verify_tree(other, kind="dataset", trust=big.trust())
+    observation = prestarted(early, argv(big))
+    fast = api.verify_tree(other, kind="dataset", trust=big.trust(), early=early)
     assert not adopted(observation) and observation.cancelled.is_set()
     assert report_view(fast) == report_view(plain_verify(big, monkeypatch, directory=other))
     assert [(f.rule, f.path) for f in fast.findings] == [("artifact-modified", "README.md")]
 
 
 def test_cancelled_when_verify_reads_a_small_bundle(
-    small: Release, padded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    small: Release, padded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, early: EarlyStart
 ) -> None:
     _, sbom = padded
-    observation = prestarted(["verify", "dataset", str(small.data), "--signature", f"{sbom}.sig"])
-    fast = api.verify_tree(small.data, kind="dataset", trust=small.trust())
+    observation = prestarted(
+        early, ["verify", "dataset", str(small.data), "--signature", f"{sbom}.sig"]
+    )
+    fast = api.verify_tree(small.data, kind="dataset", trust=small.trust(), early=early)
     assert not adopted(observation) and observation.cancelled.is_set()
     assert report_view(fast) == report_view(plain_verify(small, monkeypatch))
 
 
-def test_cancelled_when_trust_fails(big: Release, tmp_path: Path) -> None:
+def test_cancelled_when_trust_fails(big: Release, tmp_path: Path, early: EarlyStart) -> None:
     _, other_pub = api.keygen(tmp_path / "stranger")
-    observation = prestarted(argv(big))
+    observation = prestarted(early, argv(big))
     trust = api.TrustInputs(
         sbom=big.sbom, signatures=(), keys=(other_pub,), state_dir=tmp_path / "state"
     )
-    fast = api.verify_tree(big.data, kind="dataset", trust=trust)
+    fast = api.verify_tree(big.data, kind="dataset", trust=trust, early=early)
     assert observation.cancelled.is_set()
     assert [f.rule for f in fast.findings] == ["signature-untrusted"]
     assert fast.stats.files == 0  # nothing compared before trust
@@ -360,7 +372,6 @@ def test_the_executable_reports_what_the_plain_path_reports(
     (big.data / "é" / "ça.txt").unlink()
     try:
         code, stdout, stderr, _ = run([*argv(big), "--format", "json"], tmp_path)
-        monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
         in_process = cli(*argv(big), "--format", "json")
     finally:
         victim.write_bytes(before)

@@ -13,7 +13,9 @@ from chainguard import api
 from chainguard.collectors.tree import collect_tree
 from chainguard.errors import ChainguardError
 from chainguard.findings import Report
-from chainguard.hashing import _LISTED_CHUNK, EveryPath, HashSettings, RenderedRuns
+from chainguard.hashing import EveryPath, HashSettings
+from chainguard.hashing_runs import RenderedRuns
+from chainguard.hashing_small import _LISTED_CHUNK
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,
     ExpectedState,
@@ -118,10 +120,18 @@ def read_both(
     return plain, fast
 
 
-def verify_outcome(release: Release, directory: Path | None = None) -> tuple[object, ...]:
-    """verify_tree's report (report_view), or the error it raised (type and message)."""
+def verify_outcome(
+    release: Release, directory: Path | None = None, *, overlap_from_bytes: int
+) -> tuple[object, ...]:
+    """verify_tree's report (report_view), or the error it raised (type and message), with
+    the overlap threshold given (0: always hash alongside; NEVER: the plain path)."""
     try:
-        report = api.verify_tree(directory or release.data, kind="dataset", trust=release.trust())
+        report = api.verify_tree(
+            directory or release.data,
+            kind="dataset",
+            trust=release.trust(),
+            overlap_from_bytes=overlap_from_bytes,
+        )
     except ChainguardError as e:
         return ("error", type(e).__name__, str(e))
     finally:

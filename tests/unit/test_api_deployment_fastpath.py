@@ -31,8 +31,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 
 def deployment(release: Release, monkeypatch: pytest.MonkeyPatch, threshold: int) -> object:
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", threshold)
-    report = api.verify_deployment(trust=release.trust(), datasets=[("ds", release.data)])
+    report = api.verify_deployment(
+        trust=release.trust(), datasets=[("ds", release.data)], overlap_from_bytes=threshold
+    )
     assert observing_threads() == []
     return report_view(report)
 
@@ -59,10 +60,10 @@ def test_untrusted_signature_stops_the_hashing_and_reports_trust_alone(
 ) -> None:
     _, other = api.keygen(tmp_path / "other")
     trust = api.TrustInputs(sbom=release.sbom, signatures=(release.sig,), keys=(other,))
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 0)
-    fast = api.verify_deployment(trust=trust, datasets=[("ds", release.data)])
+    fast = api.verify_deployment(trust=trust, datasets=[("ds", release.data)], overlap_from_bytes=0)
     assert observing_threads() == []
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", NEVER)
-    plain = api.verify_deployment(trust=trust, datasets=[("ds", release.data)])
+    plain = api.verify_deployment(
+        trust=trust, datasets=[("ds", release.data)], overlap_from_bytes=NEVER
+    )
     assert report_view(fast) == report_view(plain)
     assert [f.rule for f in fast.findings] == ["signature-untrusted"]

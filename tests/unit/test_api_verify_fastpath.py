@@ -26,7 +26,7 @@ from chainguard.models import RenderedFiles
 from chainguard.sbom.packed import Expect
 from chainguard.trust.gate import establish_trust
 
-NEVER = 1 << 62  # OVERLAP_FROM_BYTES that no bundle reaches: the plain path
+NEVER = 1 << 62  # an overlap threshold no bundle reaches: the plain path
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 
 def verify(release: Release, monkeypatch: pytest.MonkeyPatch, overlap: int) -> Report:
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", overlap)
-    report = api.verify_tree(release.data, kind="dataset", trust=release.trust())
+    report = api.verify_tree(
+        release.data, kind="dataset", trust=release.trust(), overlap_from_bytes=overlap
+    )
     assert observing_threads() == []
     return report
 

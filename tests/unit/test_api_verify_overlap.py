@@ -34,7 +34,6 @@ def release(tmp_path: Path, files: dict[str, int], shard_size: int = 64 * MIB) -
 @pytest.fixture(autouse=True)
 def _worker_processes_and_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROCESS_MIN_FILES_ENV, "1")
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 0)  # these SBOMs are small: overlap anyway
 
 
 def observing() -> list[threading.Thread]:
@@ -47,7 +46,7 @@ def small_files() -> dict[str, int]:
 
 def test_verifies_and_leaves_nothing_running(tmp_path: Path) -> None:
     r = release(tmp_path, small_files())
-    report = api.verify_tree(r.data, kind="dataset", trust=r.trust())
+    report = api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     assert report.ok and report.stats.files == 200
     assert observing() == []
 
@@ -56,7 +55,7 @@ def test_a_failed_trust_check_stops_the_hashing_and_reports_trust_alone(tmp_path
     r = release(tmp_path, small_files())
     (r.data / "part0" / "000.bin").write_bytes(b"tampered")
     Path(f"{r.sbom}.sig").unlink()
-    report = api.verify_tree(r.data, kind="dataset", trust=r.trust())
+    report = api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     assert [f.rule for f in report.findings] == ["signature-missing"]
     assert report.stats.files == 0
     assert observing() == []
@@ -67,21 +66,21 @@ def test_a_hashing_error_counts_only_once_trust_is_established(tmp_path: Path) -
     other = tmp_path / "fifo"
     os.mkfifo(other)  # exists, but cannot be hashed as a tree
     with pytest.raises(HashingError, match="not a directory or regular file"):
-        api.verify_tree(other, kind="dataset", trust=r.trust())
+        api.verify_tree(other, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     Path(f"{r.sbom}.sig").unlink()
-    report = api.verify_tree(other, kind="dataset", trust=r.trust())
+    report = api.verify_tree(other, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     assert [f.rule for f in report.findings] == ["signature-missing"]
 
 
 def test_large_files_signed_with_another_shard_size_are_hashed_again(tmp_path: Path) -> None:
     r = release(tmp_path, {"big.bin": 65 * MIB, "small.txt": 10}, shard_size=32 * MIB)
-    assert api.verify_tree(r.data, kind="dataset", trust=r.trust()).ok
+    assert api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0).ok
     with (r.data / "big.bin").open("r+b") as f:
         f.seek(40 * MIB)
         f.write(b"x")
     (r.data / "new.bin").write_bytes(b"n")
     os.truncate(r.data / "new.bin", 65 * MIB)  # not in the SBOM: hashed whole again
-    report = api.verify_tree(r.data, kind="dataset", trust=r.trust())
+    report = api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     found = {(f.rule, f.path): f for f in report.findings}
     assert set(found) == {("artifact-modified", "big.bin"), ("artifact-unexpected", "new.bin")}
     assert found[("artifact-unexpected", "new.bin")].actual.startswith("sha256:")  # type: ignore[union-attr]
@@ -89,7 +88,7 @@ def test_large_files_signed_with_another_shard_size_are_hashed_again(tmp_path: P
 
 def test_large_files_with_the_default_shard_size_are_hashed_once(tmp_path: Path) -> None:
     r = release(tmp_path, {"big.bin": 65 * MIB})
-    report = api.verify_tree(r.data, kind="dataset", trust=r.trust())
+    report = api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     assert report.ok and report.stats.bytes == 65 * MIB
 
 
@@ -100,7 +99,7 @@ def test_attacks_on_the_tree_are_found_through_the_overlapped_path(tmp_path: Pat
     (r.data / "part1" / "002.bin").symlink_to(tmp_path / "ds.cdx.json")  # leaves the tree
     os.mkfifo(r.data / "part2" / "pipe")
     (r.data / "part3" / "003.bin").rename(r.data / "part3" / "renamed.bin")
-    report = api.verify_tree(r.data, kind="dataset", trust=r.trust())
+    report = api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=0)
     assert sorted((f.rule, f.path) for f in report.findings) == [
         ("artifact-modified", "part0/001.bin"),
         ("artifact-renamed", "part3/renamed.bin"),
@@ -112,9 +111,8 @@ def test_attacks_on_the_tree_are_found_through_the_overlapped_path(tmp_path: Pat
 def test_small_signed_sboms_check_trust_before_hashing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "OVERLAP_FROM_BYTES", 8 * MIB)
     started: list[object] = []
     monkeypatch.setattr(api.TreeObservation, "__init__", lambda *a, **k: started.append(a))
     r = release(tmp_path, small_files())
-    assert api.verify_tree(r.data, kind="dataset", trust=r.trust()).ok
+    assert api.verify_tree(r.data, kind="dataset", trust=r.trust(), overlap_from_bytes=8 * MIB).ok
     assert started == []

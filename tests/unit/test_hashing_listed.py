@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chainguard import hashing
+from chainguard import hashing_pool
 from chainguard._hashworker import (
     ANOMALY,
     CHUNK_SIZE,
@@ -104,9 +104,9 @@ def test_processes_and_serial_agree_and_keep_plain_lines(tmp_path: Path) -> None
         (root / f"p{d}").mkdir(parents=True)
         for i in range(50):
             (root / f"p{d}" / f"{i:02d}.bin").write_bytes(os.urandom(i * 13))
-    before = hashing.worker_processes_started
+    before = hashing_pool.worker_processes_started
     parallel = collect_tree(root, PROCESSES, mode="verify")
-    assert hashing.worker_processes_started > before
+    assert hashing_pool.worker_processes_started > before
     serial = collect_tree(root, SERIAL, mode="verify")
     assert parallel == serial and len(parallel.files) == 150
     assert parallel.files.extra == ()  # type: ignore[attr-defined]
@@ -154,8 +154,8 @@ def test_a_worker_process_that_dies_is_an_error_not_a_hang(
         if dying == "both"
         else f"os.close(os.open({str(mark)!r}, os.O_CREAT | os.O_EXCL)); os._exit(0)"
     )
-    boot = f"import os\ntry:\n {die}\nexcept FileExistsError:\n pass\n{hashing._WORKER_BOOT}"
-    monkeypatch.setattr(hashing, "_WORKER_BOOT", boot)
+    boot = f"import os\ntry:\n {die}\nexcept FileExistsError:\n pass\n{hashing_pool._WORKER_BOOT}"
+    monkeypatch.setattr(hashing_pool, "_WORKER_BOOT", boot)
     root = many_files(tmp_path / "tree")
     if dying == "both":
         with pytest.raises(HashingError, match="worker process"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chainguard import hashing
+from chainguard import hashing, hashing_pool
 from chainguard.collectors.tree import collect_tree
 from chainguard.errors import HashingError, UsageError
 from chainguard.hashing import CHUNK_SIZE, FileEntry, HashSettings, hash_entries
@@ -22,7 +22,7 @@ def listed(path: Path, rel: str) -> FileEntry:
 
 
 def started() -> int:
-    return hashing.worker_processes_started
+    return hashing_pool.worker_processes_started
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from support.fastpath import CHUNK, observe
 from support.release import write_tree
 
 from chainguard._hashworker import render_element
-from chainguard.hashing import RenderedRuns
+from chainguard.hashing_runs import RenderedRuns
 from chainguard.models import FileList, RenderedFiles
 
 REF = "dataset:ds"

@@ -5,13 +5,17 @@ Each module's imports at module level (those that run when it is imported; not t
 a layer no higher than the module's own:
 
     0  errors, models, findings, paths, _strictjson values, path safety, strict JSON
-    1  _hashworker, hashing, config, compare*, sbom, collectors, trust, reporters, attest
+    1  _hashworker, hashing, config, compare*, sbom, collectors, trust, oms, reporters, attest
     2  api                                          the library surface
     3  cli, _launch, __main__                       the command line on top
 
 Within layer 1, sbom and trust never import each other at module level: the SBOM is read from
 bytes trust has verified, and trust hands sbom only what _strictjson parsed. A lazy import
 inside a function is allowed (listed in LAZY_SBOM_TRUST, so that a new one is a decision).
+
+oms (OpenSSF model signing) sits on top of layer 1: it builds on trust, hashing, collectors and
+compare (OMS_MAY_IMPORT), and nothing else in layer 1 imports it at module level; the few
+function-level imports into it are listed in LAZY_INTO_OMS.
 """
 
 from __future__ import annotations
@@ -43,6 +47,24 @@ LAZY_SBOM_TRUST = {
     ("chainguard.trust.gate", "chainguard.sbom.read"),
     ("chainguard.trust.gate", "chainguard.sbom.vocabulary"),
     ("chainguard.trust.statement", "chainguard.sbom.packed"),
+}
+
+# What oms may import, at module level or inside functions (top-level names under chainguard).
+OMS_MAY_IMPORT = {
+    "errors",
+    "models",
+    "findings",
+    "paths",
+    "_strictjson",
+    "hashing",
+    "collectors",
+    "trust",
+    "compare",  # compare_model hands the signed manifest to compare.compare_tree
+    "oms",
+}
+# Function-level imports of oms from the rest of layer 1 (module, imported module), allowed.
+LAZY_INTO_OMS = {
+    ("chainguard.trust.policy", "chainguard.oms.certificates"),
 }
 
 
@@ -143,3 +165,37 @@ def test_lazy_imports_between_sbom_and_trust_are_the_known_ones() -> None:
         if top(name) == apart[top(module)]
     }
     assert found == LAZY_SBOM_TRUST
+
+
+def test_oms_imports_only_what_it_builds_on() -> None:
+    wrong = [
+        f"{module} imports {name}"
+        for module, path in modules()
+        if top(module) == "oms"
+        for lazy in (False, True)
+        for name in sorted(imports(module, path, lazy=lazy))
+        if top(name) not in OMS_MAY_IMPORT
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_nothing_below_oms_imports_it_at_module_level() -> None:
+    wrong = [
+        f"{module} imports {name}"
+        for module, path in modules()
+        if layer(module) <= MIDDLE and top(module) != "oms"
+        for name in sorted(imports(module, path, lazy=False))
+        if top(name) == "oms"
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_lazy_imports_of_oms_from_below_are_the_known_ones() -> None:
+    found = {
+        (module, name)
+        for module, path in modules()
+        if layer(module) <= MIDDLE and top(module) != "oms"
+        for name in imports(module, path, lazy=True)
+        if top(name) == "oms"
+    }
+    assert found == LAZY_INTO_OMS

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 from support.deps import DepsVenv, copy_venv, dist_info_of, record_hash
 
-from chainguard.collectors.environment import (
-    collect_environment,
-    locate_environment,
-    parse_record,
-)
+from chainguard.collectors.env_layout import locate_environment
+from chainguard.collectors.env_record import parse_record
+from chainguard.collectors.environment import collect_environment
 from chainguard.errors import LockfileError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")

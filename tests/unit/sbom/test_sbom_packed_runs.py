@@ -113,7 +113,7 @@ def test_when_every_chunk_differs_no_run_is_taken(release: Release) -> None:
 def test_after_a_cancelled_observation_reading_still_ends(release: Release) -> None:
     # An observation that stopped early closes its runs: the reader gets no run and waits
     # for nothing, and reads what the plain reading reads.
-    from chainguard.hashing import RenderedRuns
+    from chainguard.hashing_runs import RenderedRuns
 
     runs = RenderedRuns("dataset:ds")
     runs.dispatched("train/00000.jsonl")  # in flight when the hashing stopped

@@ -1,0 +1,144 @@
+"""sbom build: hash models, datasets and dependencies into a CycloneDX 1.6 SBOM."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from chainguard.api._common import write_atomic
+from chainguard.api.verify_deps import collect_manifests
+from chainguard.errors import InputError, UsageError
+from chainguard.models import DEFAULT_SHARD_SIZE, ComponentKind, DeploymentInfo, Progress
+from chainguard.paths import component_name
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    output: Path
+    components: tuple[str, ...]
+    files: int
+    bytes: int
+    seconds: float
+    dependencies: int = 0  # library components (requirements, locks, environments)
+    notes: tuple[str, ...] = ()  # what was read but cannot be verified (see collectors)
+
+
+def build_sbom(
+    *,
+    name: str,
+    version: str,
+    models: Sequence[Path] = (),
+    datasets: Sequence[Path] = (),
+    output: Path,
+    blake3: bool = False,
+    serial: int | None = None,
+    expires: str | None = None,
+    ignore: Sequence[str] = (),
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    progress: Progress | None = None,
+    requirements: Sequence[Path] = (),
+    locks: Sequence[Path] = (),
+    envs: Sequence[Path] = (),
+) -> BuildResult:
+    """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM.
+
+    ``requirements`` (requirements.txt files), ``locks`` (any lock format, recognised by
+    content) and ``envs`` (installed environments) add their dependencies as library
+    components; see collect_manifests.
+    """
+    from chainguard.collectors.safetensors import read_header
+    from chainguard.collectors.tree import collect_tree, ignore_rules
+    from chainguard.hashing import HashSettings
+    from chainguard.sbom.build import ComponentInput
+    from chainguard.sbom.build import build_sbom_chunks as render
+
+    if not (models or datasets or requirements or locks or envs):
+        raise UsageError(
+            "nothing to describe: pass at least one --model, --dataset, --requirements, "
+            "--lock or --env"
+        )
+    from chainguard.sbom.vocabulary import MAX_DECIMAL
+
+    if serial is not None and not 0 <= serial <= MAX_DECIMAL:
+        raise UsageError(f"serial {serial} is outside 0..{MAX_DECIMAL} (a signed 64-bit integer)")
+    started = time.perf_counter()
+    # Dependencies first: a malformed lockfile should stop the build before hours of hashing.
+    manifests = collect_manifests(requirements=requirements, locks=locks, envs=envs)
+    settings = HashSettings(shard_size=shard_size, blake3=blake3)
+    inputs: list[ComponentInput] = []
+    seen: set[tuple[str, str]] = set()
+    files = total = 0
+    kinds: list[tuple[ComponentKind, Path]] = [("model", m) for m in models]
+    kinds += [("dataset", d) for d in datasets]
+    for kind, root in kinds:
+        comp_name = component_name(root)
+        if (kind, comp_name) in seen:
+            raise UsageError(f"two {kind}s are both named {comp_name!r}; rename a directory")
+        seen.add((kind, comp_name))
+        rules = ignore_rules(root, ignore, (output, Path(str(output) + ".sig")))
+        tree = collect_tree(
+            root,
+            settings,
+            ignore=rules,
+            mode="build",
+            progress=progress.advance if progress else None,
+            on_listed=progress.start if progress else None,
+        )
+        if tree.anomalies:
+            a = tree.anomalies[0]
+            more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
+            raise InputError(f"{root}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
+        digests = []
+        for f in tree.files:
+            if f.path.endswith(".safetensors"):
+                target = root if root.is_file() else root / f.path
+                f = replace(f, safetensors=read_header(target))
+            elif f.path.endswith(".parquet"):  # footer facts (datasets section, issue 3)
+                from chainguard.collectors.parquet import read_footer
+
+                target = root if root.is_file() else root / f.path
+                f = replace(f, parquet=read_footer(target))
+            digests.append(f)
+        inputs.append(ComponentInput(kind=kind, name=comp_name, files=tuple(digests)))
+        files += len(tree.files)
+        total += tree.total_bytes()
+    deployment = DeploymentInfo(
+        name=name, version=version, serial=serial if serial is not None else 0, expires=expires
+    )
+    dependencies = [d for m in manifests for d in m.dependencies]
+    data = render(deployment, inputs, dependencies)
+    write_atomic(output, data, overwrite=True)
+    return BuildResult(
+        output=output,
+        components=(
+            *(f"{c.kind}:{c.name}" for c in inputs),
+            *(f"{m.ref} ({len(m.dependencies)} dependencies)" for m in manifests),
+        ),
+        files=files + sum(m.files_checked for m in manifests if m.kind == "environment"),
+        bytes=total + sum(m.bytes_hashed for m in manifests),
+        seconds=time.perf_counter() - started,
+        dependencies=len(dependencies),
+        notes=tuple(n for m in manifests for n in m.notes),
+    )
+
+
+def parse_expires(value: str, now: datetime | None = None) -> str:
+    """``30d``/``12h``/``2w``/``90m`` from now, or an RFC 3339 time → RFC 3339 UTC string."""
+    from chainguard.sbom.vocabulary import parse_rfc3339
+
+    now = now or datetime.now(timezone.utc)
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    text = value.strip()
+    if text[:-1].isdigit() and text[-1:] in units:
+        when = now + timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    else:
+        parsed = parse_rfc3339(text)
+        if parsed is None:
+            raise UsageError(f"--expires {value!r}: use a duration like 30d, 12h, 2w or RFC 3339")
+        when = parsed
+    if when <= now:
+        raise UsageError(f"--expires {value!r} is not in the future")
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

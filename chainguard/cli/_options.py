@@ -1,0 +1,181 @@
+"""The options every verify command shares, and how a run's settings are resolved (the
+precedence itself is config.effective_trust's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from chainguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from chainguard.config import Config
+    from chainguard.models import IdentityRule
+    from chainguard.trust.gate import TrustInputs
+
+
+# -------------------------------------------------------------------------- verify: options
+#
+# Every verify command takes the same trust options; config-versus-command-line precedence is
+# config.effective_trust's, not the CLI's.
+
+# metavars: typer would otherwise show its type names (<list[Path]>) in --help.
+SBOM_OPT = typer.Option("--sbom", metavar="FILE", help="SBOM file (default: from chainguard.toml).")
+SIG_OPT = typer.Option(
+    "--signature", metavar="FILE", help="Signature bundle (default: SBOM.sig). Repeatable."
+)
+KEY_OPT = typer.Option(
+    "--key", metavar="PUB", help="Trusted public key (repeatable). Config trust is then unused."
+)
+COMPONENT_OPT = typer.Option("--component", metavar="NAME", help="Component name in the SBOM.")
+FORMAT_OPT = typer.Option("--format", help="Report format.")
+OUTPUT_OPT = typer.Option(
+    "--output", metavar="FILE", help="Write the report here (summary on stderr)."
+)
+CONFIG_OPT = typer.Option(
+    "--config",
+    metavar="FILE",
+    help="Config file (default: $CHAINGUARD_CONFIG, else ./chainguard.toml).",
+)
+NO_CONFIG_OPT = typer.Option("--no-config", help="Read no config file at all.")
+IGNORE_OPT = typer.Option(
+    "--ignore", metavar="GLOB", help="Glob of relative paths to leave out (repeatable)."
+)
+STAGING_OPT = typer.Option(
+    "--staging", help="Trust Sigstore's staging instance (its shipped trusted root) instead."
+)
+ALLOW_EXPIRED_OPT = typer.Option(
+    "--allow-expired", help="Accept an expired SBOM (forensics only; reported as a warning)."
+)
+STATE_OPT = typer.Option(
+    "--state",
+    help="Rollback state directory (default: $CHAINGUARD_STATE_DIR or ~/.local/state/chainguard).",
+)
+DEPLOYMENT_OPT = typer.Option(
+    "--deployment",
+    metavar="NAME",
+    help="Refuse a signed SBOM of any other deployment (default: deployment = in the config).",
+)
+MIN_SERIAL_OPT = typer.Option(
+    "--min-serial",
+    metavar="N",
+    min=0,
+    max=2**63 - 1,
+    help="Refuse a signed SBOM whose serial is below N (rollback protection without state).",
+)
+
+# --- OpenSSF model signatures (verify model --oms-signature) ----------------------------------
+OMS_SIG_OPT = typer.Option(
+    "--oms-signature",
+    metavar="SIG",
+    help="Verify this OpenSSF model signature (model_signing's model.sig) instead of an SBOM.",
+)
+CERT_CHAIN_OPT = typer.Option(
+    "--certificate-chain",
+    metavar="PEM",
+    help="With --oms-signature: trusted CA certificates (PEM; repeatable).",
+)
+IDENTITY_OPT = typer.Option(
+    "--identity",
+    metavar="ID",
+    help="Trusted Sigstore certificate identity (SAN); repeatable, OR-ed.",
+)
+ISSUER_OPT = typer.Option("--issuer", metavar="URL", help="OIDC issuer of the trusted identity.")
+REPOSITORY_OPT = typer.Option(
+    "--repository", metavar="OWNER/REPO", help="With --identity: GitHub repository it ran in."
+)
+REF_OPT = typer.Option(
+    "--ref", metavar="REF", help="With --identity: GitHub ref it ran on (refs/tags/v1.2.3)."
+)
+TRUSTED_ROOT_OPT = typer.Option(
+    "--trusted-root",
+    metavar="FILE",
+    help="Sigstore trusted_root.json (default: production, offline).",
+)
+
+
+def identity_policies(
+    identity: list[str] | None,
+    issuer: str | None,
+    repository: str | None = None,
+    ref: str | None = None,
+) -> list[IdentityRule]:
+    """The trusted Sigstore identities the --identity/--issuer (--repository/--ref) options
+    name; every verify command reads them through here."""
+    if not identity and issuer is None and repository is None and ref is None:
+        return []  # key-only verify
+    from chainguard.models import IdentityRule
+
+    if identity and issuer is None:
+        raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
+    if issuer is not None and not identity:
+        raise UsageError("--issuer needs --identity (the certificate identity to trust)")
+    if (repository is not None or ref is not None) and not identity:
+        raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
+    return [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One verify run's settings after config and command line are combined."""
+
+    config: Config
+    trust: TrustInputs
+    ignore: tuple[str, ...]
+    certificate_chains: tuple[Path, ...]
+
+
+def resolve(
+    *,
+    config: Path | None,
+    no_config: bool,
+    trees: Sequence[Path] = (),
+    sbom: Path | None = None,
+    signature: list[Path] | None = None,
+    key: list[Path] | None = None,
+    identity: list[str] | None = None,
+    issuer: str | None = None,
+    repository: str | None = None,
+    ref: str | None = None,
+    certificate_chain: list[Path] | None = None,
+    trusted_root: Path | None = None,
+    staging: bool = False,
+    ignore: list[str] | None = None,
+    state: Path | None = None,
+    allow_expired: bool = False,
+    deployment: str | None = None,
+    min_serial: int | None = None,
+) -> Run:
+    from chainguard.config import TrustFlags, effective_trust, load_config
+    from chainguard.trust.gate import TrustInputs
+
+    if trusted_root is not None and staging:
+        raise UsageError("--staging and --trusted-root both choose the trusted root; pick one")
+    if deployment is not None and not deployment:
+        raise UsageError("--deployment needs a non-empty name")
+    flags = TrustFlags(
+        keys=tuple(key or ()),
+        identities=tuple(identity_policies(identity, issuer, repository, ref)),
+        certificate_chains=tuple(certificate_chain or ()),
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=tuple(ignore or ()),
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    cfg = load_config(config, no_config=no_config, trees=trees)
+    effective = effective_trust(cfg, flags)
+    trust = TrustInputs.from_effective(
+        effective,
+        sbom=sbom or cfg.sbom,
+        # An SBOM named on the command line brings its own default signature (SBOM.sig): the
+        # config's signatures belong to the config's SBOM.
+        signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
+    )
+    return Run(cfg, trust, effective.ignore, effective.certificate_chains)

@@ -1,0 +1,408 @@
+"""The verify commands: parse options, resolve trust, call the api workflow, emit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from chainguard.cli._app import ReportFormat, verify_app
+from chainguard.cli._options import (
+    ALLOW_EXPIRED_OPT,
+    CERT_CHAIN_OPT,
+    COMPONENT_OPT,
+    CONFIG_OPT,
+    DEPLOYMENT_OPT,
+    FORMAT_OPT,
+    IDENTITY_OPT,
+    IGNORE_OPT,
+    ISSUER_OPT,
+    KEY_OPT,
+    MIN_SERIAL_OPT,
+    NO_CONFIG_OPT,
+    OMS_SIG_OPT,
+    OUTPUT_OPT,
+    REF_OPT,
+    REPOSITORY_OPT,
+    SBOM_OPT,
+    SIG_OPT,
+    STAGING_OPT,
+    STATE_OPT,
+    TRUSTED_ROOT_OPT,
+    Run,
+    identity_policies,
+    resolve,
+)
+from chainguard.cli._output import emit, reports_failure
+from chainguard.cli._progress import ProgressBar
+from chainguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from chainguard.findings import Report
+
+
+# ------------------------------------------------------------------------- verify: commands
+
+
+def _verify_tree(
+    kind: str, directory: Path, run: Run, component: str | None, ctx: typer.Context
+) -> Report:
+    from chainguard import api
+    from chainguard.observe import EarlyStart
+
+    # Work chainguard/_launch.py started before this module was imported, handed over by main().
+    early = ctx.obj if isinstance(ctx.obj, EarlyStart) else None
+    bar = ProgressBar(f"verifying {directory}")
+    try:
+        return api.verify_tree(
+            directory,
+            kind="model" if kind == "model" else "dataset",
+            trust=run.trust,
+            component=component,
+            ignore=run.ignore,
+            progress=bar,
+            early=early,
+        )
+    finally:
+        bar.close()
+
+
+def _verify_oms(directory: Path, oms_signature: Path, run: Run) -> Report:
+    from dataclasses import replace
+
+    from chainguard import api
+    from chainguard.trust.gate import summarize
+
+    bar = ProgressBar(f"verifying {directory}")
+    try:
+        report = api.verify_model_oms(
+            directory,
+            oms_signature,
+            keys=list(run.trust.keys),
+            certificate_chains=list(run.certificate_chains),
+            identities=list(run.trust.identities),
+            trusted_root=run.trust.trusted_root,
+            staging=run.trust.staging,
+            ignore=list(run.ignore),
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    summary = summarize(run.trust, run.ignore)
+    chains = tuple(str(c) for c in run.certificate_chains)
+    return replace(report, trust=replace(summary, certificate_chains=chains))
+
+
+@verify_app.command("model")
+@reports_failure("verify model")
+def verify_model(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Model directory (or single file).")
+    ],
+    sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[Optional[str], COMPONENT_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, NO_CONFIG_OPT] = False,
+    ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
+    oms_signature: Annotated[Optional[Path], OMS_SIG_OPT] = None,  # noqa: UP045
+    certificate_chain: Annotated[Optional[list[Path]], CERT_CHAIN_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, STAGING_OPT] = False,
+) -> None:
+    """Verify a model directory against the signed SBOM (or an OpenSSF model signature with
+    --oms-signature); exit 1 on any difference."""
+    if oms_signature is not None:
+        if sbom is not None or signature or component is not None:
+            raise UsageError("--oms-signature replaces --sbom, --signature and --component")
+        if deployment is not None or min_serial is not None:
+            raise UsageError("--deployment and --min-serial apply to SBOMs, not --oms-signature")
+    elif certificate_chain:
+        raise UsageError("--certificate-chain applies to --oms-signature")
+    run = resolve(
+        config=config,
+        no_config=no_config,
+        trees=(directory,),
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        certificate_chain=certificate_chain,
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    if oms_signature is not None:
+        emit(_verify_oms(directory, oms_signature, run), format_, output)
+    emit(_verify_tree("model", directory, run, component, ctx), format_, output)
+
+
+@verify_app.command("dataset")
+@reports_failure("verify dataset")
+def verify_dataset(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset directory.")],
+    sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[Optional[str], COMPONENT_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, NO_CONFIG_OPT] = False,
+    ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, STAGING_OPT] = False,
+) -> None:
+    """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
+    run = resolve(
+        config=config,
+        no_config=no_config,
+        trees=(directory,),
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    emit(_verify_tree("dataset", directory, run, component, ctx), format_, output)
+
+
+@verify_app.command("deployment")
+@reports_failure("verify deployment")
+def verify_deployment(
+    config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
+    sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
+    format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
+    ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
+    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, STAGING_OPT] = False,
+) -> None:
+    """Verify a whole deployment described by chainguard.toml: one report, one exit code."""
+    from chainguard import api
+
+    run = resolve(
+        config=config,
+        no_config=False,
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        trusted_root=trusted_root,
+        staging=staging,
+        ignore=ignore,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    cfg = run.config
+    cfg.require_deployment_config()
+    bar = ProgressBar("verifying deployment")
+    try:
+        report = api.verify_deployment(
+            trust=run.trust,
+            models=cfg.models,
+            datasets=cfg.datasets,
+            locks=cfg.locks,
+            environments=cfg.environments,
+            ignore=run.ignore,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    emit(report, format_, output)
+
+
+# ------------------------------------------------------------------------------ verify deps
+
+
+@verify_app.command("deps")
+@reports_failure("verify deps")
+def verify_deps(
+    lockfile: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(
+            metavar="[LOCKFILE]", help="requirements.txt, pylock.toml, uv.lock or poetry.lock."
+        ),
+    ] = None,
+    env: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--env", metavar="PYTHON", help="Installed environment instead: venv or interpreter."
+        ),
+    ] = None,
+    sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
+    signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
+    key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
+    component: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--component", help="Manifest name in the SBOM (uv.lock, .venv, …)."),
+    ] = None,
+    require_hashes: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--require-hashes/--no-require-hashes",
+            help="Every requirement pinned by hash (default: when the signed ones all are).",
+        ),
+    ] = None,
+    format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
+    no_config: Annotated[bool, NO_CONFIG_OPT] = False,
+    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
+    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
+    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
+    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
+    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
+    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
+    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
+    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
+    staging: Annotated[bool, STAGING_OPT] = False,
+) -> None:
+    """Verify a lockfile or an installed environment against the signed SBOM's dependencies;
+    exit 1 on any difference."""
+    from chainguard import api
+
+    if (lockfile is None) == (env is None):
+        raise UsageError("give exactly one of LOCKFILE or --env PYTHON")
+    trees = [env] if env is not None and env.is_dir() else []
+    run = resolve(
+        config=config,
+        no_config=no_config,
+        trees=trees,
+        sbom=sbom,
+        signature=signature,
+        key=key,
+        identity=identity,
+        issuer=issuer,
+        repository=repository,
+        ref=ref,
+        trusted_root=trusted_root,
+        staging=staging,
+        state=state,
+        allow_expired=allow_expired,
+        deployment=deployment,
+        min_serial=min_serial,
+    )
+    report = api.verify_deps(
+        lockfile, env=env, trust=run.trust, component=component, require_hashes=require_hashes
+    )
+    emit(report, format_, output)
+
+
+# ------------------------------------------------------------------------------ verify blob
+
+
+@verify_app.command("blob")
+@reports_failure("verify blob")
+def verify_blob(
+    file: Annotated[Path, typer.Argument(help="The file the bundle signs.")],
+    bundle: Annotated[Path, typer.Option("--bundle", help="Sigstore bundle (.sigstore.json).")],
+    key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
+    identity: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--identity", help="Trusted certificate identity (SAN); repeatable, OR-ed."),
+    ] = None,
+    issuer: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--issuer", help="OIDC issuer of the trusted identity (required with it)."),
+    ] = None,
+    trusted_root: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--trusted-root", help="Sigstore trusted_root.json (private instance)."),
+    ] = None,
+    staging: Annotated[
+        bool, typer.Option("--staging", help="Use Sigstore's staging trusted root.")
+    ] = False,
+    repository: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--repository", help="GitHub OWNER/REPO the signing workflow ran in."),
+    ] = None,
+    ref: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--ref", help="GitHub ref the workflow ran on (refs/tags/v1.2.3)."),
+    ] = None,
+    format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
+    output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
+) -> None:
+    """Verify one file against a signature bundle (offline); exit 1 if it does not verify.
+
+    Trust comes from the command line only: verify blob reads no config file."""
+    from dataclasses import replace
+
+    from chainguard import api
+    from chainguard.trust.gate import TrustInputs, summarize
+
+    if key and identity:
+        raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
+    policies = identity_policies(identity, issuer, repository, ref)
+    report = api.verify_blob(
+        file,
+        bundle,
+        keys=key or [],
+        identities=policies,
+        trusted_root=trusted_root,
+        staging=staging,
+    )
+    anchors = TrustInputs(
+        sbom=None,
+        signatures=(bundle,),
+        keys=tuple(key or ()),
+        identities=tuple(policies),
+        trusted_root=trusted_root,
+        staging=staging,
+    )
+    emit(replace(report, trust=summarize(anchors)), format_, output)
