@@ -47,12 +47,12 @@ from chainguard._hashworker import (
 )
 from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
-from chainguard.hashing_runs import RenderedRuns as RenderedRuns  # until api/ imports it there
 from chainguard.hashing_small import _SmallFiles
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
 
 if TYPE_CHECKING:
     from chainguard._hashworker import _ListedResult, _SmallResult
+    from chainguard.hashing_runs import RenderedRuns
 
 # Files up to this size are read in one call and hashed in batches (by worker processes when
 # there are enough of them); larger files go to the thread pool.

@@ -77,7 +77,7 @@ class TreeObservation:
         render: str | None = None,
     ) -> None:
         from chainguard.collectors.tree import ignore_rules
-        from chainguard.hashing import RenderedRuns
+        from chainguard.hashing_runs import RenderedRuns
 
         self.cancelled = threading.Event()
         self._tree: ObservedTree | None = None

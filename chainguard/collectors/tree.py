@@ -177,7 +177,7 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
         # Files and subdirectories in path order: the files that sort before a subdirectory's
         # paths come before it. Chunks of files then come (and finish hashing) in the order a
         # signed file list has them, which verify reads while the hashing goes on
-        # (hashing.RenderedRuns). A name sorts against "sub/" as against every path below it.
+        # (hashing_runs.RenderedRuns). A name sorts against "sub/" as against every path below it.
         listed.sort()
         subdirs.sort(key=lambda d: d[1])
         base = os.path.join(directory, "")

@@ -40,7 +40,7 @@ _PLAIN_FILE = fileshape.plain_file_pattern()
 # The strict decoder of one JSON value at an index: (value, index after it); raises ValueError.
 Decode = Callable[[str, int], tuple[object, int]]
 # The run of files a component's array is expected to hold from a path on (the component's
-# bom-ref, the path): the directory as it is hashed (hashing.RenderedRuns), or None.
+# bom-ref, the path): the directory as it is hashed (hashing_runs.RenderedRuns), or None.
 Expect = Callable[[str, str], RenderedFiles | None]
 # Longest bom-ref + path looked for at an element's start (a path is at most 4096 bytes).
 _PEEK = 8192

@@ -1,4 +1,4 @@
-"""Helpers for the tests of verify's fast path (hashing.RenderedRuns, sbom/packed.py runs,
+"""Helpers for the tests of verify's fast path (hashing_runs.RenderedRuns, sbom/packed.py runs,
 the prestart in _launch.py): one dataset and the ways a tree may differ from it, the signed
 statement parsed with and without the runs of the directory as hashed. Releases come from
 support.release, SBOM edits from support.surgery."""

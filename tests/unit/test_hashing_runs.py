@@ -1,4 +1,4 @@
-"""hashing.RenderedRuns: the directory chunks hash_files publishes as signed JSON, and
+"""hashing_runs.RenderedRuns: the directory chunks hash_files publishes as signed JSON, and
 ``starting_at``, which a reader in another thread calls for every element of a signed file list.
 It must wait only while a run may still come, never forever, and what it hands out must be
 exactly the hashed files."""

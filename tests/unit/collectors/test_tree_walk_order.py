@@ -1,6 +1,6 @@
 """collectors/tree.walk hands out regular files in global path order (UTF-8 bytes, as a signed
 file list holds them): a directory's files are split around its subdirectories. verify's fast
-path relies on it (hashing.RenderedRuns: a chunk is a run of the signed array)."""
+path relies on it (hashing_runs.RenderedRuns: a chunk is a run of the signed array)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading a signed file list with the runs of the directory as hashed (sbom/packed.py
-``expect``, hashing.RenderedRuns) gives exactly what reading it without them gives: the same
+``expect``, hashing_runs.RenderedRuns) gives exactly what reading it without them gives: the same
 ExpectedState, root digests and FileList lines, for trees as signed and trees that differ."""
 
 from __future__ import annotations
