@@ -7,6 +7,7 @@ Finding, and the report is still written.
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -94,3 +95,16 @@ class VerificationFailure(ChainguardError):
         self.rule = rule
         self.expected = expected
         self.actual = actual
+
+
+def read_input(path: Path, what: str, error: type[InputError] = InputError) -> bytes:
+    """The bytes of a file the user named: missing, a directory or unreadable is one line
+    naming the file and what it was meant to be."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise error(f"{path}: no such {what}") from e
+    except IsADirectoryError as e:
+        raise error(f"{path}: is a directory, not a {what}") from e
+    except OSError as e:
+        raise error(f"{path}: cannot read {what}: {e.strerror or e}") from e

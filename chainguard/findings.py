@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chainguard.errors import VerificationFailure
 
 
 class Severity(str, Enum):
@@ -221,6 +225,11 @@ class Finding:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"unknown rule id {self.rule!r}")
+
+    @classmethod
+    def of_failure(cls, failure: VerificationFailure, where: str) -> Finding:
+        """A signature that did not verify, as the finding that says so."""
+        return cls(failure.rule, where, str(failure), failure.expected, failure.actual)
 
     @property
     def effective_severity(self) -> Severity:

@@ -13,7 +13,6 @@ from chainguard.api._common import CYCLONEDX_PREDICATE, IN_TOTO_PAYLOAD_TYPE
 from chainguard.api.build import BuildResult, build_sbom, parse_expires
 from chainguard.api.sign import (
     keygen,
-    read_sbom_file,
     sbom_statement,
     sign_sbom,
     sign_sbom_sigstore,
@@ -37,6 +36,7 @@ from chainguard.api.verify_tree import (
 )
 from chainguard.models import Progress
 from chainguard.observe import EarlyStart, TreeObservation, prestart_dataset
+from chainguard.sbom.read import read_sbom_file
 from chainguard.trust.gate import TrustInputs, TrustOutcome, establish_trust
 
 __all__ = [

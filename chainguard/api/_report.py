@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from chainguard.errors import VerificationFailure
 from chainguard.findings import Finding, Report, Stats
 from chainguard.models import ExpectedState
 from chainguard.trust.gate import TrustInputs, TrustOutcome, summarize
@@ -59,8 +58,3 @@ def trusted_report(
         sbom_digest=f"sha256:{state.sbom_sha256}" if state.sbom_sha256 else None,
         serial=state.deployment.serial,
     )
-
-
-def failure_finding(failure: VerificationFailure, where: str) -> Finding:
-    """A signature that did not verify, as the finding that says so."""
-    return Finding(failure.rule, where, str(failure), failure.expected, failure.actual)

@@ -40,6 +40,7 @@ def sign_sbom(sbom: Path, key: Path, output: Path | None = None) -> Path:
 
 def sbom_statement(sbom: Path) -> bytes:
     """The in-toto Statement v1 every signing path signs for an SBOM (key and Sigstore alike)."""
+    from chainguard.sbom.read import read_sbom_file
     from chainguard.trust.statement import build_statement
 
     data, state = read_sbom_file(sbom)
@@ -84,15 +85,3 @@ def _json_object(data: bytes, source: Path | str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise SbomError(f"{source}: not a JSON object")
     return value
-
-
-def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
-    from chainguard.sbom.read import read_sbom
-
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise SbomError(f"{path}: SBOM not found") from e
-    except OSError as e:
-        raise SbomError(f"{path}: cannot read SBOM: {e.strerror or e}") from e
-    return data, read_sbom(data, str(path))

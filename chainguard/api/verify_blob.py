@@ -26,8 +26,7 @@ def verify_blob(
     (default), the staging root (``staging``) or ``trusted_root``. ``identities`` are OR-ed.
     A signature or digest mismatch is a finding (exit 1); unreadable input raises.
     """
-    from chainguard.api._report import failure_finding
-    from chainguard.errors import BundleError, VerificationFailure
+    from chainguard.errors import BundleError, VerificationFailure, read_input
     from chainguard.trust.blob import require_file, verify_key_artifact
     from chainguard.trust.gate import describe_signer
     from chainguard.trust.policy import TrustPolicy
@@ -38,12 +37,7 @@ def verify_blob(
     )
     kind = policy.require_one_kind("a blob", ("keys", "identities"))
     size = require_file(artifact)
-    try:
-        bundle_bytes = bundle.read_bytes()
-    except FileNotFoundError as e:
-        raise BundleError(f"{bundle}: no such signature bundle") from e
-    except OSError as e:
-        raise BundleError(f"{bundle}: cannot read: {e.strerror or e}") from e
+    bundle_bytes = read_input(bundle, "signature bundle", BundleError)
     findings: tuple[Finding, ...] = ()
     signers: tuple[str, ...] = ()
     label = str(bundle)
@@ -59,7 +53,7 @@ def verify_blob(
         signers = (describe_signer(signer),)
     except VerificationFailure as failure:
         where = str(artifact) if failure.rule == "subject-mismatch" else label
-        findings = (failure_finding(failure, where),)
+        findings = (Finding.of_failure(failure, where),)
     return Report(
         "verify blob",
         str(artifact),

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainguard.api._common import password, write_atomic
-from chainguard.api._report import failure_finding
 from chainguard.errors import InputError
 from chainguard.findings import Finding, Report, Stats
 from chainguard.models import IdentityRule, ObservedTree, Progress, VerifiedStatement
@@ -77,7 +76,7 @@ def verify_model_oms(
         verified = _verify_signature(signature, policy, kind)
         manifest = oms.read_manifest(verified, label)
     except VerificationFailure as failure:
-        return stopped(failure_finding(failure, label), _signers(verified))
+        return stopped(Finding.of_failure(failure, label), _signers(verified))
     tree = _observe(path, manifest, signature, ignore, progress)
     return Report(
         "verify model",

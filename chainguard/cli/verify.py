@@ -386,8 +386,6 @@ def verify_blob(
     from chainguard import api
     from chainguard.trust.gate import TrustInputs, summarize
 
-    if key and identity:
-        raise UsageError("choose one kind of trust: --key, or --identity with --issuer")
     policies = identity_policies(identity, issuer, repository, ref)
     report = api.verify_blob(
         file,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainguard._strictjson import shown
-from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure
+from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure, read_input
 from chainguard.models import Signer, VerifiedStatement
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
 
@@ -34,12 +34,7 @@ def load_certificates(paths: Sequence[Path]) -> tuple[x509.Certificate, ...]:
 
     certificates: list[x509.Certificate] = []
     for path in paths:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as e:
-            raise KeyFileError(f"{path}: no such certificate file") from e
-        except OSError as e:
-            raise KeyFileError(f"{path}: cannot read certificate file ({e.strerror})") from e
+        data = read_input(path, "certificate file", KeyFileError)
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise KeyFileError(f"{path}: no PEM certificate (BEGIN CERTIFICATE) found")
         try:

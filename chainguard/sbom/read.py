@@ -84,7 +84,7 @@ def read_sbom_document(doc: object, sbom_sha256: str, source: str) -> ExpectedSt
 
 def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
     """Read an SBOM file; return its exact bytes (to compare with what was signed) and contents."""
-    try:
+    try:  # any failure, a missing file included, is "cannot read SBOM" (a stable message)
         data = path.read_bytes()
     except OSError as e:
         raise SbomError(f"{path}: cannot read SBOM: {e.strerror or e}") from e

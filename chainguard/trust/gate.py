@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chainguard.errors import BundleError, SbomError, UsageError, VerificationFailure
+from chainguard.errors import BundleError, SbomError, UsageError, VerificationFailure, read_input
 from chainguard.findings import (
     Finding,
     Severity,
@@ -239,7 +239,7 @@ def _sbom_file_digest(sbom: Path, early: EarlyStart | None) -> str:
     try:
         return file_sha256(sbom)
     except FileNotFoundError as e:
-        raise SbomError(f"{sbom}: SBOM not found") from e
+        raise SbomError(f"{sbom}: no such SBOM") from e
     except OSError as e:
         raise SbomError(f"{sbom}: cannot read SBOM: {e.strerror or e}") from e
 
@@ -267,7 +267,7 @@ def _verify_signatures(
         try:
             verified.append(_Verified(str(path), _verify_one(path, policy, expect)))
         except VerificationFailure as f:
-            failures.append(Finding(f.rule, str(path), str(f), f.expected, f.actual))
+            failures.append(Finding.of_failure(f, str(path)))
     return verified, failures
 
 
@@ -341,7 +341,7 @@ def _accept(
     if inputs.sbom is not None and sbom_digest is not None and sbom_digest != signed_digest:
         # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
         # but use nothing from it — the expected state comes from the signed payload only.
-        read_sbom(_read_sbom_bytes(inputs.sbom), str(inputs.sbom))
+        read_sbom(read_input(inputs.sbom, "SBOM", SbomError), str(inputs.sbom))
         findings.append(
             Finding(
                 "sbom-mismatch",
@@ -421,13 +421,6 @@ def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> 
         min_serial=inputs.min_serial,
         state=str(inputs.state_dir) if inputs.state_dir else None,
     )
-
-
-def _read_sbom_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise SbomError(f"{path}: cannot read SBOM: {e.strerror or e}") from e
 
 
 def _largest_group(groups: dict[str, list[_Verified]]) -> str | None:

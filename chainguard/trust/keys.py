@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from chainguard.errors import KeyFileError, OutputError, UsageError
+from chainguard.errors import KeyFileError, OutputError, UsageError, read_input
 
 SigningAlgorithm = Literal["ecdsa-p256", "ed25519"]
 KeyAlgorithm = Literal["ecdsa-p256", "ecdsa-p384", "ed25519"]
@@ -100,14 +100,7 @@ def _public_algorithm(key: PublicKey) -> KeyAlgorithm | None:
 
 
 def _read_key_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise KeyFileError(f"{path}: no such key file") from e
-    except IsADirectoryError as e:
-        raise KeyFileError(f"{path}: is a directory, not a key file") from e
-    except OSError as e:
-        raise KeyFileError(f"{path}: cannot read key file ({e.strerror})") from e
+    return read_input(path, "key file", KeyFileError)
 
 
 def _create_exclusive(path: Path, data: bytes, mode: int) -> None:

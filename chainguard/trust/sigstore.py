@@ -32,6 +32,7 @@ from chainguard.errors import (
     SigningError,
     UsageError,
     VerificationFailure,
+    read_input,
 )
 from chainguard.models import IdentityRule, Signer, VerifiedStatement
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
@@ -119,12 +120,7 @@ def load_trusted_root(instance: Instance | None, path: Path | None) -> SigstoreT
             ) from e
     else:
         name = str(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as e:
-            raise InputError(f"{path}: no such trusted root file") from e
-        except OSError as e:
-            raise InputError(f"{path}: cannot read trusted root: {e.strerror or e}") from e
+        data = read_input(path, "trusted root file")
         doc = loads_strict(data, str(path), InputError)
         media_type = doc.get("mediaType") if isinstance(doc, dict) else None
         try:
