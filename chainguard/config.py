@@ -32,6 +32,8 @@ _TOP_KEYS = {
     "deployment",
     "state",
     "dependencies",
+    "patches",
+    "require_patches",
 }
 _TRUST_KEYS = {"keys", "identities", "threshold", "trusted_root", "staging", "allow_expired"}
 _IDENTITY_KEYS = {"identity", "issuer", "repository", "ref"}
@@ -57,6 +59,8 @@ class Config:
     locks: tuple[Path, ...] = ()  # [dependencies] locks: lockfiles / requirements files
     environments: tuple[Path, ...] = ()  # [dependencies] environments: venvs or interpreters
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    patches: tuple[tuple[str, str], ...] = ()  # [patches]: (id, requirement) sbom build declares
+    require_patches: tuple[str, ...] = ()  # patch ids a signed SBOM must declare
     skipped: str | None = None  # why no config file was read, when one was passed over
     implicit: bool = False  # found in the working directory rather than named
 
@@ -234,6 +238,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         allow_expired=read.opt(trust, "trust.allow_expired", read.flag) or False,
         locks=read.opt(deps, "dependencies.locks", read.paths) or (),
         environments=read.opt(deps, "dependencies.environments", read.paths) or (),
+        patches=read.opt(data, "patches", read.patches) or (),
+        require_patches=read.opt(data, "require_patches", read.patch_ids) or (),
         raw=data,
     )
 
@@ -310,6 +316,33 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{self.where(key)} must be a whole number >= 1")
         return value
+
+    def patches(self, key: str, value: object) -> tuple[tuple[str, str], ...]:
+        """``[patches]``: ``"ID" = "REQUIREMENT"``, each checked (chainguard/patches.py)."""
+        from chainguard.patches import parse_patch_id, parse_requirement
+
+        if not isinstance(value, dict):
+            raise ConfigError(f'{self.where(key)} must be a table of "ID" = "REQUIREMENT"')
+        for pid, requirement in value.items():
+            if not isinstance(requirement, str):
+                raise ConfigError(f"{self.where(f'{key}.{pid}')} must be a requirement string")
+            try:
+                parse_patch_id(pid)
+                parse_requirement(requirement)
+            except UsageError as e:
+                raise ConfigError(f"{self.where(f'{key}.{pid}')}: {e}") from None
+        return tuple(value.items())
+
+    def patch_ids(self, key: str, value: object) -> tuple[str, ...]:
+        from chainguard.patches import parse_patch_id
+
+        ids = self.strs(key, value)
+        for pid in ids:
+            try:
+                parse_patch_id(pid)
+            except UsageError as e:
+                raise ConfigError(f"{self.where(key)}: {e}") from None
+        return tuple(dict.fromkeys(ids))
 
     def signatures(self, data: dict[str, Any]) -> tuple[Path, ...]:
         if "signature" in data and "signatures" in data:

@@ -63,6 +63,15 @@ class ParquetError(InputError):
     """A Parquet file's footer is truncated, oversized or malformed."""
 
 
+class ClaimError(InputError):
+    """A host's claim (chainguard.claim/v1) cannot be read: missing, not JSON, wrong types, or
+    an HTTP source that failed, answered too much or redirected away."""
+
+
+class AdvisoryError(InputError):
+    """A VEX document or an OSV advisory record (or the mirror holding them) is malformed."""
+
+
 class HashingError(InputError):
     """The tree to hash cannot be read at all (not a directory, permission denied at the top)."""
 
@@ -77,6 +86,13 @@ class OutputError(ChainguardError):
 
 class SigningError(ChainguardError):
     """Signing could not complete (Sigstore unreachable, identity token rejected mid-way)."""
+
+
+class PatchNotAppliedError(ChainguardError):
+    """sbom build: a declared patch is not applied in the inventory the SBOM would record.
+    Exit 1: what was measured contradicts the declaration (a finding, not bad input)."""
+
+    exit_code = ExitCode.FINDINGS
 
 
 class VerificationFailure(ChainguardError):

@@ -185,6 +185,60 @@ RULES: dict[str, Rule] = _rules(
         "File in site-packages that no installed distribution's RECORD lists",
         "Remove it unless you put it there: a dropped-in .pth or module runs at every start.",
     ),
+    # --- patch state, claims and advisories ----------------------------------------------------
+    Rule(
+        "patch-not-applied",
+        "A patch the signed SBOM declares is not applied to what is deployed",
+        "Deploy the patched artifact or version the requirement names; a host claiming the "
+        "patch without it is lying or broken.",
+    ),
+    Rule(
+        "patch-missing",
+        "A required patch is not declared in the signed SBOM",
+        "Deploy a release whose signed SBOM declares the patch (an older release cannot be used "
+        "to dodge it).",
+    ),
+    Rule(
+        "claim-mismatch",
+        "A fact the host claims is not what was measured",
+        "Treat the host's self-report as false: investigate the host and redeploy the signed "
+        "release.",
+    ),
+    Rule(
+        "claim-unverified",
+        "A claimed fact this command cannot measure",
+        "Check it with the command named in the message (e.g. verify deps --env or verify "
+        "deployment).",
+        Severity.WARNING,
+    ),
+    Rule(
+        "claim-unavailable",
+        "The host's claim could not be read",
+        "Fix the claim source (file or status endpoint); a host that cannot state its claims "
+        "does not pass.",
+    ),
+    Rule(
+        "claim-consistent",
+        "The host's claim is consistent with what was measured",
+        "Nothing to do.",
+        Severity.NOTE,
+    ),
+    Rule(
+        "vex-contradicted",
+        "A VEX statement says fixed, but the measured version is affected",
+        "Upgrade to a fixed version, or withdraw the VEX statement.",
+    ),
+    Rule(
+        "vex-not-affected",
+        "A VEX statement says not affected for a version in an affected range",
+        "Review the statement's justification; upgrade when it no longer holds.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "known-vulnerability",
+        "An installed dependency version is inside a known advisory's affected range",
+        "Upgrade to the first fixed version the advisory names, and re-sign the release.",
+    ),
     Rule(
         "bytecode-mismatch",
         "Bytecode Python would load is not a compilation of the verified source",

@@ -335,6 +335,17 @@ class DeploymentInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredPatch:
+    """A patch the signed SBOM declares applied: an advisory or change id (``CVE-…``,
+    ``GHSA-…``, ``PYSEC-…``, an internal id) and the requirement that measurably makes it
+    applied, as written (``torch>=2.6.0``, ``model:NAME@sha256:HEX``,
+    ``model:NAME/PATH@sha256:HEX``); chainguard/patches.py parses and evaluates it."""
+
+    id: str
+    requirement: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectedState:
     """Everything the signed SBOM says. Built only from verified bytes."""
 
@@ -342,6 +353,7 @@ class ExpectedState:
     components: tuple[ExpectedComponent, ...]
     dependencies: tuple[Dependency, ...] = ()
     sbom_sha256: str = ""
+    patches: tuple[DeclaredPatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,3 +508,18 @@ class Progress(Protocol):
     def start(self, files: int, total_bytes: int) -> None: ...
 
     def advance(self, nbytes: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What one verify run measured, beside what was signed: the input of the checks that go
+    beyond the SBOM (declared patches, the host's claims, VEX and advisories).
+
+    ``command`` says what could be measured: ``verify model``/``dataset`` observe trees only,
+    ``verify deps`` dependencies only, ``verify deployment`` both.
+    """
+
+    command: str
+    state: ExpectedState
+    trees: tuple[tuple[str, ObservedTree], ...] = ()  # (bom-ref, the tree as hashed)
+    dependencies: tuple[ObservedDependencies, ...] = ()

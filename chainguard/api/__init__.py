@@ -9,8 +9,10 @@ to ``__all__`` below, and a command in cli.py that only parses options and calls
 
 from __future__ import annotations
 
+from chainguard.api._assurance import Assurance
 from chainguard.api._common import CYCLONEDX_PREDICATE, IN_TOTO_PAYLOAD_TYPE
 from chainguard.api.build import BuildResult, build_sbom, parse_expires
+from chainguard.api.diff import diff_sboms
 from chainguard.api.sign import (
     keygen,
     sbom_statement,
@@ -43,6 +45,7 @@ __all__ = [
     "CYCLONEDX_PREDICATE",
     "IN_TOTO_PAYLOAD_TYPE",
     "OVERLAP_FROM_BYTES",
+    "Assurance",
     "BuildResult",
     "EarlyStart",
     "Progress",
@@ -54,6 +57,7 @@ __all__ = [
     "check_dependencies",
     "collect_dependencies",
     "collect_manifests",
+    "diff_sboms",
     "establish_trust",
     "keygen",
     "parse_expires",

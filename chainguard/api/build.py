@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.api._common import write_atomic
 from chainguard.api.verify_deps import collect_manifests
-from chainguard.errors import InputError, UsageError
-from chainguard.models import DEFAULT_SHARD_SIZE, ComponentKind, DeploymentInfo, Progress
+from chainguard.errors import InputError, PatchNotAppliedError, UsageError
+from chainguard.models import (
+    DEFAULT_SHARD_SIZE,
+    ComponentKind,
+    DeclaredPatch,
+    DeploymentInfo,
+    ExpectedState,
+    Measured,
+    ObservedDependencies,
+    ObservedTree,
+    Progress,
+)
 from chainguard.paths import component_name
+
+if TYPE_CHECKING:
+    from chainguard.sbom.build import ComponentInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +56,18 @@ def build_sbom(
     requirements: Sequence[Path] = (),
     locks: Sequence[Path] = (),
     envs: Sequence[Path] = (),
+    patches: Mapping[str, str] | Iterable[tuple[str, str]] = (),
 ) -> BuildResult:
     """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM.
 
     ``requirements`` (requirements.txt files), ``locks`` (any lock format, recognised by
     content) and ``envs`` (installed environments) add their dependencies as library
     components; see collect_manifests.
+
+    ``patches``: id → requirement (``{"CVE-2025-32434": "torch>=2.6.0"}``), declared in the
+    SBOM (chainguard/patches.py). A malformed one is a UsageError before anything is read; one
+    that what is recorded does not satisfy raises PatchNotAppliedError (exit 1) and nothing is
+    written: dependency patches as soon as the manifests are read, the others after hashing.
     """
     from chainguard.collectors.safetensors import read_header
     from chainguard.collectors.tree import collect_tree, ignore_rules
@@ -60,13 +80,17 @@ def build_sbom(
             "nothing to describe: pass at least one --model, --dataset, --requirements, "
             "--lock or --env"
         )
+    from chainguard.patches import declared_patches
     from chainguard.sbom.vocabulary import MAX_DECIMAL
 
     if serial is not None and not 0 <= serial <= MAX_DECIMAL:
         raise UsageError(f"serial {serial} is outside 0..{MAX_DECIMAL} (a signed 64-bit integer)")
+    declared = declared_patches(patches)
     started = time.perf_counter()
-    # Dependencies first: a malformed lockfile should stop the build before hours of hashing.
+    # Dependencies first: a malformed lockfile (or an unpatched dependency) should stop the
+    # build before hours of hashing.
     manifests = collect_manifests(requirements=requirements, locks=locks, envs=envs)
+    _refuse_unapplied(declared, manifests, None)
     settings = HashSettings(shard_size=shard_size, blake3=blake3)
     inputs: list[ComponentInput] = []
     seen: set[tuple[str, str]] = set()
@@ -105,11 +129,12 @@ def build_sbom(
         inputs.append(ComponentInput(kind=kind, name=comp_name, files=tuple(digests)))
         files += len(tree.files)
         total += tree.total_bytes()
+    _refuse_unapplied(declared, manifests, inputs)
     deployment = DeploymentInfo(
         name=name, version=version, serial=serial if serial is not None else 0, expires=expires
     )
     dependencies = [d for m in manifests for d in m.dependencies]
-    data = render(deployment, inputs, dependencies)
+    data = render(deployment, inputs, dependencies, patches=declared)
     write_atomic(output, data, overwrite=True)
     return BuildResult(
         output=output,
@@ -123,6 +148,51 @@ def build_sbom(
         dependencies=len(dependencies),
         notes=tuple(n for m in manifests for n in m.notes),
     )
+
+
+def _refuse_unapplied(
+    declared: Sequence[DeclaredPatch],
+    manifests: Sequence[ObservedDependencies],
+    trees: Sequence[ComponentInput] | None,
+) -> None:
+    """Refuse to record a patch declaration the inventory does not satisfy: the release's own
+    measurement, evaluated exactly as verify evaluates a host's. ``trees`` None: the trees are
+    not hashed yet, so only the dependency patches are checked."""
+    from chainguard.patches import DependencyRequirement, parse_requirement, patch_statuses
+
+    declared = [
+        p
+        for p in declared
+        if isinstance(parse_requirement(p.requirement), DependencyRequirement) == (trees is None)
+    ]
+    if not declared:
+        return
+    inventory = ExpectedState(
+        DeploymentInfo("sbom build", "0"),
+        (),
+        tuple(d for m in manifests for d in m.dependencies),
+        patches=tuple(declared),
+    )
+    measured = Measured(
+        "sbom build",
+        inventory,
+        trees=tuple((f"{c.kind}:{c.name}", ObservedTree(c.name, c.files)) for c in trees or ()),
+        dependencies=tuple(manifests),
+    )
+    for status in patch_statuses(measured):
+        if status.applied is None:
+            parsed = parse_requirement(status.requirement)
+            subject = parsed.name if isinstance(parsed, DependencyRequirement) else parsed.subject
+            raise PatchNotAppliedError(
+                f"patch {status.id} ({status.requirement}) concerns {subject}, which this SBOM "
+                "does not record; refusing to write the SBOM"
+            )
+        if not status.applied:
+            raise PatchNotAppliedError(
+                f"patch {status.id} is not applied in what this SBOM would record: "
+                f"{status.requirement} is required, measured {status.actual}; "
+                "refusing to write the SBOM"
+            )
 
 
 def parse_expires(value: str, now: datetime | None = None) -> str:

@@ -6,13 +6,20 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._common import own_files
 from chainguard.api._report import trusted_report, untrusted_report
 from chainguard.api.verify_deps import bytecode_cache, check_dependencies, collect_dependencies
 from chainguard.api.verify_tree import OVERLAP_FROM_BYTES, check_component, signed_sbom_size
 from chainguard.errors import UsageError
 from chainguard.findings import Finding, Report, Stats
-from chainguard.models import ExpectedState, ObservedDependencies, ObservedTree, Progress
+from chainguard.models import (
+    ExpectedState,
+    Measured,
+    ObservedDependencies,
+    ObservedTree,
+    Progress,
+)
 from chainguard.observe import TreeObservation, expect_any
 from chainguard.trust.gate import TrustInputs, TrustOutcome, establish_trust
 
@@ -29,6 +36,7 @@ def verify_deployment(
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
     overlap_from_bytes: int = OVERLAP_FROM_BYTES,
+    assurance: Assurance = NO_ASSURANCE,
 ) -> Report:
     """Verify every component of the signed SBOM against its local path: one report.
 
@@ -52,8 +60,10 @@ def verify_deployment(
     paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
     paths.update({("dataset", n): p for n, p in datasets})
     _refuse_unknown(state, paths)
-    findings, files, nbytes = _check_trees(state, paths, observed, own, ignore, progress)
+    findings, trees, files, nbytes = _check_trees(state, paths, observed, own, ignore, progress)
     covered, found, stats = _check_manifests(state, manifests)
+    measured = Measured("verify deployment", state, tuple(trees), tuple(manifests))
+    found += assurance_findings(assurance, measured)
     return trusted_report(
         "verify deployment",
         state.deployment.name,
@@ -107,9 +117,11 @@ def _check_trees(
     own: Sequence[Path],
     ignore: Sequence[str],
     progress: Progress | None,
-) -> tuple[list[Finding], int, int]:
-    """Each signed model and dataset against its local path: findings, files and bytes."""
+) -> tuple[list[Finding], list[tuple[str, ObservedTree]], int, int]:
+    """Each signed model and dataset against its local path: findings, the trees as hashed,
+    files and bytes."""
     findings: list[Finding] = []
+    trees: list[tuple[str, ObservedTree]] = []
     files = nbytes = 0
     for c in state.components:
         directory = paths.get((c.kind, c.name))
@@ -126,7 +138,7 @@ def _check_trees(
                 )
             )
             continue
-        found, stats = check_component(
+        found, stats, tree = check_component(
             c,
             directory,
             own_files=own,
@@ -135,9 +147,10 @@ def _check_trees(
             observed=observed.get(c.bom_ref),
         )
         findings.extend(found)
+        trees.append((c.bom_ref, tree))
         files += stats.files
         nbytes += stats.bytes
-    return findings, files, nbytes
+    return findings, trees, files, nbytes
 
 
 def _check_manifests(

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._report import trusted_report, untrusted_report
 from chainguard.errors import InputError, UsageError
 from chainguard.findings import Finding, Report, Stats
-from chainguard.models import ExpectedState
+from chainguard.models import ExpectedState, Measured
 from chainguard.trust.gate import TrustInputs, establish_trust
 
 if TYPE_CHECKING:
@@ -163,8 +164,10 @@ def verify_deps(
     component: str | None = None,
     require_hashes: bool | None = None,
     command: str = "verify deps",
+    assurance: Assurance = NO_ASSURANCE,
 ) -> Report:
-    """Verify a lockfile, or an installed environment, against the signed SBOM."""
+    """Verify a lockfile, or an installed environment, against the signed SBOM (and, through
+    ``assurance``, the patches it declares, the host's claim, VEX and advisories)."""
     started = time.perf_counter()
     target = str(lockfile if lockfile is not None else env)
     # Read (and parse) the input first: a malformed lockfile is "could not verify" (exit 3)
@@ -178,6 +181,7 @@ def verify_deps(
     ref, findings, stats = check_dependencies(
         state, observed, component=component, require_hashes=require_hashes
     )
+    findings += assurance_findings(assurance, Measured(command, state, dependencies=(observed,)))
     return trusted_report(
         command,
         target,

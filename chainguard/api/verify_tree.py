@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._common import own_files
 from chainguard.api._report import trusted_report, untrusted_report
 from chainguard.errors import InputError, UsageError
@@ -18,6 +19,7 @@ from chainguard.models import (
     ExpectedState,
     FileDigest,
     FileList,
+    Measured,
     ObservedTree,
     Progress,
 )
@@ -72,7 +74,7 @@ def check_component(
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
     observed: ObservedTree | None = None,
-) -> tuple[list[Finding], Stats]:
+) -> tuple[list[Finding], Stats, ObservedTree]:
     """Hash one model/dataset directory and compare it with its signed component.
 
     ``observed``: the directory as already hashed before the SBOM was read (see
@@ -97,7 +99,7 @@ def check_component(
     else:
         tree = rehash(observed, directory, _shards_to_settle(chosen, observed))
     stats = Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started)
-    return compare_tree(chosen, tree), stats
+    return compare_tree(chosen, tree), stats, tree
 
 
 def signed_sbom_size(trust: TrustInputs) -> int:
@@ -137,8 +139,10 @@ def verify_tree(
     command: str | None = None,
     early: EarlyStart | None = None,
     overlap_from_bytes: int = OVERLAP_FROM_BYTES,
+    assurance: Assurance = NO_ASSURANCE,
 ) -> Report:
-    """Verify a model or dataset directory against the signed SBOM.
+    """Verify a model or dataset directory against the signed SBOM (and, through
+    ``assurance``, the patches it declares, the host's claim, VEX and advisories).
 
     ``early``: work chainguard/_launch.py started before the CLI was imported (adopted only if
     it is exactly what this call would start). ``overlap_from_bytes``: from this many bytes of
@@ -165,11 +169,13 @@ def verify_tree(
     finally:
         if observation is not None:
             observation.cancel()
-    findings, stats = check_component(
+    findings, stats, tree = check_component(
         chosen, directory, own_files=own, ignore=ignore, progress=progress, observed=observed
     )
     if component is None and not _named_like(chosen, directory):
         findings.insert(0, _inferred_component(chosen, directory))
+    measured = Measured(command, state, trees=((chosen.bom_ref, tree),))
+    findings += assurance_findings(assurance, measured)
     return trusted_report(
         command,
         str(directory),

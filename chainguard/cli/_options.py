@@ -13,6 +13,7 @@ import typer
 from chainguard.errors import UsageError
 
 if TYPE_CHECKING:
+    from chainguard.api._assurance import Assurance
     from chainguard.config import Config
     from chainguard.models import IdentityRule
     from chainguard.trust.gate import TrustInputs
@@ -117,6 +118,77 @@ def identity_policies(
     if (repository is not None or ref is not None) and not identity:
         raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
     return [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
+
+
+# --- beyond the SBOM: patches, the host's claim, VEX and advisories ---------------------------
+REQUIRE_PATCH_OPT = typer.Option(
+    "--require-patch",
+    metavar="ID",
+    help="Refuse a signed SBOM that does not declare this patch (repeatable; adds to the "
+    "config's require_patches).",
+)
+CLAIM_OPT = typer.Option(
+    "--claim",
+    metavar="SOURCE",
+    help="The host's claim (chainguard.claim/v1): a JSON file or an http(s):// status URL; "
+    "every claimed fact is checked against what is measured.",
+)
+CLAIM_TIMEOUT_OPT = typer.Option(
+    "--claim-timeout",
+    metavar="SECONDS",
+    min=0.1,
+    max=120.0,
+    help="Connect and read timeout for an http(s) claim source.",
+)
+CLAIM_MAX_BYTES_OPT = typer.Option(
+    "--claim-max-bytes",
+    metavar="N",
+    min=1,
+    max=1 << 30,
+    help="Largest claim accepted (default 1 MiB); a larger one is claim-unavailable.",
+)
+CLAIM_ENV_PROXY_OPT = typer.Option(
+    "--claim-env-proxy",
+    help="Reach an http(s) claim source through the environment's proxy (never by default).",
+)
+VEX_OPT = typer.Option(
+    "--vex", metavar="FILE", help="OpenVEX or CycloneDX VEX statements to check (repeatable)."
+)
+ADVISORIES_OPT = typer.Option(
+    "--advisories",
+    metavar="PATH",
+    help="A directory or zip of OSV records (offline): measured versions inside an affected "
+    "range are findings.",
+)
+
+
+def assurance_of(
+    run: Run,
+    *,
+    require_patch: list[str] | None,
+    claim: str | None,
+    claim_timeout: float | None,
+    vex: list[Path] | None,
+    claim_max_bytes: int | None = None,
+    claim_env_proxy: bool = False,
+    advisories: Path | None,
+) -> Assurance:
+    """What to check beyond the SBOM. Required patches only ever add up (config and command
+    line): a requirement makes verify stricter, so no source of one can weaken trust."""
+    from chainguard.api._assurance import CLAIM_MAX_BYTES, CLAIM_TIMEOUT_S, Assurance
+    from chainguard.patches import parse_patch_id  # a malformed id: exit 2, before any hashing
+
+    given = (parse_patch_id(pid) for pid in require_patch or ())
+    required = tuple(dict.fromkeys((*run.config.require_patches, *given)))
+    return Assurance(
+        require_patches=required,
+        claim=claim,
+        claim_timeout=claim_timeout if claim_timeout is not None else CLAIM_TIMEOUT_S,
+        claim_max_bytes=claim_max_bytes if claim_max_bytes is not None else CLAIM_MAX_BYTES,
+        claim_env_proxy=claim_env_proxy,
+        vex=tuple(vex or ()),
+        advisories=advisories,
+    )
 
 
 @dataclass(frozen=True)

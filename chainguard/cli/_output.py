@@ -93,7 +93,11 @@ def _write_report(report: Report, format_: ReportFormat, output: Path) -> None:
     """Replace ``output`` in one step (a reader never sees half a report)."""
     from chainguard.reporters import get_reporter
 
-    text = get_reporter(format_.value).render(report)
+    write_atomically(output, get_reporter(format_.value).render(report))
+
+
+def write_atomically(output: Path, text: str) -> None:
+    """Replace ``output`` with ``text`` in one step (a fifo or /dev/stdout: written in place)."""
     try:
         if output.exists() and not output.is_file():  # /dev/stdout, a fifo: write in place
             output.write_text(text, encoding="utf-8")

@@ -85,9 +85,34 @@ def sbom_build(
             help="Installed environment: venv or its python (repeatable).",
         ),
     ] = None,
+    patch: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--patch",
+            metavar="ID=REQUIREMENT",
+            help="Declare a patch applied, e.g. CVE-2025-32434=torch>=2.6.0 or "
+            "ID=model:NAME[/PATH]@sha256:HEX (repeatable); refused unless what is recorded "
+            "satisfies it.",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Read the [patches] table of this chainguard.toml (nothing else of it).",
+        ),
+    ] = None,
 ) -> None:
     """Hash models, datasets and dependencies into a CycloneDX 1.6 SBOM (schema-validated)."""
     from chainguard import api
+    from chainguard.patches import parse_declaration
+
+    declared = [parse_declaration(p) for p in patch or []]  # a typo stops before any hashing
+    if config is not None:
+        from chainguard.config import load_config
+
+        declared = [*load_config(config).patches, *declared]
 
     bar = ProgressBar("hashing")
     try:
@@ -105,6 +130,7 @@ def sbom_build(
             requirements=requirements or [],
             locks=lock or [],
             envs=env or [],
+            patches=declared,
         )
     finally:
         bar.close()

@@ -9,8 +9,13 @@ import typer
 
 from chainguard.cli._app import ReportFormat, verify_app
 from chainguard.cli._options import (
+    ADVISORIES_OPT,
     ALLOW_EXPIRED_OPT,
     CERT_CHAIN_OPT,
+    CLAIM_ENV_PROXY_OPT,
+    CLAIM_MAX_BYTES_OPT,
+    CLAIM_OPT,
+    CLAIM_TIMEOUT_OPT,
     COMPONENT_OPT,
     CONFIG_OPT,
     DEPLOYMENT_OPT,
@@ -25,12 +30,15 @@ from chainguard.cli._options import (
     OUTPUT_OPT,
     REF_OPT,
     REPOSITORY_OPT,
+    REQUIRE_PATCH_OPT,
     SBOM_OPT,
     SIG_OPT,
     STAGING_OPT,
     STATE_OPT,
     TRUSTED_ROOT_OPT,
+    VEX_OPT,
     Run,
+    assurance_of,
     identity_policies,
     resolve,
 )
@@ -39,6 +47,7 @@ from chainguard.cli._progress import ProgressBar
 from chainguard.errors import UsageError
 
 if TYPE_CHECKING:
+    from chainguard.api._assurance import Assurance
     from chainguard.findings import Report
 
 
@@ -46,7 +55,12 @@ if TYPE_CHECKING:
 
 
 def _verify_tree(
-    kind: str, directory: Path, run: Run, component: str | None, ctx: typer.Context
+    kind: str,
+    directory: Path,
+    run: Run,
+    component: str | None,
+    ctx: typer.Context,
+    assurance: Assurance,
 ) -> Report:
     from chainguard import api
     from chainguard.observe import EarlyStart
@@ -63,6 +77,7 @@ def _verify_tree(
             ignore=run.ignore,
             progress=bar,
             early=early,
+            assurance=assurance,
         )
     finally:
         bar.close()
@@ -94,6 +109,18 @@ def _verify_oms(directory: Path, oms_signature: Path, run: Run) -> Report:
     return replace(report, trust=replace(summary, certificate_chains=chains))
 
 
+def _refuse_dependency_checks(
+    command: str, vex: list[Path] | None, advisories: Path | None
+) -> None:
+    """VEX and advisories concern dependency versions, which a tree verify does not measure:
+    accepting them silently would read as a check that was never made."""
+    if vex or advisories is not None:
+        raise UsageError(
+            f"--vex and --advisories check measured dependency versions; {command} measures "
+            "none: use verify deps or verify deployment"
+        )
+
+
 @verify_app.command("model")
 @reports_failure("verify model")
 def verify_model(
@@ -122,6 +149,13 @@ def verify_model(
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
     staging: Annotated[bool, STAGING_OPT] = False,
+    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
+    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
+    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
+    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
+    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
+    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
+    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a model directory against the signed SBOM (or an OpenSSF model signature with
     --oms-signature); exit 1 on any difference."""
@@ -154,7 +188,18 @@ def verify_model(
     )
     if oms_signature is not None:
         emit(_verify_oms(directory, oms_signature, run), format_, output)
-    emit(_verify_tree("model", directory, run, component, ctx), format_, output)
+    assurance = assurance_of(
+        run,
+        require_patch=require_patch,
+        claim=claim,
+        claim_timeout=claim_timeout,
+        claim_max_bytes=claim_max_bytes,
+        claim_env_proxy=claim_env_proxy,
+        vex=vex,
+        advisories=advisories,
+    )
+    _refuse_dependency_checks("verify model", vex, advisories)
+    emit(_verify_tree("model", directory, run, component, ctx, assurance), format_, output)
 
 
 @verify_app.command("dataset")
@@ -181,6 +226,13 @@ def verify_dataset(
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
     staging: Annotated[bool, STAGING_OPT] = False,
+    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
+    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
+    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
+    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
+    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
+    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
+    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
     run = resolve(
@@ -202,7 +254,18 @@ def verify_dataset(
         deployment=deployment,
         min_serial=min_serial,
     )
-    emit(_verify_tree("dataset", directory, run, component, ctx), format_, output)
+    assurance = assurance_of(
+        run,
+        require_patch=require_patch,
+        claim=claim,
+        claim_timeout=claim_timeout,
+        claim_max_bytes=claim_max_bytes,
+        claim_env_proxy=claim_env_proxy,
+        vex=vex,
+        advisories=advisories,
+    )
+    _refuse_dependency_checks("verify dataset", vex, advisories)
+    emit(_verify_tree("dataset", directory, run, component, ctx, assurance), format_, output)
 
 
 @verify_app.command("deployment")
@@ -225,6 +288,13 @@ def verify_deployment(
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
     staging: Annotated[bool, STAGING_OPT] = False,
+    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
+    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
+    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
+    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
+    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
+    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
+    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a whole deployment described by chainguard.toml: one report, one exit code."""
     from chainguard import api
@@ -259,6 +329,16 @@ def verify_deployment(
             environments=cfg.environments,
             ignore=run.ignore,
             progress=bar,
+            assurance=assurance_of(
+                run,
+                require_patch=require_patch,
+                claim=claim,
+                claim_timeout=claim_timeout,
+                claim_max_bytes=claim_max_bytes,
+                claim_env_proxy=claim_env_proxy,
+                vex=vex,
+                advisories=advisories,
+            ),
         )
     finally:
         bar.close()
@@ -311,6 +391,13 @@ def verify_deps(
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
     staging: Annotated[bool, STAGING_OPT] = False,
+    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
+    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
+    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
+    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
+    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
+    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
+    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a lockfile or an installed environment against the signed SBOM's dependencies;
     exit 1 on any difference."""
@@ -338,7 +425,21 @@ def verify_deps(
         min_serial=min_serial,
     )
     report = api.verify_deps(
-        lockfile, env=env, trust=run.trust, component=component, require_hashes=require_hashes
+        lockfile,
+        env=env,
+        trust=run.trust,
+        component=component,
+        require_hashes=require_hashes,
+        assurance=assurance_of(
+            run,
+            require_patch=require_patch,
+            claim=claim,
+            claim_timeout=claim_timeout,
+            claim_max_bytes=claim_max_bytes,
+            claim_env_proxy=claim_env_proxy,
+            vex=vex,
+            advisories=advisories,
+        ),
     )
     emit(report, format_, output)
 

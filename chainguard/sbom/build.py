@@ -20,6 +20,7 @@ import chainguard
 from chainguard.errors import SbomError
 from chainguard.models import (
     ComponentKind,
+    DeclaredPatch,
     Dependency,
     DeploymentInfo,
     FileDigest,
@@ -31,7 +32,8 @@ from chainguard.sbom import vocabulary as v
 
 if TYPE_CHECKING:
     from cyclonedx.model import Property
-    from cyclonedx.model.component import Component
+    from cyclonedx.model.component import Component, Pedigree
+    from cyclonedx.model.vulnerability import Vulnerability
     from cyclonedx.validation.json import JsonStrictValidator
 
 # Arrays are schema-validated in pieces of this many items; see _schema_parts.
@@ -67,6 +69,7 @@ def build_sbom(
     timestamp: datetime | None = None,
     serial_number: uuid.UUID | None = None,
     files_via_cyclonedx: bool = False,
+    patches: Sequence[DeclaredPatch] = (),
 ) -> bytes:
     """Build the SBOM for a deployment. Returns pretty-printed UTF-8 JSON ending in a newline.
 
@@ -81,6 +84,7 @@ def build_sbom(
             timestamp=timestamp,
             serial_number=serial_number,
             files_via_cyclonedx=files_via_cyclonedx,
+            patches=patches,
         )
     )
 
@@ -93,6 +97,7 @@ def build_sbom_chunks(
     timestamp: datetime | None = None,
     serial_number: uuid.UUID | None = None,
     files_via_cyclonedx: bool = False,
+    patches: Sequence[DeclaredPatch] = (),
 ) -> Iterator[bytes]:
     """build_sbom's bytes, in pieces whose concatenation they are, made as they are taken.
 
@@ -106,10 +111,16 @@ def build_sbom_chunks(
     not through cyclonedx's model, which costs about a millisecond per file (100,000 files took
     two minutes); see _direct_files. ``files_via_cyclonedx`` builds them with cyclonedx as well:
     the tests check both give byte-identical output.
+
+    ``patches``: declared patches, each recorded as a ``vulnerabilities[]`` entry (resolved,
+    affecting the components its requirement names) and, on a model or dataset it names, a
+    ``pedigree.patches[]`` entry; docs/formats.md has the shape. Whether the inventory
+    satisfies them is the caller's check (api/build.py refuses to write one that does not).
     """
     _check_deployment(deployment)
     _check_components(components)
     dep_refs = _check_dependencies(dependencies)
+    declared = _check_patches(patches, components, dependencies, dep_refs)
     when = _utc_seconds(timestamp)
     serial = serial_number or _parse_serial_number(deployment.bom_serial_number) or uuid.uuid4()
 
@@ -129,7 +140,7 @@ def build_sbom_chunks(
         type=ComponentType.APPLICATION, name="chainguard", version=chainguard.__version__
     )
     direct = not files_via_cyclonedx
-    top_level = [_tree_component(c, with_files=not direct) for c in components]
+    top_level = [_tree_component(c, with_files=not direct, patches=declared) for c in components]
     top_level += [_library_component(d, ref) for d, ref in zip(dependencies, dep_refs, strict=True)]
     bom = Bom(
         serial_number=serial,
@@ -137,6 +148,7 @@ def build_sbom_chunks(
             component=root, tools=ToolRepository(components=[tool]), timestamp=when
         ),
         components=top_level,
+        vulnerabilities=[_vulnerability(p, refs) for p, refs in declared],
     )
     if top_level:
         # cyclonedx warns about an incomplete dependency graph unless the described component
@@ -390,6 +402,46 @@ def _check_dependencies(dependencies: Sequence[Dependency]) -> list[str]:
     return refs
 
 
+# (the patch, the bom-refs of the components it affects)
+_Declared = list[tuple[DeclaredPatch, tuple[str, ...]]]
+
+
+def _check_patches(
+    patches: Sequence[DeclaredPatch],
+    components: Sequence[ComponentInput],
+    dependencies: Sequence[Dependency],
+    dep_refs: Sequence[str],
+) -> _Declared:
+    """Each patch's id and requirement valid, each id once, and what its requirement names
+    recorded here: read.py refuses a declaration that affects nothing it lists."""
+    from chainguard.errors import UsageError
+    from chainguard.patches import DependencyRequirement, parse_patch_id, parse_requirement
+
+    declared: _Declared = []
+    ids: set[str] = set()
+    trees = {f"{c.kind}:{c.name}" for c in components}
+    for p in patches:
+        try:
+            parse_patch_id(p.id)
+            requirement = parse_requirement(p.requirement)
+        except UsageError as e:
+            raise ValueError(str(e)) from None
+        if p.id in ids:
+            raise ValueError(f"patch {p.id} is declared twice")
+        ids.add(p.id)
+        if isinstance(requirement, DependencyRequirement):
+            named = zip(dependencies, dep_refs, strict=True)
+            refs = tuple(r for d, r in named if d.name == requirement.name)
+            if not refs:
+                raise ValueError(f"patch {p.id}: no dependency named {requirement.name!r}")
+        else:
+            if requirement.bom_ref not in trees:
+                raise ValueError(f"patch {p.id}: no component {requirement.bom_ref!r}")
+            refs = (requirement.bom_ref,)
+        declared.append((p, refs))
+    return declared
+
+
 def _package_ref(d: Dependency) -> str:
     # A purl already starts with "pkg:"; without one, name@version under the same prefix keeps
     # every dependency ref recognisable and apart from the model:/dataset: refs.
@@ -448,13 +500,19 @@ def _deployment_properties(d: DeploymentInfo) -> list[Property]:
     return _props(pairs)
 
 
-def _tree_component(c: ComponentInput, *, with_files: bool = True) -> Component:
+def _tree_component(
+    c: ComponentInput,
+    *,
+    with_files: bool = True,
+    patches: Sequence[tuple[DeclaredPatch, tuple[str, ...]]] = (),
+) -> Component:
     from cyclonedx.model import HashAlgorithm, HashType
     from cyclonedx.model.component import Component, ComponentType
 
     ref = f"{c.kind}:{c.name}"
     files = sorted(c.files, key=lambda f: f.path.encode())
     return Component(
+        pedigree=_pedigree([p for p, refs in patches if ref in refs]),
         type=ComponentType(v.KIND_TO_TYPE[c.kind]),
         bom_ref=ref,
         name=c.name,
@@ -467,6 +525,44 @@ def _tree_component(c: ComponentInput, *, with_files: bool = True) -> Component:
             ]
         ),
         components=[fileshape.file_component(ref, f) for f in files] if with_files else [],
+    )
+
+
+def _pedigree(patches: Sequence[DeclaredPatch]) -> Pedigree | None:
+    """The patches applied to a model or dataset, as CycloneDX records a component's patches
+    (informational: chainguard reads the vulnerabilities[] entries). ``unofficial``: patched
+    by the release, not by the model's own authors."""
+    if not patches:
+        return None
+    from cyclonedx.model.component import Patch, PatchClassification, Pedigree
+    from cyclonedx.model.issue import IssueClassification, IssueType
+
+    return Pedigree(
+        patches=[
+            Patch(
+                type=PatchClassification.UNOFFICIAL,
+                resolves=[IssueType(type=IssueClassification.SECURITY, id=p.id)],
+            )
+            for p in patches
+        ]
+    )
+
+
+def _vulnerability(patch: DeclaredPatch, refs: Sequence[str]) -> Vulnerability:
+    """One declared patch: the advisory resolved in the components ``refs``, and the
+    requirement that measurably says so."""
+    from cyclonedx.model import Property
+    from cyclonedx.model.impact_analysis import ImpactAnalysisResponse, ImpactAnalysisState
+    from cyclonedx.model.vulnerability import BomTarget, Vulnerability, VulnerabilityAnalysis
+
+    return Vulnerability(
+        bom_ref=f"{v.PATCH_REF_PREFIX}{patch.id}",
+        id=patch.id,
+        analysis=VulnerabilityAnalysis(
+            state=ImpactAnalysisState.RESOLVED, responses=[ImpactAnalysisResponse.UPDATE]
+        ),
+        affects=[BomTarget(ref=ref) for ref in refs],
+        properties=[Property(name=v.PATCH_REQUIREMENT, value=patch.requirement)],
     )
 
 

@@ -29,6 +29,7 @@ from chainguard._strictjson import DuplicateKeyError, reject_duplicates
 from chainguard.errors import SbomError
 from chainguard.models import (
     ComponentKind,
+    DeclaredPatch,
     Dependency,
     DeploymentInfo,
     ExpectedComponent,
@@ -177,6 +178,7 @@ def _parse(doc: object, sbom_sha256: str) -> ExpectedState:
     deployment = _deployment(root)
     components: list[ExpectedComponent] = []
     dependencies: list[Dependency] = []
+    libraries: dict[str, str] = {}  # bom-ref → name, for what a declared patch affects
     seen: set[tuple[ComponentKind, str]] = set()
     for i, item in enumerate(_list(root.get("components", []), "components")):
         where = f"components[{i}]"
@@ -190,12 +192,17 @@ def _parse(doc: object, sbom_sha256: str) -> ExpectedState:
             components.append(component)
         elif ctype == "library":
             dependencies.append(_dependency(node, where))
+            ref = node.get("bom-ref")
+            if isinstance(ref, str):
+                libraries[ref] = dependencies[-1].name
         # Other component types carry nothing chainguard verifies.
+    trees = {c.bom_ref for c in components}
     return ExpectedState(
         deployment=deployment,
         components=tuple(components),
         dependencies=tuple(dependencies),
         sbom_sha256=sbom_sha256,
+        patches=_patches(root, trees, libraries),
     )
 
 
@@ -382,6 +389,71 @@ def _any_file(node: dict[str, object], parent: str, index: int) -> FileDigest:
 
     props, _ = _properties(node, where)
     return FileDigest(path=path, sha256=sha256, blake3=blake3, **fileshape.read_facts(props, where))
+
+
+def _patches(
+    root: dict[str, object], trees: set[str], libraries: dict[str, str]
+) -> tuple[DeclaredPatch, ...]:
+    """The patches the SBOM declares: each ``vulnerabilities[]`` entry carrying a
+    chainguard:patch:requirement property (others are not chainguard's and are ignored).
+
+    Strict, as chainguard writes them: a valid id, once; a valid requirement; resolved; and
+    affecting exactly what the requirement names (the component, or the library components of
+    that package), so a declaration cannot say one thing to chainguard and another to a
+    reader of the CycloneDX fields."""
+    if "vulnerabilities" not in root:
+        return ()
+    patches: list[DeclaredPatch] = []
+    for i, item in enumerate(_list(root["vulnerabilities"], "vulnerabilities")):
+        where = f"vulnerabilities[{i}]"
+        node = _object(item, where)
+        props, _ = _properties(node, where)
+        if v.PATCH_REQUIREMENT not in props:
+            continue
+        pid = _text(node.get("id"), f"{where}: id", non_empty=True)
+        where = f"patch {_quote(pid)}"
+        requirement = props[v.PATCH_REQUIREMENT]
+        expected = _patch_subjects(pid, requirement, trees, libraries, where)
+        if any(p.id == pid for p in patches):
+            raise _Malformed(f"{where} is declared twice")
+        analysis = _object(node.get("analysis"), f"{where}: analysis")
+        if analysis.get("state") != "resolved":
+            raise _Malformed(f"{where}: analysis.state must be 'resolved'")
+        affects = [
+            _text(_object(a, f"{where}: affects[{j}]").get("ref"), f"{where}: affects[{j}].ref")
+            for j, a in enumerate(_list(node.get("affects"), f"{where}: affects"))
+        ]
+        if sorted(affects) != expected:
+            raise _Malformed(
+                f"{where}: affects must be the components its requirement names "
+                f"({', '.join(expected)})"
+            )
+        patches.append(DeclaredPatch(pid, requirement))
+    return tuple(patches)
+
+
+def _patch_subjects(
+    pid: str, requirement: str, trees: set[str], libraries: dict[str, str], where: str
+) -> list[str]:
+    """The sorted bom-refs a declared patch must affect; Malformed for a bad id or
+    requirement, or one naming nothing the SBOM lists."""
+    # Only for an SBOM that declares patches: packaging is imported for a dependency one.
+    from chainguard.errors import UsageError
+    from chainguard.patches import DependencyRequirement, parse_patch_id, parse_requirement
+
+    try:
+        parse_patch_id(pid)
+        parsed = parse_requirement(requirement)
+    except UsageError as e:
+        raise _Malformed(str(e)) from None
+    if isinstance(parsed, DependencyRequirement):
+        refs = sorted(ref for ref, name in libraries.items() if name == parsed.name)
+        if not refs:
+            raise _Malformed(f"{where}: the SBOM lists no library {_quote(parsed.name)}")
+        return refs
+    if parsed.bom_ref not in trees:
+        raise _Malformed(f"{where}: the SBOM lists no component {_quote(parsed.bom_ref)}")
+    return [parsed.bom_ref]
 
 
 def _dependency(node: dict[str, object], where: str) -> Dependency:

@@ -40,6 +40,10 @@ SPECIFIER: Final = "chainguard:specifier"  # a requirement not pinned to one ver
 # "directory:…", "editable:…", "virtual:…" (local source trees cannot be hashed).
 LOCATOR: Final = "chainguard:locator"
 
+# vulnerabilities[] entries: a declared patch (chainguard/patches.py), its requirement
+PATCH_REQUIREMENT: Final = "chainguard:patch:requirement"
+PATCH_REF_PREFIX: Final = "patch:"
+
 DEPLOYMENT_REF_PREFIX: Final = "deployment:"
 PACKAGE_REF_PREFIX: Final = "pkg:"
 

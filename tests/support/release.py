@@ -176,6 +176,7 @@ def make_release(
     pad_to: int = 0,
     signer: Release | None = None,
     via: Literal["api", "cli"] = "api",
+    patches: Mapping[str, str] | None = None,
 ) -> Release:
     """keygen (``root/key_prefix``), build ``root/sbom_name`` of the models, datasets and
     dependencies, and sign it (``.sig`` beside).
@@ -183,7 +184,8 @@ def make_release(
     ``via="cli"``: each step through the CLI, asserting it succeeds. ``pad_to``: grow the
     signed bundle to at least this many bytes with a long metadata description (a real, valid,
     large signed SBOM without 25,000 files to hash). ``signer``: sign with that release's key
-    pair instead of a new one (another release by the same publisher)."""
+    pair instead of a new one (another release by the same publisher). ``patches``: declared
+    patches, id → requirement (``sbom build --patch``)."""
     from chainguard import api
 
     root.mkdir(parents=True, exist_ok=True)
@@ -192,15 +194,22 @@ def make_release(
     sbom = root / sbom_name
     sbom.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {}
-    for option, value in (("serial", serial), ("expires", expires), ("shard_size", shard_size)):
+    for option, value in (
+        ("serial", serial),
+        ("expires", expires),
+        ("shard_size", shard_size),
+        ("patches", patches),
+    ):
         if value is not None:
             options[option] = value
     if via == "cli":
+        declared = options.pop("patches", {})
         assert not (requirements or locks or envs or options or signer), (
             "not needed via the CLI yet"
         )
         ok(cli("keygen", prefix))
         inputs = [*(("--model", m) for m in models), *(("--dataset", d) for d in datasets)]
+        inputs += [("--patch", f"{pid}={req}") for pid, req in declared.items()]
         flags = [str(part) for pair in inputs for part in pair]
         ok(cli("sbom", "build", "--name", name, "--version", version, *flags, "-o", sbom))
         ok(cli("sign", sbom, "--key", prefix.with_suffix(".key")))

@@ -13,7 +13,8 @@ from chainguard.findings import Report
 from chainguard.reporters import REPORTERS, get_reporter
 from chainguard.reporters.interface import Reporter
 
-NOT_FORMATS = {"interface"}
+# interface: the contract; diff: the release diff's renderers (chainguard diff), not a Report format
+NOT_FORMATS = {"interface", "diff"}
 
 
 def _format_modules() -> set[str]:
