@@ -23,7 +23,9 @@ import os
 import stat
 import struct
 
-# The one import from chainguard: the shape of a file entry, which imports nothing itself.
+# The imports from chainguard: the shape of a file entry, which imports nothing itself, and
+# format detection (stdlib only), run on the bytes read here.
+from chainguard.formats.detect import HEAD_BYTES, detect_format
 from chainguard.sbom.fileshape import json_verbatim, render_element
 
 # typing.TYPE_CHECKING without importing typing, which would add a good part of a worker's
@@ -37,18 +39,24 @@ if TYPE_CHECKING:
     # What crosses the process boundary: plain tuples marshal far faster than dataclasses.
     # In: (path to open, size, ino, dev, mtime_ns, small limit); size -1 = not stat'ed by the
     # walk, the identity is then taken by fstat at open. Out, per file, one of:
-    #   (HASHED, sha256, blake3 or None, size)
+    #   (HASHED, sha256, blake3 or None, size, format)
     #   (ANOMALY, kind, detail)
     #   (LARGE, size, ino, dev, mtime_ns)  -- larger than the limit: for the thread pool
     _SmallItem = tuple[str, int, int, int, int, int]
     _SmallResult = tuple[Any, ...]
     # A ListedFiles chunk hashed (_hash_listed): one line per file read consistently
     # ("rel \0 size \0 sha256 \n", as in the root digest), their BLAKE3 digests in the same
-    # order (or None), (index, result) for every other file, the bytes hashed, and the SHA-256
+    # order (or None), (index, result) for every other file, the bytes hashed, the SHA-256
     # (of its UTF-8) and length in characters of the files as signed JSON (render_element,
-    # joined by ",") when asked for and every file of the chunk was hashed.
+    # joined by ",") when asked for and every file of the chunk was hashed, and the format
+    # of each file read consistently ("rel \0 format \n", in the same order as the lines).
     _ListedResult = tuple[
-        str, list[str | None] | None, list[tuple[int, _SmallResult]], int, tuple[bytes, int] | None
+        str,
+        list[str | None] | None,
+        list[tuple[int, _SmallResult]],
+        int,
+        tuple[bytes, int] | None,
+        str,
     ]
 
 # 1 MiB reads: large enough that per-call overhead and GIL hand-offs vanish, small enough that
@@ -145,12 +153,13 @@ def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _S
         data = view[:size]
         sha = hashlib.sha256(data).hexdigest()
         b3 = _blake3_hex(data) if with_blake3 else None
+        fmt = detect_format(bytes(data[:HEAD_BYTES]), size)
         _check_unchanged(os.stat(path, follow_symlinks=False), ino, dev, size, mtime_ns)
     except _Changed as e:
         return (ANOMALY, "changed-during-hash", str(e))
     except OSError as e:
         return (ANOMALY, *_os_problem(e))
-    return (HASHED, sha, b3, size)
+    return (HASHED, sha, b3, size, fmt)
 
 
 def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_SmallResult]:
@@ -234,7 +243,8 @@ def _hash_in_directory(
     others: list[tuple[int, _SmallResult]] = []
     nbytes = 0
     elements: list[str] = []
-    element = render_element
+    formats: list[str] = []
+    element, detect, head = render_element, detect_format, HEAD_BYTES
     open_, fstat, readv, close, lstat = os.open, os.fstat, os.readv, os.close, os.stat
     sha256, is_regular = hashlib.sha256, stat.S_ISREG
     for i, name in enumerate(names):
@@ -261,6 +271,7 @@ def _hash_in_directory(
             data = view[:size]
             digest = sha256(data).hexdigest()
             b3 = _blake3_hex(data) if blake3 is not None else None
+            fmt = detect(bytes(data[:head]), size)
             if recheck:
                 after = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
                 _check_unchanged(after, st.st_ino, st.st_dev, size, st.st_mtime_ns)
@@ -271,12 +282,14 @@ def _hash_in_directory(
             others.append((i, (ANOMALY, *_os_problem(e))))
             continue
         lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
+        formats.append(f"{prefix}{name}\0{fmt}\n")
         nbytes += size
         if render is not None:
-            elements.append(element(render, prefix + name, size, digest))
+            elements.append(element(render, prefix + name, size, digest, fmt))
         if blake3 is not None:
             blake3.append(b3)
-    return "".join(lines), blake3, others, nbytes, _rendered(elements, render, others)
+    rendered = _rendered(elements, render, others)
+    return "".join(lines), blake3, others, nbytes, rendered, "".join(formats)
 
 
 def _rendered(
@@ -295,7 +308,7 @@ def _all_changed(names: Sequence[str], error: OSError | None) -> _ListedResult:
         result: _SmallResult = (ANOMALY, "changed-during-hash", "its directory was replaced")
     else:
         result = (ANOMALY, *_os_problem(error))
-    return "", None, [(i, result) for i in range(len(names))], 0, None
+    return "", None, [(i, result) for i in range(len(names))], 0, None, ""
 
 
 def _hash_request(request: tuple[Any, ...]) -> Any:

@@ -49,8 +49,14 @@ def _prestart(argv: list[str], early: EarlyStart) -> None:
         return
     if "--help" in argv or "--" in argv:
         return
+    from pathlib import Path
+
+    from chainguard.models import default_signature, signature_paths
+
     sboms = _option(argv, "--sbom")
-    signatures = _option(argv, "--signature") or [f"{s}.sig" for s in sboms[-1:]]
+    signatures = _option(argv, "--signature") or [
+        str(default_signature(Path(s))) for s in sboms[-1:]
+    ]
     size = 0
     for path in signatures:
         try:
@@ -59,12 +65,10 @@ def _prestart(argv: list[str], early: EarlyStart) -> None:
             continue
     if size < _LARGE_BUNDLE or not os.path.isdir(argv[2]):
         return
-    from pathlib import Path
-
     from chainguard.observe import prestart_dataset
 
     own = [Path(p) for p in signatures]
-    own += [p for s in sboms[-1:] for p in (Path(s), Path(f"{s}.sig"))]
+    own += [p for s in sboms[-1:] for p in (Path(s), *signature_paths(Path(s)))]
     component = _option(argv, "--component")[-1:]
     early.observation = prestart_dataset(
         Path(argv[2]), own_files=own, component=component[0] if component else None

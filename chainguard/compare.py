@@ -54,6 +54,7 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
     findings.extend(_anomaly_finding(a, comp) for a in observed.anomalies)
     diff = _TreeDiff(expected, observed)
     findings.extend(_modified_findings(diff, comp))
+    findings.extend(_format_findings(diff, comp))
     findings.extend(_unexpected_findings(diff, comp))
     findings.extend(_missing_findings(diff, comp))
     return sorted(findings, key=lambda f: (f.path, f.rule))
@@ -123,6 +124,23 @@ def _modified_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
             actual=_describe(o),
             component=comp,
         )
+
+
+def _format_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
+    """A signed file whose bytes are now another format, whatever the policy allows. Only a
+    modified file can be one (the format is read from the bytes); a format not recorded (an
+    SBOM written before formats were) or not observed is not compared."""
+    for path in sorted(diff.modified):
+        signed, now = diff.exp[path].format, diff.obs[path].format
+        if signed is not None and now is not None and signed != now:
+            yield Finding(
+                "format-changed",
+                path,
+                f"signed as {signed}, its bytes are now {now}",
+                expected=signed,
+                actual=now,
+                component=comp,
+            )
 
 
 def _unexpected_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:

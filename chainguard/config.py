@@ -14,10 +14,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from chainguard.errors import ConfigError, UsageError
-from chainguard.models import IdentityRule
+from chainguard.models import IdentityRule, identity_pattern
+
+if TYPE_CHECKING:
+    from chainguard.formats.policy import FormatPolicy
 
 CONFIG_NAME = "chainguard.toml"
 
@@ -34,10 +37,52 @@ _TOP_KEYS = {
     "dependencies",
     "patches",
     "require_patches",
+    "attest",
+    "formats",
 }
 _TRUST_KEYS = {"keys", "identities", "threshold", "trusted_root", "staging", "allow_expired"}
-_IDENTITY_KEYS = {"identity", "issuer", "repository", "ref"}
+# [formats]: allow/deny lists of format ids, and [[formats.rules]] (glob + lists) per path
+_FORMATS_KEYS = {"allow", "deny", "rules"}
+_FORMAT_RULE_KEYS = {"glob", "allow", "deny"}
+_IDENTITY_KEYS = {"identity", "identity_regexp", "issuer", "repository", "ref"}
 _DEPENDENCY_KEYS = {"locks", "environments"}
+# [attest]: the defaults of `chainguard attest`'s options (the command line wins)
+_ATTEST_KEYS = {
+    "host_key",
+    "state",
+    "attestation",
+    "metrics_file",
+    "webhook",
+    "format",
+    "output",
+    "lock_timeout",
+    "incremental",
+    "full_rehash_every",
+    "dataset_sample",
+    "max_read_rate",
+    "low_priority",
+    "processes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AttestConfig:
+    """``[attest]``: unset values fall back to the command's own defaults."""
+
+    host_key: Path | None = None
+    state: Path | None = None
+    attestation: Path | None = None
+    metrics_file: Path | None = None
+    webhook: str | None = None
+    format: str | None = None
+    output: Path | None = None
+    lock_timeout: float | None = None
+    incremental: bool | None = None
+    full_rehash_every: float | None = None  # seconds ("24h")
+    dataset_sample: float | None = None  # fraction of each dataset re-read every run
+    max_read_rate: int | None = None  # bytes per second ("200MiB/s")
+    low_priority: bool | None = None
+    processes: tuple[str, ...] | None = None  # live servers: PID files, systemd:UNIT, PIDs
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +108,8 @@ class Config:
     require_patches: tuple[str, ...] = ()  # patch ids a signed SBOM must declare
     skipped: str | None = None  # why no config file was read, when one was passed over
     implicit: bool = False  # found in the working directory rather than named
+    attest: AttestConfig = field(default_factory=AttestConfig)
+    formats: FormatPolicy | None = None  # [formats]; a trust setting (effective_trust)
 
     def require_deployment_config(self) -> None:
         """What verify deployment needs of its config: one was read, and (when it was found in
@@ -161,8 +208,9 @@ def enclosing_tree(path: Path, trees: Sequence[Path]) -> Path | None:
     return None
 
 
-def check_permissions(path: Path) -> None:
-    """Refuse a config that someone other than its owner (or root) could have written.
+def check_permissions(path: Path, what: str = "config") -> None:
+    """Refuse a config (or another file chainguard trusts: ``what``, e.g. the attest state
+    directory or host key) that someone other than its owner (or root) could have written.
 
     Checked: the file, the file a link leads to, and the directories holding each. Group
     write is harmless only for a user-private group (the owner's own group, no other members),
@@ -171,7 +219,7 @@ def check_permissions(path: Path) -> None:
     try:
         targets = [path, path.resolve()]
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from e
+        raise ConfigError(f"{path}: cannot read {what}: {e.strerror or e}") from e
     seen: set[Path] = set()
     for candidate in (p for t in targets for p in (t, t.parent)):
         if candidate in seen:
@@ -180,14 +228,14 @@ def check_permissions(path: Path) -> None:
         try:
             info = candidate.stat()
         except FileNotFoundError as e:
-            raise ConfigError(f"{path}: config file not found") from e
+            raise ConfigError(f"{path}: {what} file not found") from e
         except OSError as e:
-            raise ConfigError(f"{candidate}: cannot check config permissions: {e}") from e
+            raise ConfigError(f"{candidate}: cannot check {what} permissions: {e}") from e
         who = _other_writers(info)
         if who:
             kind = "directory" if stat.S_ISDIR(info.st_mode) else "file"
             raise ConfigError(
-                f"{path}: refusing config: its {kind} {candidate} is writable by {who} "
+                f"{path}: refusing {what}: its {kind} {candidate} is writable by {who} "
                 f"(mode {stat.S_IMODE(info.st_mode):04o}), so someone else could change what "
                 f"is trusted; fix: chmod go-w {shlex.quote(str(candidate))}"
             )
@@ -240,6 +288,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         environments=read.opt(deps, "dependencies.environments", read.paths) or (),
         patches=read.opt(data, "patches", read.patches) or (),
         require_patches=read.opt(data, "require_patches", read.patch_ids) or (),
+        attest=read.attest(read.table(data, "attest", _ATTEST_KEYS)),
+        formats=read.formats(data),
         raw=data,
     )
 
@@ -344,6 +394,114 @@ class _Reader:
                 raise ConfigError(f"{self.where(key)}: {e}") from None
         return tuple(dict.fromkeys(ids))
 
+    def attest(self, table: dict[str, Any]) -> AttestConfig:
+        timeout = table.get("lock_timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0
+        ):
+            raise ConfigError(f"{self.where('attest.lock_timeout')} must be seconds >= 0")
+        return AttestConfig(
+            host_key=self.opt(table, "attest.host_key", self.path),
+            state=self.opt(table, "attest.state", self.path),
+            attestation=self.opt(table, "attest.attestation", self.path),
+            metrics_file=self.opt(table, "attest.metrics_file", self.path),
+            webhook=self.opt(table, "attest.webhook", self.name),
+            format=self.opt(table, "attest.format", self.name),
+            output=self.opt(table, "attest.output", self.path),
+            lock_timeout=float(timeout) if timeout is not None else None,
+            incremental=self.opt(table, "attest.incremental", self.flag),
+            full_rehash_every=self.opt(table, "attest.full_rehash_every", self.duration),
+            dataset_sample=self.opt(table, "attest.dataset_sample", self.fraction),
+            max_read_rate=self.opt(table, "attest.max_read_rate", self.read_rate),
+            low_priority=self.opt(table, "attest.low_priority", self.flag),
+            processes=self.opt(table, "attest.processes", self.process_specs),
+        )
+
+    def process_specs(self, key: str, value: object) -> tuple[str, ...]:
+        """collectors/pidspec.py specs; a relative PID file is relative to the config file."""
+        from chainguard.collectors.pidspec import SYSTEMD_PREFIX, check_spec
+
+        specs = []
+        for spec in self.strs(key, value):
+            try:
+                check_spec(spec)
+            except UsageError as e:
+                raise ConfigError(f"{self.where(key)}: {e}") from None
+            plain = spec.startswith(SYSTEMD_PREFIX) or spec.isdigit()
+            specs.append(spec if plain else str(self.path(key, spec)))
+        return tuple(specs)
+
+    def duration(self, key: str, value: object) -> float:
+        from chainguard.attest.cache import parse_duration
+
+        if not isinstance(value, str):
+            raise ConfigError(f'{self.where(key)} must be a duration string such as "24h"')
+        try:
+            return parse_duration(value)
+        except UsageError as e:
+            raise ConfigError(f"{self.where(key)}: {e}") from None
+
+    def fraction(self, key: str, value: object) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= 1  # NaN fails this too
+        ):
+            raise ConfigError(f"{self.where(key)} must be a number from 0 (none) to 1 (all)")
+        return float(value)
+
+    def read_rate(self, key: str, value: object) -> int:
+        from chainguard.hashing_throttle import parse_rate
+
+        if not isinstance(value, str):
+            raise ConfigError(f'{self.where(key)} must be a rate string such as "200MiB/s"')
+        try:
+            return parse_rate(value)
+        except UsageError as e:
+            raise ConfigError(f"{self.where(key)}: {e}") from None
+
+    def formats(self, data: dict[str, Any]) -> FormatPolicy | None:
+        """``[formats]``: allow/deny lists, and ``[[formats.rules]]`` (glob + lists), whose
+        first matching glob replaces the lists for its paths."""
+        if "formats" not in data:
+            return None
+        from chainguard.formats.policy import FormatPolicy, PathRule
+
+        table = self.table(data, "formats", _FORMATS_KEYS)
+        rules = table.get("rules", [])
+        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            raise ConfigError(f"{self.where('formats.rules')} must be an array of tables")
+        paths = []
+        for i, rule in enumerate(rules):
+            where = f"formats.rules[{i}]"
+            self.known(rule, _FORMAT_RULE_KEYS, where)
+            if "glob" not in rule:
+                raise ConfigError(f"{self.where(where)}: glob missing")
+            paths.append(
+                PathRule(
+                    self.name(f"{where}.glob", rule["glob"]),
+                    self.opt(rule, f"{where}.allow", self.format_ids) or (),
+                    self.opt(rule, f"{where}.deny", self.format_ids) or (),
+                )
+            )
+        return FormatPolicy(
+            allow=self.opt(table, "formats.allow", self.format_ids) or (),
+            deny=self.opt(table, "formats.deny", self.format_ids) or (),
+            paths=tuple(paths),
+        )
+
+    def format_ids(self, key: str, value: object) -> tuple[str, ...]:
+        from chainguard.formats.detect import FORMATS
+        from chainguard.formats.policy import PICKLE
+
+        ids = self.strs(key, value)
+        unknown = sorted(set(ids) - FORMATS - {PICKLE})
+        if unknown:
+            known = ", ".join(sorted({*FORMATS, PICKLE}))
+            listed = ", ".join(unknown)
+            raise ConfigError(f"{self.where(key)}: unknown format(s) {listed}; known: {known}")
+        return ids
+
     def signatures(self, data: dict[str, Any]) -> tuple[Path, ...]:
         if "signature" in data and "signatures" in data:
             raise ConfigError(f"{self.file}: give either signature or signatures, not both")
@@ -360,14 +518,23 @@ class _Reader:
         bad = set(item) - _IDENTITY_KEYS
         if bad:
             raise ConfigError(f"{self.where(where)}: unknown key(s) {', '.join(sorted(bad))}")
-        for required in ("identity", "issuer"):
+        regexp = "identity_regexp" in item
+        if regexp == ("identity" in item):
+            raise ConfigError(f"{self.where(where)}: give exactly one of identity, identity_regexp")
+        name = "identity_regexp" if regexp else "identity"
+        for required in (name, "issuer"):
             if not isinstance(item.get(required), str) or not item[required]:
                 raise ConfigError(f"{self.where(where)}: {required} must be a non-empty string")
         for optional in ("repository", "ref"):
             if optional in item and (not isinstance(item[optional], str) or not item[optional]):
                 raise ConfigError(f"{self.where(where)}: {optional} must be a non-empty string")
+        if regexp:
+            try:
+                identity_pattern(item[name])
+            except UsageError as e:
+                raise ConfigError(f"{self.where(where)}: {e}") from e
         return IdentityRule(
-            item["identity"], item["issuer"], item.get("repository"), item.get("ref")
+            item[name], item["issuer"], item.get("repository"), item.get("ref"), regexp=regexp
         )
 
 
@@ -424,6 +591,8 @@ class EffectiveTrust:
     deployment: str | None
     ignore: tuple[str, ...]
     min_serial: int | None
+    # [formats]: only with the config's trust (it can allow a format, so it weakens verify)
+    formats: FormatPolicy | None = None
 
 
 def effective_trust(cfg: Config, flags: TrustFlags) -> EffectiveTrust:
@@ -431,7 +600,8 @@ def effective_trust(cfg: Config, flags: TrustFlags) -> EffectiveTrust:
 
     - the command line names a trust anchor: the config's trust settings are not used at all
       (anchors, threshold, trusted root, staging, allow_expired, state, deployment, ignore);
-      only the command line's own --ignore/--state/--allow-expired/--deployment apply;
+      only the command line's own --ignore/--state/--allow-expired/--deployment apply, and
+      the default format policy ([formats] can allow a format: a trust setting);
     - otherwise the config's trust applies; --state and --deployment replace the config's,
       --allow-expired adds to it, and --ignore patterns are added to the config's.
     """
@@ -467,4 +637,5 @@ def effective_trust(cfg: Config, flags: TrustFlags) -> EffectiveTrust:
         deployment=flags.deployment or cfg.deployment,
         ignore=tuple(dict.fromkeys((*cfg.ignore, *flags.ignore))),
         min_serial=flags.min_serial,
+        formats=cfg.formats,
     )

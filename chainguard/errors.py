@@ -76,6 +76,11 @@ class HashingError(InputError):
     """The tree to hash cannot be read at all (not a directory, permission denied at the top)."""
 
 
+class ProcessError(InputError):
+    """A running process cannot be looked at: it does not exist, /proc is missing (not Linux),
+    or reading it needs a privilege this run lacks (the message names which)."""
+
+
 class StateError(ChainguardError):
     """The local state store (rollback high-water marks, attestation log) is unusable."""
 
@@ -91,6 +96,13 @@ class SigningError(ChainguardError):
 class PatchNotAppliedError(ChainguardError):
     """sbom build: a declared patch is not applied in the inventory the SBOM would record.
     Exit 1: what was measured contradicts the declaration (a finding, not bad input)."""
+
+    exit_code = ExitCode.FINDINGS
+
+
+class UnsafeArtifactError(ChainguardError):
+    """sbom build: a file the format policy refuses (a pickle importing os.system, a denied
+    format, a malformed safetensors). Exit 1: nothing is written."""
 
     exit_code = ExitCode.FINDINGS
 

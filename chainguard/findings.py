@@ -185,6 +185,103 @@ RULES: dict[str, Rule] = _rules(
         "File in site-packages that no installed distribution's RECORD lists",
         "Remove it unless you put it there: a dropped-in .pth or module runs at every start.",
     ),
+    # --- artifact safety -----------------------------------------------------------------------
+    Rule(
+        "unsafe-format",
+        "A file's format is denied by policy",
+        "Convert it to an allowed format (safetensors for weights) or change [formats] after "
+        "review.",
+    ),
+    Rule(
+        "unsafe-pickle",
+        "A pickle imports something beyond what rebuilding tensors needs, or cannot be analysed",
+        "Do not load it: pickles run code on load. Use safetensors; investigate where it came "
+        "from.",
+    ),
+    Rule(
+        "pickle-format",
+        "A pickle-bearing file (imports only tensor-rebuilding globals)",
+        "Prefer safetensors: a pickle still runs code on load.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "malformed-artifact",
+        "A model or data file breaks its format's rules",
+        "Do not load it; re-obtain the file from the signed release.",
+    ),
+    Rule(
+        "format-changed",
+        "A file's format differs from the signed one",
+        "Restore the signed file; a changed format can change what loading it does.",
+    ),
+    Rule(
+        "template-review",
+        "A chat template uses constructs seen in template-injection exploits",
+        "Review the template (CVE-2024-34359) before serving the model.",
+        Severity.WARNING,
+    ),
+    # --- live processes --------------------------------------------------------------------------
+    Rule(
+        "loaded-artifact-replaced",
+        "A running process has content that is not the signed content",
+        "Restart the process on the verified files; it serves something other than what was "
+        "signed.",
+    ),
+    Rule(
+        "loaded-artifact-unexpected",
+        "A running process has a file from a model root that the SBOM does not list",
+        "Restart the process on the verified files; find what loaded the unsigned file.",
+    ),
+    Rule(
+        "loaded-from-unverified-path",
+        "A running process has native code no verified RECORD vouches for",
+        "Restart the process from the verified environment; investigate the native module.",
+    ),
+    Rule(
+        "process-exited",
+        "The process exited while it was being checked",
+        "Check the process again; a verdict needs it to be running.",
+    ),
+    Rule(
+        "process-verified",
+        "Whether a running process runs the signed weights, as far as /proc shows",
+        "Nothing to do when it runs them; as a warning, the process has no weights file "
+        "mapped or open, so /proc cannot tell which it loaded.",
+        Severity.NOTE,
+    ),
+    # --- attestation ------------------------------------------------------------------------------
+    Rule(
+        "attestation-undelivered",
+        "The signed attestation could not be delivered to the webhook",
+        "It is kept and sent with the next run; check the receiver.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "cache-tampered",
+        "Hash cache entries that the host key did not authenticate were ignored",
+        "Someone without the host key edited the state store; the files were hashed again. "
+        "Investigate.",
+        Severity.WARNING,
+    ),
+    Rule(
+        "drift",
+        "What changed since the previous attest run: new, resolved and unchanged findings",
+        "Nothing to do; new findings are reported on their own, resolved ones as finding-resolved.",
+        Severity.NOTE,
+    ),
+    Rule(
+        "finding-resolved",
+        "A finding of the previous attest run is gone",
+        "Nothing to do if the fix was intended; otherwise find out who changed the host.",
+        Severity.NOTE,
+    ),
+    Rule(
+        "coverage",
+        "How much of a model or dataset was read this run (attest --incremental), and when "
+        "the least recently read file was last read",
+        "Nothing to do; full_rehash_every and dataset_sample bound how stale a measurement may be.",
+        Severity.NOTE,
+    ),
     # --- patch state, claims and advisories ----------------------------------------------------
     Rule(
         "patch-not-applied",
@@ -313,6 +410,7 @@ class TrustedIdentityAnchor:
     issuer: str
     repository: str | None = None
     ref: str | None = None
+    regexp: bool = False  # identity is a regular expression the whole SAN must match
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +454,9 @@ class Report:
     time: str | None = None  # RFC 3339 UTC, when the report was made
     host: str | None = None
     error: str | None = None
+    # (component bom-ref, absolute local directory): where a component's relative finding paths
+    # resolve (SARIF originalUriBaseIds). Not part of the JSON report (schema v2 is fixed).
+    roots: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -47,12 +47,14 @@ from chainguard._hashworker import (
 )
 from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
+from chainguard.formats.detect import HEAD_BYTES, detect_format
 from chainguard.hashing_small import _SmallFiles
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
 
 if TYPE_CHECKING:
     from chainguard._hashworker import _ListedResult, _SmallResult
     from chainguard.hashing_runs import RenderedRuns
+    from chainguard.hashing_throttle import ReadThrottle
 
 # Files up to this size are read in one call and hashed in batches (by worker processes when
 # there are enough of them); larger files go to the thread pool.
@@ -206,6 +208,7 @@ def hash_files(
     on_listed: ListedCallback | None = None,
     cancelled: threading.Event | None = None,
     runs: RenderedRuns | None = None,
+    throttle: ReadThrottle | None = None,
 ) -> tuple[FileList, list[Anomaly]]:
     """Hash the listed files. Returns digests for files read consistently, anomalies for others.
 
@@ -218,13 +221,18 @@ def hash_files(
 
     ``runs``: directory chunks whose files were all hashed are also rendered as a signed
     statement lists them under ``runs.bom_ref`` and published there (verify's fast path).
+
+    ``throttle``: a read-rate limit (hashing_throttle.ReadThrottle) the reads draw from.
     """
     if settings.blake3:
         _blake3_new()  # a missing extra is a usage error here, not a worker failure later
     held_progress = _HeldProgress(progress)
     shard_sizes = {} if shard_sizes is None else shard_sizes
-    large = _LargeFiles(settings, mode, shard_sizes, held_progress.report, cancelled)
-    results = _Results(settings, large, held_progress.report, cancelled, runs)
+    large = _LargeFiles(settings, mode, shard_sizes, held_progress.report, cancelled, throttle)
+    small_report: ProgressCallback = held_progress.report
+    if throttle is not None:  # small files are charged as their batches come back
+        small_report = _throttled(held_progress.report, throttle)
+    results = _Results(settings, large, small_report, cancelled, runs)
     small = _SmallFiles(
         settings, results.small_result, results.listed_result, runs, recheck=mode == "build"
     )
@@ -245,6 +253,14 @@ def hash_files(
         large.close()
     results.large_results(large.jobs)
     return results.file_list(), results.anomalies
+
+
+def _throttled(report: ProgressCallback, throttle: ReadThrottle) -> ProgressCallback:
+    def charged(nbytes: int) -> None:
+        throttle.take(nbytes)
+        report(nbytes)
+
+    return charged
 
 
 def _stop_if_cancelled(cancelled: threading.Event | None) -> None:
@@ -325,6 +341,7 @@ class _Results:
         self.digests: list[FileDigest] = []
         # chainguard-tree-v1 lines of files hashed from ListedFiles, and whether in path order
         self.plain: list[tuple[str, bool]] = []
+        self.formats: list[str] = []  # their "path \0 format \n" lines
         self.plain_size = 0
         self.anomalies: list[Anomaly] = []
         self.total = 0
@@ -336,9 +353,9 @@ class _Results:
     def small_result(self, entry: FileEntry, result: _SmallResult) -> None:
         code = result[0]
         if code == HASHED:
-            _, sha, b3, size = result
+            _, sha, b3, size, fmt = result
             # positional: hot loop
-            self.digests.append(FileDigest(entry.rel, size, sha, b3, self.shard_size))
+            self.digests.append(FileDigest(entry.rel, size, sha, b3, self.shard_size, format=fmt))
             self.total += size
             self.report(size)
         elif code == LARGE:
@@ -349,18 +366,22 @@ class _Results:
 
     def listed_result(self, unit: ListedFiles, result: _ListedResult) -> None:
         _stop_if_cancelled(self.cancelled)
-        text, blake3, others, nbytes, rendered = result
+        text, blake3, others, nbytes, rendered, formats = result
         names = unit.names
         if blake3 is None:
             in_order = all(map(str.__lt__, names, names[1:]))
             self.plain.append((text, in_order))
+            self.formats.append(formats)
             self.plain_size += nbytes
             if self.runs is not None and names:
-                self.runs.chunk_hashed(unit.prefix, names, text, nbytes, rendered, in_order)
+                runs, prefix = self.runs, unit.prefix
+                runs.chunk_hashed(prefix, names, text, formats, nbytes, rendered, in_order)
         else:  # BLAKE3 (sbom build): no plain lines, every file keeps its FileDigest
-            for line, b3 in zip(text.split("\n"), blake3, strict=False):
+            fmts = [line.split("\0")[1] for line in formats.split("\n") if line]
+            for line, b3, fmt in zip(text.split("\n"), blake3, fmts, strict=False):
                 rel, size, sha = line.split("\0")
-                self.digests.append(FileDigest(rel, int(size), sha, b3, self.shard_size))
+                f = FileDigest(rel, int(size), sha, b3, self.shard_size, format=fmt)
+                self.digests.append(f)
         self.total += nbytes
         self.report(nbytes)
         for index, other in others:
@@ -384,6 +405,7 @@ class _Results:
                     blake3=job.blake3,
                     shard_size=self.shard_size,
                     shards=tuple(s for s in job.shards if s is not None),
+                    format=job.format,
                 )
             )
 
@@ -393,6 +415,7 @@ class _Results:
             self.digests,
             shard_size=self.shard_size,
             plain_size=self.plain_size,
+            format_pieces=self.formats,
         )
 
 
@@ -434,6 +457,7 @@ class _FileJob:
     shards: list[str | None] = field(default_factory=list)
     pending: int = 0
     failed: Anomaly | None = None
+    format: str | None = None  # detected from the first bytes, by a task that reads them
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +494,10 @@ class _Worker:
             self._local.buf = buf
         return buf
 
-    def run(self, task: _Task, with_blake3: bool) -> tuple[str, str | None]:
+    def run(
+        self, task: _Task, with_blake3: bool, throttle: ReadThrottle | None = None
+    ) -> tuple[str, str | None, str | None]:
+        """(SHA-256, BLAKE3, format: from the first bytes, if this task reads them)"""
         entry = task.job.entry
         buf = self.buffer()
         sha = hashlib.sha256()
@@ -479,13 +506,18 @@ class _Worker:
         try:
             _check_identity(os.fstat(fd), entry.size, entry.ino, entry.dev, entry.mtime_ns)
             offset, remaining = task.offset, task.length
+            fmt = None
             while remaining:
                 want = min(remaining, CHUNK_SIZE)
+                if throttle is not None:
+                    throttle.take(want)
                 view = buf[:want]
                 got = os.preadv(fd, [view], offset)
                 if got == 0:
                     raise _Changed("shrank while being read")
                 chunk = view[:got]
+                if offset == 0:
+                    fmt = detect_format(bytes(chunk[:HEAD_BYTES]), entry.size)
                 sha.update(chunk)
                 if b3 is not None:
                     b3.update(chunk)
@@ -495,7 +527,7 @@ class _Worker:
                 raise _Changed("grew while being read")
         finally:
             os.close(fd)
-        return sha.hexdigest(), (b3.hexdigest() if b3 is not None else None)
+        return sha.hexdigest(), (b3.hexdigest() if b3 is not None else None), fmt
 
 
 def _unchanged_after(entry: FileEntry) -> bool:
@@ -564,8 +596,10 @@ class _LargeFiles:
         shard_sizes: Mapping[str, int],
         report: ProgressCallback,
         cancelled: threading.Event | None = None,
+        throttle: ReadThrottle | None = None,
     ) -> None:
         self.settings = settings
+        self.throttle = throttle
         self.mode = mode
         self.shard_sizes = shard_sizes
         self.report = report
@@ -607,7 +641,7 @@ class _LargeFiles:
         if job.failed is not None or (self.cancelled is not None and self.cancelled.is_set()):
             return
         try:
-            sha, b3 = self.worker.run(task, self.settings.blake3)
+            sha, b3, fmt = self.worker.run(task, self.settings.blake3, self.throttle)
         except _Changed as e:
             with self.lock:
                 job.failed = Anomaly(job.entry.rel, "changed-during-hash", str(e))
@@ -617,6 +651,8 @@ class _LargeFiles:
                 job.failed = job.failed or _os_anomaly(job.entry.rel, e)
             return
         with self.lock:
+            if fmt is not None:
+                job.format = fmt
             if task.kind == "whole":
                 job.sha256, job.blake3 = sha, b3
             else:

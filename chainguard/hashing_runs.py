@@ -51,18 +51,22 @@ class RenderedRuns:
         prefix: str,
         names: Sequence[str],
         text: str,
+        formats: str,
         nbytes: int,
         rendered: tuple[bytes, int] | None,
         in_order: bool,
     ) -> None:
-        """A chunk of a directory is hashed: its ``text`` (root-digest lines) becomes a run
+        """A chunk of a directory is hashed: its ``text`` (root-digest lines) and ``formats``
+        (format lines) become a run
         when the worker rendered every file (``rendered``: SHA-256 and length of the JSON) and
         the names are in path order; either way the chunk is no longer pending."""
         first, run = prefix + names[0], None
         if rendered is not None and in_order:
             digest, length = rendered
             last = prefix + names[-1]
-            run = RenderedFiles(self.bom_ref, first, last, len(names), nbytes, text, digest, length)
+            run = RenderedFiles(
+                self.bom_ref, first, last, len(names), nbytes, text, formats, digest, length
+            )
         self.finished(first, run)
 
     def listed(self) -> None:

@@ -8,8 +8,10 @@ compare    -> Findings
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, overload
 
 # One SHA-256 digest is written down per shard of SHARD_SIZE bytes, so that verify can hash
@@ -70,6 +72,9 @@ class FileDigest:
     shards: tuple[str, ...] = ()
     safetensors: SafetensorsInfo | None = None
     parquet: ParquetInfo | None = None
+    # what the bytes are (chainguard.formats.detect's vocabulary); None: not recorded (an SBOM
+    # written before formats were) or not detected
+    format: str | None = None
 
     def content_id(self) -> str:
         """A digest that identifies the content however it was measured.
@@ -118,6 +123,7 @@ class RenderedFiles:
     count: int
     size: int  # the files' sizes added up
     lines: str  # their chainguard-tree-v1 lines (path \0 size \0 sha256 \n), in path order
+    formats: str  # their format lines (path \0 format \n; see FileList)
     json_sha256: bytes  # of the rendered JSON's UTF-8
     json_length: int  # its length in characters
 
@@ -145,6 +151,7 @@ class FileList(Sequence[FileDigest]):
     __slots__ = (
         "_digest",
         "_extra",
+        "_format_pieces",
         "_items",
         "_pieces",
         "_plain",
@@ -162,6 +169,7 @@ class FileList(Sequence[FileDigest]):
         plain_size: int | None = None,  # the sizes in plain_lines added up, if known
         plain_count: int | None = None,  # how many lines plain_lines holds, if known
         plain_digest: str | None = None,  # tree_digest() of plain_lines alone, if known
+        format_pieces: Sequence[str] = (),  # "path \0 format \n" lines of the plain files
     ) -> None:
         pieces = (plain_lines,) if isinstance(plain_lines, str) else tuple(plain_lines)
         self._pieces = pieces
@@ -174,6 +182,19 @@ class FileList(Sequence[FileDigest]):
         self._shard_size = shard_size  # what FileDigest.shard_size is for the plain files
         self._items: tuple[FileDigest, ...] | None = None
         self._digest = plain_digest if not self._extra else None
+        # The plain files' formats, as "path \0 format \n" lines in any order (a file without
+        # a recorded format has none): kept apart from the root-digest lines, which they do not
+        # enter, and read only when FileDigest objects are made.
+        self._format_pieces = tuple(p for p in format_pieces if p)
+
+    @property
+    def format_pieces(self) -> tuple[str, ...]:
+        return self._format_pieces
+
+    def _formats(self) -> dict[str, str]:
+        return dict(
+            line.split("\0") for piece in self._format_pieces for line in piece.split("\n") if line
+        )
 
     @property
     def plain_lines(self) -> str:
@@ -223,8 +244,9 @@ class FileList(Sequence[FileDigest]):
     def _all(self) -> tuple[FileDigest, ...]:
         if self._items is None:
             shard_size = self._shard_size
+            formats = self._formats()
             plain = [
-                FileDigest(path, int(size), sha256, None, shard_size)
+                FileDigest(path, int(size), sha256, None, shard_size, format=formats.get(path))
                 for path, size, sha256 in (
                     line.split("\0") for line in self.plain_lines.split("\n") if line
                 )
@@ -253,6 +275,7 @@ class FileList(Sequence[FileDigest]):
         if isinstance(other, FileList) and (
             (self.plain_lines, self._extra, self._shard_size)
             == (other.plain_lines, other._extra, other._shard_size)
+            and self._formats() == other._formats()
         ):
             return True
         if isinstance(other, (FileList, tuple, list)):
@@ -420,13 +443,16 @@ class IdentityRule:
     ``https://github.com/OWNER/REPO/.github/workflows/FILE@REF``); ``issuer`` the OIDC issuer
     (``https://token.actions.githubusercontent.com``, ``https://github.com/login/oauth``, ...).
     ``repository`` (``OWNER/REPO`` on github.com) and ``ref`` (``refs/heads/main``,
-    ``refs/tags/v1.2.3``) pin the GitHub workflow claims Fulcio records.
+    ``refs/tags/v1.2.3``) pin the GitHub workflow claims Fulcio records. ``regexp``: ``identity``
+    is a regular expression the whole SAN must match (``re.fullmatch``: an unanchored pattern
+    is still matched against the whole SAN), as cosign's ``--certificate-identity-regexp``.
     """
 
     identity: str
     issuer: str
     repository: str | None = None  # GitHub "owner/repo" the workflow ran in
     ref: str | None = None  # GitHub ref, e.g. refs/heads/main or refs/tags/v1.2.3
+    regexp: bool = False
 
     def __post_init__(self) -> None:
         from chainguard.errors import UsageError
@@ -437,6 +463,14 @@ class IdentityRule:
         for name in ("repository", "ref"):
             if getattr(self, name) == "":
                 raise UsageError(f"a trusted Sigstore identity's {name} must not be empty")
+        if self.regexp:
+            identity_pattern(self.identity)
+
+    def matches(self, san: str) -> bool:
+        """Does the certificate SAN ``san`` satisfy this rule's identity?"""
+        if self.regexp:
+            return identity_pattern(self.identity).fullmatch(san) is not None
+        return san == self.identity
 
     def describe(self) -> str:
         extra = "".join(
@@ -444,7 +478,46 @@ class IdentityRule:
             for name, value in (("repository", self.repository), ("ref", self.ref))
             if value is not None
         )
-        return f"{self.identity} via {self.issuer}{extra}"
+        identity = f"regexp {self.identity}" if self.regexp else self.identity
+        return f"{identity} via {self.issuer}{extra}"
+
+
+def identity_pattern(pattern: str) -> re.Pattern[str]:
+    """An identity regular expression compiled, or a one-line UsageError saying why not."""
+    from chainguard.errors import UsageError
+
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise UsageError(
+            f"identity regexp {pattern!r} is not a valid regular expression: {e}"
+        ) from e
+
+
+# --- signature bundle names beside an SBOM --------------------------------------------------
+
+SIGNATURE_SUFFIX = ".sigstore.json"  # what `sign` writes: the name Sigstore tools expect
+LEGACY_SIGNATURE_SUFFIX = ".sig"  # what chainguard wrote before; still read
+
+
+def new_signature_path(sbom: Path) -> Path:
+    """Where `sign` writes an SBOM's bundle unless told: SBOM.sigstore.json."""
+    return Path(f"{sbom}{SIGNATURE_SUFFIX}")
+
+
+def default_signature(sbom: Path) -> Path:
+    """The bundle verify reads when none is named: SBOM.sigstore.json when it exists, else
+    SBOM.sig when that exists (an older release), else SBOM.sigstore.json (reported missing).
+    When both exist the new name wins: `sign` writes only that one, so a SBOM.sig beside it is
+    what an older chainguard left there."""
+    new = new_signature_path(sbom)
+    legacy = Path(f"{sbom}{LEGACY_SIGNATURE_SUFFIX}")
+    return legacy if not new.exists() and legacy.exists() else new
+
+
+def signature_paths(sbom: Path) -> tuple[Path, Path]:
+    """Both default bundle names: files of the SBOM's own, never artifacts of a tree."""
+    return new_signature_path(sbom), Path(f"{sbom}{LEGACY_SIGNATURE_SUFFIX}")
 
 
 # --- dependency manifests (requirements, lockfiles, installed environments) -----------------

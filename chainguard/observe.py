@@ -75,6 +75,7 @@ class TreeObservation:
         ignore: Sequence[str] = (),
         progress: Progress | None = None,
         render: str | None = None,
+        link_root: Path | None = None,
     ) -> None:
         from chainguard.collectors.tree import ignore_rules
         from chainguard.hashing_runs import RenderedRuns
@@ -86,6 +87,7 @@ class TreeObservation:
         self.rules = ignore_rules(directory, ignore, own_files)
         self.directory = directory
         self.render = render
+        self.link_root = link_root  # collectors/tree.walk: a hub cache snapshot's blobs/
         self.progress = ProgressRelay()
         self.progress.attach(progress)
         self._thread = threading.Thread(
@@ -96,12 +98,19 @@ class TreeObservation:
         )
         self._thread.start()
 
-    def serves(self, directory: Path, rules: IgnoreRules, render: str | None) -> bool:
+    def serves(
+        self,
+        directory: Path,
+        rules: IgnoreRules,
+        render: str | None,
+        link_root: Path | None = None,
+    ) -> bool:
         """Hashes exactly what an observation made with these arguments would."""
         return (
             os.path.realpath(directory) == os.path.realpath(self.directory)
             and rules == self.rules
             and render == self.render
+            and link_root == self.link_root
         )
 
     def _run(self, directory: Path, rules: IgnoreRules, progress: Progress | None) -> None:
@@ -122,6 +131,7 @@ class TreeObservation:
                 on_listed=progress.start if progress else None,
                 cancelled=self.cancelled,
                 runs=self.runs,
+                link_root=self.link_root,
             )
             files = self._tree.files
             if isinstance(files, FileList) and not files.extra:

@@ -87,7 +87,22 @@ def safe_join(root: Path, rel: str) -> Path:
     return root.joinpath(*rel.split("/"))
 
 
+# A Hugging Face hub cache repository folder: models--ORG--NAME (or models--NAME); the Hub
+# refuses "--" inside an organisation or repository name, so the split is unambiguous.
+HUB_REPO_FOLDER = re.compile(r"(models|datasets)--((?:[^/]+--)?([^/]+))")
+
+
 def component_name(root: Path) -> str:
-    """The name a component gets from its directory (or single file) when none is given."""
-    name = root.resolve().name
-    return name or "root"
+    """The name a component gets from its directory (or single file) when none is given.
+
+    A hub cache repository folder (``models--ORG--NAME``) or one of its snapshots
+    (``…/snapshots/COMMIT``) is named ``NAME``: what the same files are named when downloaded
+    into a directory of their own, so either layout verifies against the other's SBOM."""
+    resolved = root.resolve()
+    repo = resolved if (resolved / "snapshots").is_dir() else None
+    if resolved.parent.name == "snapshots":
+        repo = resolved.parent.parent
+    hub = HUB_REPO_FOLDER.fullmatch(repo.name) if repo is not None else None
+    if hub:
+        return hub.group(3)
+    return resolved.name or "root"

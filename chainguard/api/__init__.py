@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from chainguard.api._assurance import Assurance
 from chainguard.api._common import CYCLONEDX_PREDICATE, IN_TOTO_PAYLOAD_TYPE
+from chainguard.api.attest import AttestOptions, AttestResult, attest
 from chainguard.api.build import BuildResult, build_sbom, parse_expires
 from chainguard.api.diff import diff_sboms
+from chainguard.api.scan import scan_path
 from chainguard.api.sign import (
     keygen,
     sbom_statement,
@@ -30,6 +32,7 @@ from chainguard.api.verify_deps import (
     verify_deps,
 )
 from chainguard.api.verify_oms import sign_model_oms, verify_model_oms
+from chainguard.api.verify_process import verify_process
 from chainguard.api.verify_tree import (
     OVERLAP_FROM_BYTES,
     check_component,
@@ -46,12 +49,15 @@ __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
     "OVERLAP_FROM_BYTES",
     "Assurance",
+    "AttestOptions",
+    "AttestResult",
     "BuildResult",
     "EarlyStart",
     "Progress",
     "TreeObservation",
     "TrustInputs",
     "TrustOutcome",
+    "attest",
     "build_sbom",
     "check_component",
     "check_dependencies",
@@ -64,6 +70,7 @@ __all__ = [
     "prestart_dataset",
     "read_sbom_file",
     "sbom_statement",
+    "scan_path",
     "select_component",
     "select_manifest",
     "sign_model_oms",
@@ -74,5 +81,6 @@ __all__ = [
     "verify_deployment",
     "verify_deps",
     "verify_model_oms",
+    "verify_process",
     "verify_tree",
 ]

@@ -26,12 +26,15 @@ def password() -> bytes | None:
 def own_files(trust: TrustInputs) -> list[Path]:
     """The SBOM and signature files verify must not count as artifacts when they sit in the tree.
 
-    Mirrors build, which leaves out the SBOM and SBOM.sig: an SBOM written into the model
-    directory and signed there with the default name must verify.
+    Mirrors build, which leaves out the SBOM and its bundle (SBOM.sigstore.json, or SBOM.sig as
+    older releases named it): an SBOM written into the model directory and signed there with
+    the default name must verify.
     """
+    from chainguard.models import signature_paths
+
     own = [*trust.signatures]
     if trust.sbom is not None:
-        own += [trust.sbom, Path(f"{trust.sbom}.sig")]
+        own += [trust.sbom, *signature_paths(trust.sbom)]
     return own
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from chainguard.findings import Finding, Report, Stats
 from chainguard.models import ExpectedState
@@ -41,9 +42,10 @@ def trusted_report(
     stats: Stats,
     components: Sequence[str],
     ignore: Sequence[str] = (),
+    roots: Sequence[tuple[str, Path]] = (),
 ) -> Report:
     """A report on a release whose signature was verified: what was signed, by whom, under
-    which trust, and what differs."""
+    which trust, and what differs. ``roots``: each compared component's local directory."""
     return Report(
         command,
         target,
@@ -57,4 +59,5 @@ def trusted_report(
         trust=summarize(trust, tuple(ignore)),
         sbom_digest=f"sha256:{state.sbom_sha256}" if state.sbom_sha256 else None,
         serial=state.deployment.serial,
+        roots=tuple((ref, str(directory.absolute())) for ref, directory in roots),
     )

@@ -11,21 +11,24 @@ from typing import TYPE_CHECKING
 
 from chainguard.api._common import write_atomic
 from chainguard.api.verify_deps import collect_manifests
-from chainguard.errors import InputError, PatchNotAppliedError, UsageError
+from chainguard.errors import InputError, PatchNotAppliedError, UnsafeArtifactError, UsageError
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,
     ComponentKind,
     DeclaredPatch,
     DeploymentInfo,
     ExpectedState,
+    FileDigest,
     Measured,
     ObservedDependencies,
     ObservedTree,
     Progress,
+    signature_paths,
 )
 from chainguard.paths import component_name
 
 if TYPE_CHECKING:
+    from chainguard.formats.policy import FormatPolicy
     from chainguard.sbom.build import ComponentInput
 
 
@@ -44,8 +47,8 @@ def build_sbom(
     *,
     name: str,
     version: str,
-    models: Sequence[Path] = (),
-    datasets: Sequence[Path] = (),
+    models: Sequence[Path | str] = (),
+    datasets: Sequence[Path | str] = (),
     output: Path,
     blake3: bool = False,
     serial: int | None = None,
@@ -57,6 +60,8 @@ def build_sbom(
     locks: Sequence[Path] = (),
     envs: Sequence[Path] = (),
     patches: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    revision: str | None = None,
+    formats: FormatPolicy | None = None,
 ) -> BuildResult:
     """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM.
 
@@ -68,6 +73,15 @@ def build_sbom(
     SBOM (chainguard/patches.py). A malformed one is a UsageError before anything is read; one
     that what is recorded does not satisfy raises PatchNotAppliedError (exit 1) and nothing is
     written: dependency patches as soon as the manifests are read, the others after hashing.
+
+    A model or dataset may be a Hugging Face cache folder (``models--ORG--NAME`` or one of its
+    snapshots; ``revision`` picks the snapshot, default refs/main) or ``hf://ORG/NAME@REV``
+    (``hf://datasets/…``): the Hub's own metadata for that commit, weights not downloaded
+    (collectors/hfhub.py).
+
+    ``formats``: the format policy (None: the default one; api/_formats.py). A file it finds
+    unsafe (error severity) raises UnsafeArtifactError (exit 1) naming it, and nothing is
+    written; its warnings (a pickle of tensors only) become notes.
     """
     from chainguard.collectors.safetensors import read_header
     from chainguard.collectors.tree import collect_tree, ignore_rules
@@ -95,14 +109,28 @@ def build_sbom(
     inputs: list[ComponentInput] = []
     seen: set[tuple[str, str]] = set()
     files = total = 0
-    kinds: list[tuple[ComponentKind, Path]] = [("model", m) for m in models]
+    warnings: list[str] = []
+    kinds: list[tuple[ComponentKind, Path | str]] = [("model", m) for m in models]
     kinds += [("dataset", d) for d in datasets]
-    for kind, root in kinds:
+    from chainguard.collectors.hfcache import local_root
+    from chainguard.collectors.hfhub import is_hub_url
+
+    for kind, source in kinds:
+        if isinstance(source, str) and is_hub_url(source):
+            hub = _hub_component(kind, source, ignore, revision)
+            if (kind, hub.name) in seen:
+                raise UsageError(f"two {kind}s are both named {hub.name!r}")
+            seen.add((kind, hub.name))
+            inputs.append(hub)
+            files += len(hub.files)
+            total += sum(f.size for f in hub.files)
+            continue
+        root, link_root = local_root(Path(source), revision)
         comp_name = component_name(root)
         if (kind, comp_name) in seen:
             raise UsageError(f"two {kind}s are both named {comp_name!r}; rename a directory")
         seen.add((kind, comp_name))
-        rules = ignore_rules(root, ignore, (output, Path(str(output) + ".sig")))
+        rules = ignore_rules(root, ignore, (output, *signature_paths(output)))
         tree = collect_tree(
             root,
             settings,
@@ -110,11 +138,13 @@ def build_sbom(
             mode="build",
             progress=progress.advance if progress else None,
             on_listed=progress.start if progress else None,
+            link_root=link_root,
         )
         if tree.anomalies:
             a = tree.anomalies[0]
             more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
             raise InputError(f"{root}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
+        warnings += _refuse_unsafe(root, tree.files, formats)
         digests = []
         for f in tree.files:
             if f.path.endswith(".safetensors"):
@@ -146,8 +176,40 @@ def build_sbom(
         bytes=total + sum(m.bytes_hashed for m in manifests),
         seconds=time.perf_counter() - started,
         dependencies=len(dependencies),
-        notes=tuple(n for m in manifests for n in m.notes),
+        notes=(*(n for m in manifests for n in m.notes), *warnings),
     )
+
+
+def _refuse_unsafe(
+    root: Path, files: Sequence[FileDigest], policy: FormatPolicy | None
+) -> list[str]:
+    """Raise UnsafeArtifactError for the files the format policy refuses; its warnings."""
+    from chainguard.api._formats import format_findings
+    from chainguard.findings import Severity
+
+    found = format_findings(root, files, policy)
+    errors = [f for f in found if f.effective_severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise UnsafeArtifactError(
+            f"{root}/{first.path}: {first.rule}: {first.message}{more}; refusing to sign it"
+        )
+    return [f"{root}/{f.path}: {f.rule}: {f.message}" for f in found]
+
+
+def _hub_component(
+    kind: ComponentKind, url: str, ignore: Sequence[str], revision: str | None
+) -> ComponentInput:
+    from chainguard.collectors.hfhub import collect_hub, parse_hub_url
+    from chainguard.collectors.tree import IgnoreRules
+    from chainguard.sbom.build import ComponentInput
+
+    if revision is not None:
+        raise UsageError(f"{url}: give the revision in the URL (hf://ORG/NAME@REVISION)")
+    rules = IgnoreRules(tuple(ignore))
+    hub = collect_hub(parse_hub_url(url, kind), skip=rules.matches)
+    return ComponentInput(kind=kind, name=hub.reference.name, files=hub.files, purl=hub.purl)
 
 
 def _refuse_unapplied(

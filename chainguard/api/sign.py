@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chainguard.api._common import CYCLONEDX_PREDICATE, IN_TOTO_PAYLOAD_TYPE, password, write_atomic
 from chainguard.errors import SbomError, UsageError
-from chainguard.models import ExpectedState, Subject
+from chainguard.models import ExpectedState, Subject, new_signature_path
 
 
 def keygen(prefix: Path, algorithm: str = "ecdsa-p256") -> tuple[Path, Path]:
@@ -33,7 +33,7 @@ def sign_sbom(sbom: Path, key: Path, output: Path | None = None) -> Path:
     pem = signing_key.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    out = output or Path(str(sbom) + ".sig")
+    out = output or new_signature_path(sbom)
     write_atomic(out, key_bundle_json(envelope, public_key_from_pem(pem, str(key))), overwrite=True)
     return out
 
@@ -61,7 +61,7 @@ def sign_sbom_sigstore(
 
     statement = sbom_statement(sbom)
     bundle = sign_sigstore(statement, staging=staging, identity_token=identity_token)
-    out = output or Path(str(sbom) + ".sig")
+    out = output or new_signature_path(sbom)
     write_atomic(out, bundle, overwrite=True)
     return out
 

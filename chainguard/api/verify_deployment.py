@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._common import own_files
 from chainguard.api._report import trusted_report, untrusted_report
 from chainguard.api.verify_deps import bytecode_cache, check_dependencies, collect_dependencies
 from chainguard.api.verify_tree import OVERLAP_FROM_BYTES, check_component, signed_sbom_size
+from chainguard.collectors.hfcache import local_root
 from chainguard.errors import UsageError
 from chainguard.findings import Finding, Report, Stats
 from chainguard.models import (
@@ -23,7 +26,24 @@ from chainguard.models import (
 from chainguard.observe import TreeObservation, expect_any
 from chainguard.trust.gate import TrustInputs, TrustOutcome, establish_trust
 
+if TYPE_CHECKING:
+    from chainguard.attest.cache import HashCache
+    from chainguard.formats.policy import FormatPolicy
+    from chainguard.hashing_throttle import ReadThrottle
+
 ComponentPaths = Mapping[tuple[str, str], Path]  # (kind, name) -> local path
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentCheck:
+    """A verify deployment run: its report, and what it verified (for checks built on it,
+    such as verify process). ``state`` None: trust was not established, nothing verified."""
+
+    report: Report
+    state: ExpectedState | None = None
+    paths: ComponentPaths | None = None
+    trees: tuple[tuple[str, ObservedTree], ...] = ()  # (bom-ref, the tree as hashed)
+    manifests: tuple[ObservedDependencies, ...] = ()
 
 
 def verify_deployment(
@@ -37,13 +57,50 @@ def verify_deployment(
     progress: Progress | None = None,
     overlap_from_bytes: int = OVERLAP_FROM_BYTES,
     assurance: Assurance = NO_ASSURANCE,
+    hash_cache: HashCache | None = None,
+    max_read_rate: int | None = None,
 ) -> Report:
     """Verify every component of the signed SBOM against its local path: one report.
 
     Every model and dataset the SBOM lists must be mapped to a local path (chainguard.toml
     ``[models]``/``[datasets]``); an unmapped one is a ``component-missing`` finding, and a
     mapped name the SBOM does not list is a usage error (a typo would otherwise verify nothing).
+
+    ``hash_cache`` (attest.cache.open_hash_cache): files unchanged since they were hashed are
+    not read again (datasets: but for the cache's rolling sample); entries that did not
+    authenticate are ``cache-tampered`` findings. ``max_read_rate``: bytes per second the
+    hashing may read (hashing_throttle.parse_rate).
     """
+    return check_deployment(
+        trust=trust,
+        models=models,
+        datasets=datasets,
+        locks=locks,
+        environments=environments,
+        ignore=ignore,
+        progress=progress,
+        overlap_from_bytes=overlap_from_bytes,
+        assurance=assurance,
+        hash_cache=hash_cache,
+        max_read_rate=max_read_rate,
+    ).report
+
+
+def check_deployment(
+    *,
+    trust: TrustInputs,
+    models: Sequence[tuple[str, Path]] = (),
+    datasets: Sequence[tuple[str, Path]] = (),
+    locks: Sequence[Path] = (),
+    environments: Sequence[Path] = (),
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+    overlap_from_bytes: int = OVERLAP_FROM_BYTES,
+    assurance: Assurance = NO_ASSURANCE,
+    hash_cache: HashCache | None = None,
+    max_read_rate: int | None = None,
+) -> DeploymentCheck:
+    """verify_deployment, keeping what it verified beside the report."""
     started = time.perf_counter()
     # Parse dependency manifests before trust: a malformed lockfile is exit 3 whatever the
     # signature says (as in verify deps).
@@ -51,20 +108,44 @@ def verify_deployment(
     with bytecode_cache(trust, environments) as cache:
         manifests += [collect_dependencies(env=p, bytecode_cache=cache) for p in environments]
     own = own_files(trust)
-    big = signed_sbom_size(trust) >= overlap_from_bytes
-    outcome, observed = _trust_and_observe(trust, datasets if big else (), own, ignore)
+    throttle = _throttle(max_read_rate)
+    # (with a cache or a rate limit, datasets are hashed after trust, through them)
+    big = signed_sbom_size(trust) >= overlap_from_bytes and not (hash_cache or throttle)
+    # A hub cache folder is verified as its snapshot (refs/main), whose links may lead into
+    # its own blobs/: as verify model and sbom build read it (hfcache.local_root).
+    located = {("model", n): local_root(p) for n, p in models}
+    located.update({("dataset", n): local_root(p) for n, p in datasets})
+    early = [(n, *located["dataset", n]) for n, _ in datasets] if big else []
+    outcome, observed = _trust_and_observe(trust, early, own, ignore)
     if outcome.state is None:
         target = trust.deployment or "deployment"
-        return untrusted_report("verify deployment", target, trust, outcome, started, ignore)
+        return DeploymentCheck(
+            untrusted_report("verify deployment", target, trust, outcome, started, ignore)
+        )
     state = outcome.state
-    paths: dict[tuple[str, str], Path] = {("model", n): p for n, p in models}
-    paths.update({("dataset", n): p for n, p in datasets})
+    paths = {key: directory for key, (directory, _) in located.items()}
+    link_roots = {key: link_root for key, (_, link_root) in located.items()}
     _refuse_unknown(state, paths)
-    findings, trees, files, nbytes = _check_trees(state, paths, observed, own, ignore, progress)
+    findings, trees, files, nbytes = _check_trees(
+        state,
+        paths,
+        link_roots,
+        observed,
+        own,
+        ignore,
+        progress,
+        hash_cache,
+        throttle,
+        trust.formats,
+    )
     covered, found, stats = _check_manifests(state, manifests)
     measured = Measured("verify deployment", state, tuple(trees), tuple(manifests))
+    compared = {ref for ref, _ in trees}
+    roots = [(c.bom_ref, paths[c.kind, c.name]) for c in state.components if c.bom_ref in compared]
     found += assurance_findings(assurance, measured)
-    return trusted_report(
+    if hash_cache is not None:
+        found += hash_cache.findings()
+    report = trusted_report(
         "verify deployment",
         state.deployment.name,
         trust=trust,
@@ -74,22 +155,34 @@ def verify_deployment(
         stats=Stats(files + stats.files, nbytes + stats.bytes, time.perf_counter() - started),
         components=(*(c.bom_ref for c in state.components), *sorted(covered)),
         ignore=ignore,
+        roots=roots,
     )
+    return DeploymentCheck(report, state, paths, tuple(trees), tuple(manifests))
+
+
+def _throttle(max_read_rate: int | None) -> ReadThrottle | None:
+    if max_read_rate is None:
+        return None
+    from chainguard.hashing_throttle import ReadThrottle
+
+    return ReadThrottle(max_read_rate)
 
 
 def _trust_and_observe(
     trust: TrustInputs,
-    datasets: Sequence[tuple[str, Path]],
+    datasets: Sequence[tuple[str, Path, Path | None]],
     own: Sequence[Path],
     ignore: Sequence[str],
 ) -> tuple[TrustOutcome, dict[str, ObservedTree]]:
     """Establish trust while ``datasets`` are hashed (as in verify_tree: with a large signed
     SBOM); the trees are handed over only once trust is established, else thrown away unseen."""
     observations: dict[str, TreeObservation] = {}
-    for name, root in datasets:
+    for name, root, link_root in datasets:
         if root.is_dir():
             ref = f"dataset:{name}"
-            observations[ref] = TreeObservation(root, own_files=own, ignore=ignore, render=ref)
+            observations[ref] = TreeObservation(
+                root, own_files=own, ignore=ignore, render=ref, link_root=link_root
+            )
     try:
         outcome = establish_trust(trust, expect=expect_any(observations))
         trusted = outcome.state is not None
@@ -113,10 +206,14 @@ def _refuse_unknown(state: ExpectedState, paths: ComponentPaths) -> None:
 def _check_trees(
     state: ExpectedState,
     paths: ComponentPaths,
+    link_roots: Mapping[tuple[str, str], Path | None],
     observed: Mapping[str, ObservedTree],
     own: Sequence[Path],
     ignore: Sequence[str],
     progress: Progress | None,
+    hash_cache: HashCache | None = None,
+    throttle: ReadThrottle | None = None,
+    formats: FormatPolicy | None = None,
 ) -> tuple[list[Finding], list[tuple[str, ObservedTree]], int, int]:
     """Each signed model and dataset against its local path: findings, the trees as hashed,
     files and bytes."""
@@ -145,6 +242,12 @@ def _check_trees(
             ignore=ignore,
             progress=progress,
             observed=observed.get(c.bom_ref),
+            link_root=link_roots.get((c.kind, c.name)),
+            hash_cache=None
+            if hash_cache is None
+            else hash_cache.tree(directory, dataset=c.kind == "dataset"),
+            throttle=throttle,
+            formats=formats,
         )
         findings.extend(found)
         trees.append((c.bom_ref, tree))

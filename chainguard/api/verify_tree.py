@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._common import own_files
@@ -22,10 +23,16 @@ from chainguard.models import (
     Measured,
     ObservedTree,
     Progress,
+    default_signature,
 )
 from chainguard.observe import EarlyStart, TreeObservation
 from chainguard.paths import component_name
 from chainguard.trust.gate import TrustInputs, establish_trust
+
+if TYPE_CHECKING:
+    from chainguard.attest.cache import TreeHashCache
+    from chainguard.formats.policy import FormatPolicy
+    from chainguard.hashing_throttle import ReadThrottle
 
 # Below this many bytes of signature bundles, verify_tree checks trust first and hashes after:
 # reading a small signed SBOM takes milliseconds, and hashing alongside it only makes the two
@@ -74,11 +81,19 @@ def check_component(
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
     observed: ObservedTree | None = None,
+    link_root: Path | None = None,
+    hash_cache: TreeHashCache | None = None,
+    throttle: ReadThrottle | None = None,
+    formats: FormatPolicy | None = None,
 ) -> tuple[list[Finding], Stats, ObservedTree]:
     """Hash one model/dataset directory and compare it with its signed component.
 
     ``observed``: the directory as already hashed before the SBOM was read (see
     TreeObservation); only files whose signed shard size differs are hashed again.
+    ``link_root``: where links may also lead (collectors/tree.walk; a hub cache's blobs/).
+    ``hash_cache``, ``throttle``: see collectors/tree.collect_tree.
+    ``formats``: the format policy (None: the default one), checked on every file even when
+    it matches the signed one (api/_formats.py).
     """
     from chainguard.collectors.tree import collect_tree, ignore_rules, rehash
     from chainguard.compare import compare_tree
@@ -95,16 +110,23 @@ def check_component(
             shard_sizes=shard_sizes,
             progress=progress.advance if progress else None,
             on_listed=progress.start if progress else None,
+            link_root=link_root,
+            hash_cache=hash_cache,
+            throttle=throttle,
         )
     else:
-        tree = rehash(observed, directory, _shards_to_settle(chosen, observed))
+        tree = rehash(observed, directory, _shards_to_settle(chosen, observed), link_root)
     stats = Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started)
-    return compare_tree(chosen, tree), stats, tree
+    from chainguard.api._formats import format_findings
+
+    findings = compare_tree(chosen, tree)
+    findings += format_findings(directory, tree.files, formats, chosen.bom_ref)
+    return findings, stats, tree
 
 
 def signed_sbom_size(trust: TrustInputs) -> int:
     """Bytes of the signature bundles verify will read (a missing one counts nothing)."""
-    bundles = trust.signatures or ((Path(f"{trust.sbom}.sig"),) if trust.sbom else ())
+    bundles = trust.signatures or ((default_signature(trust.sbom),) if trust.sbom else ())
     total = 0
     for path in bundles:
         try:
@@ -140,6 +162,7 @@ def verify_tree(
     early: EarlyStart | None = None,
     overlap_from_bytes: int = OVERLAP_FROM_BYTES,
     assurance: Assurance = NO_ASSURANCE,
+    revision: str | None = None,
 ) -> Report:
     """Verify a model or dataset directory against the signed SBOM (and, through
     ``assurance``, the patches it declares, the host's claim, VEX and advisories).
@@ -147,15 +170,23 @@ def verify_tree(
     ``early``: work chainguard/_launch.py started before the CLI was imported (adopted only if
     it is exactly what this call would start). ``overlap_from_bytes``: from this many bytes of
     signature bundles on, the directory is hashed while the signature is checked.
+    ``revision``: for a hub cache repository folder, the snapshot to verify (a commit or a ref
+    name under refs/; default refs/main), collectors/hfcache.py.
     """
     started = time.perf_counter()
     command = command or f"verify {kind}"
     if not directory.exists():
         raise InputError(f"{directory}: no such file or directory")
+    from chainguard.collectors.hfcache import local_root
+
+    # a hub cache folder: its snapshot is what is verified (and reported)
+    directory, link_root = local_root(directory, revision)
     own = own_files(trust)
     observation = None
     if signed_sbom_size(trust) >= overlap_from_bytes:
-        observation = _observation(directory, kind, component, own, ignore, progress, early)
+        observation = _observation(
+            directory, kind, component, own, ignore, progress, early, link_root
+        )
     if early is not None:
         early.cancel()  # whatever was not adopted
     try:
@@ -170,7 +201,14 @@ def verify_tree(
         if observation is not None:
             observation.cancel()
     findings, stats, tree = check_component(
-        chosen, directory, own_files=own, ignore=ignore, progress=progress, observed=observed
+        chosen,
+        directory,
+        own_files=own,
+        ignore=ignore,
+        progress=progress,
+        observed=observed,
+        link_root=link_root,
+        formats=trust.formats,
     )
     if component is None and not _named_like(chosen, directory):
         findings.insert(0, _inferred_component(chosen, directory))
@@ -186,6 +224,7 @@ def verify_tree(
         stats=Stats(stats.files, stats.bytes, time.perf_counter() - started),
         components=(chosen.bom_ref,),
         ignore=ignore,
+        roots=((chosen.bom_ref, directory),),
     )
 
 
@@ -197,6 +236,7 @@ def _observation(
     ignore: Sequence[str],
     progress: Progress | None,
     early: EarlyStart | None,
+    link_root: Path | None,
 ) -> TreeObservation:
     """Hash while the signature is checked and the SBOM read (compare strictly after): the
     early observation if it serves, else a new one."""
@@ -206,11 +246,18 @@ def _observation(
     guess = f"{kind}:{component or component_name(directory)}"
     prestarted = early.take_observation() if early is not None else None
     if prestarted is not None:
-        if prestarted.serves(directory, ignore_rules(directory, ignore, own), guess):
+        if prestarted.serves(directory, ignore_rules(directory, ignore, own), guess, link_root):
             prestarted.progress.attach(progress)
             return prestarted
         prestarted.cancel()
-    return TreeObservation(directory, own_files=own, ignore=ignore, progress=progress, render=guess)
+    return TreeObservation(
+        directory,
+        own_files=own,
+        ignore=ignore,
+        progress=progress,
+        render=guess,
+        link_root=link_root,
+    )
 
 
 def _named_like(chosen: ExpectedComponent, directory: Path) -> bool:

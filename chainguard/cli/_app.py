@@ -36,7 +36,7 @@ app = typer.Typer(
     help="Verify AI deployments (model weights, datasets, dependencies) against a signed SBOM.",
     cls=_ErrorMappingGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (typer, click completion)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

@@ -27,15 +27,17 @@ if TYPE_CHECKING:
 # metavars: typer would otherwise show its type names (<list[Path]>) in --help.
 SBOM_OPT = typer.Option("--sbom", metavar="FILE", help="SBOM file (default: from chainguard.toml).")
 SIG_OPT = typer.Option(
-    "--signature", metavar="FILE", help="Signature bundle (default: SBOM.sig). Repeatable."
+    "--signature",
+    metavar="FILE",
+    help="Signature bundle (default: SBOM.sigstore.json, else SBOM.sig). Repeatable.",
 )
 KEY_OPT = typer.Option(
     "--key", metavar="PUB", help="Trusted public key (repeatable). Config trust is then unused."
 )
 COMPONENT_OPT = typer.Option("--component", metavar="NAME", help="Component name in the SBOM.")
-FORMAT_OPT = typer.Option("--format", help="Report format.")
+FORMAT_OPT = typer.Option("-f", "--format", help="Report format.")
 OUTPUT_OPT = typer.Option(
-    "--output", metavar="FILE", help="Write the report here (summary on stderr)."
+    "-o", "--output", metavar="FILE", help="Write the report here (summary on stderr)."
 )
 CONFIG_OPT = typer.Option(
     "--config",
@@ -80,12 +82,26 @@ CERT_CHAIN_OPT = typer.Option(
     metavar="PEM",
     help="With --oms-signature: trusted CA certificates (PEM; repeatable).",
 )
+# The cosign spellings (--certificate-identity, --certificate-oidc-issuer) are aliases.
 IDENTITY_OPT = typer.Option(
     "--identity",
+    "--certificate-identity",
     metavar="ID",
     help="Trusted Sigstore certificate identity (SAN); repeatable, OR-ed.",
 )
-ISSUER_OPT = typer.Option("--issuer", metavar="URL", help="OIDC issuer of the trusted identity.")
+IDENTITY_REGEXP_OPT = typer.Option(
+    "--certificate-identity-regexp",
+    "--identity-regexp",
+    metavar="REGEXP",
+    help="Trusted identity as a regular expression the whole SAN must match (an unanchored "
+    "pattern is still full-matched); repeatable, OR-ed with --identity.",
+)
+ISSUER_OPT = typer.Option(
+    "--issuer",
+    "--certificate-oidc-issuer",
+    metavar="URL",
+    help="OIDC issuer of the trusted identity.",
+)
 REPOSITORY_OPT = typer.Option(
     "--repository", metavar="OWNER/REPO", help="With --identity: GitHub repository it ran in."
 )
@@ -104,20 +120,26 @@ def identity_policies(
     issuer: str | None,
     repository: str | None = None,
     ref: str | None = None,
+    identity_regexp: list[str] | None = None,
 ) -> list[IdentityRule]:
-    """The trusted Sigstore identities the --identity/--issuer (--repository/--ref) options
-    name; every verify command reads them through here."""
-    if not identity and issuer is None and repository is None and ref is None:
+    """The trusted Sigstore identities the --identity/--certificate-identity-regexp/--issuer
+    (--repository/--ref) options name; every verify command reads them through here."""
+    named = identity or identity_regexp
+    if not named and issuer is None and repository is None and ref is None:
         return []  # key-only verify
     from chainguard.models import IdentityRule
 
-    if identity and issuer is None:
+    if named and issuer is None:
         raise UsageError("--identity needs --issuer (the OIDC provider that vouched for it)")
-    if issuer is not None and not identity:
+    if issuer is not None and not named:
         raise UsageError("--issuer needs --identity (the certificate identity to trust)")
-    if (repository is not None or ref is not None) and not identity:
+    if (repository is not None or ref is not None) and not named:
         raise UsageError("--repository and --ref refine --identity; pass --identity and --issuer")
-    return [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
+    exact = [IdentityRule(i, issuer or "", repository, ref) for i in dict.fromkeys(identity or [])]
+    return exact + [
+        IdentityRule(pattern, issuer or "", repository, ref, regexp=True)
+        for pattern in dict.fromkeys(identity_regexp or [])
+    ]
 
 
 # --- beyond the SBOM: patches, the host's claim, VEX and advisories ---------------------------
@@ -213,6 +235,7 @@ def resolve(
     issuer: str | None = None,
     repository: str | None = None,
     ref: str | None = None,
+    identity_regexp: list[str] | None = None,
     certificate_chain: list[Path] | None = None,
     trusted_root: Path | None = None,
     staging: bool = False,
@@ -231,7 +254,7 @@ def resolve(
         raise UsageError("--deployment needs a non-empty name")
     flags = TrustFlags(
         keys=tuple(key or ()),
-        identities=tuple(identity_policies(identity, issuer, repository, ref)),
+        identities=tuple(identity_policies(identity, issuer, repository, ref, identity_regexp)),
         certificate_chains=tuple(certificate_chain or ()),
         trusted_root=trusted_root,
         staging=staging,
@@ -246,8 +269,8 @@ def resolve(
     trust = TrustInputs.from_effective(
         effective,
         sbom=sbom or cfg.sbom,
-        # An SBOM named on the command line brings its own default signature (SBOM.sig): the
-        # config's signatures belong to the config's SBOM.
+        # An SBOM named on the command line brings its own default signature
+        # (SBOM.sigstore.json, else SBOM.sig): the config's signatures belong to the config's SBOM.
         signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
     )
     return Run(cfg, trust, effective.ignore, effective.certificate_chains)

@@ -40,12 +40,27 @@ def sbom_build(
     version: Annotated[str, typer.Option("--version", help="Deployment version.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the SBOM.")],
     model: Annotated[
-        Optional[list[Path]],  # noqa: UP045 - typer needs Optional on 3.10
-        typer.Option("--model", help="Model directory or file (repeatable)."),
+        Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.10
+        typer.Option(
+            "--model",
+            help="Model directory or file, Hugging Face cache folder, or hf://ORG/NAME@REV "
+            "(repeatable).",
+        ),
     ] = None,
     dataset: Annotated[
-        Optional[list[Path]],  # noqa: UP045
-        typer.Option("--dataset", help="Dataset directory (repeatable)."),
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--dataset",
+            help="Dataset directory, cache folder, or hf://datasets/ORG/NAME@REV (repeatable).",
+        ),
+    ] = None,
+    revision: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--revision",
+            metavar="REV",
+            help="With a Hugging Face cache folder: the snapshot (commit or ref; default main).",
+        ),
     ] = None,
     hash_: Annotated[
         HashChoice,
@@ -100,7 +115,8 @@ def sbom_build(
         typer.Option(
             "--config",
             metavar="FILE",
-            help="Read the [patches] table of this chainguard.toml (nothing else of it).",
+            help="Read the [patches] and [formats] tables of this chainguard.toml (nothing else "
+            "of it).",
         ),
     ] = None,
 ) -> None:
@@ -109,10 +125,13 @@ def sbom_build(
     from chainguard.patches import parse_declaration
 
     declared = [parse_declaration(p) for p in patch or []]  # a typo stops before any hashing
+    formats = None
     if config is not None:
         from chainguard.config import load_config
 
-        declared = [*load_config(config).patches, *declared]
+        cfg = load_config(config)
+        declared = [*cfg.patches, *declared]
+        formats = cfg.formats
 
     bar = ProgressBar("hashing")
     try:
@@ -131,6 +150,8 @@ def sbom_build(
             locks=lock or [],
             envs=env or [],
             patches=declared,
+            revision=revision,
+            formats=formats,
         )
     finally:
         bar.close()
@@ -164,7 +185,7 @@ def sign(
     ] = None,
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("-o", "--output", help="Bundle path (default: SBOM.sig)."),
+        typer.Option("-o", "--output", help="Bundle path (default: SBOM.sigstore.json)."),
     ] = None,
     sigstore: Annotated[
         bool,

@@ -13,6 +13,7 @@ from chainguard.cli._app import app
 from chainguard.cli._options import (
     CONFIG_OPT,
     IDENTITY_OPT,
+    IDENTITY_REGEXP_OPT,
     ISSUER_OPT,
     KEY_OPT,
     NO_CONFIG_OPT,
@@ -44,7 +45,7 @@ SIG_NEW_OPT = typer.Option(
 def diff(
     old: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier release's SBOM.")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="The later release's SBOM.")],
-    format_: Annotated[DiffFormat, typer.Option("--format", help="Output format.")] = (
+    format_: Annotated[DiffFormat, typer.Option("-f", "--format", help="Output format.")] = (
         DiffFormat.text
     ),
     output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
@@ -53,6 +54,7 @@ def diff(
     key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
@@ -75,12 +77,13 @@ def diff(
             key=key,
             identity=identity,
             issuer=issuer,
+            identity_regexp=identity_regexp,
             repository=repository,
             ref=ref,
             trusted_root=trusted_root,
             staging=staging,
         ).trust
-    elif key or identity or issuer or repository or ref or trusted_root or staging:
+    elif any((key, identity, identity_regexp, issuer, repository, ref, trusted_root, staging)):
         raise UsageError("trust options apply with --signature-old or --signature-new")
     report = api.diff_sboms(
         old, new, signature_old=signature_old, signature_new=signature_new, trust=trust

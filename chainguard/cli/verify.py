@@ -21,6 +21,7 @@ from chainguard.cli._options import (
     DEPLOYMENT_OPT,
     FORMAT_OPT,
     IDENTITY_OPT,
+    IDENTITY_REGEXP_OPT,
     IGNORE_OPT,
     ISSUER_OPT,
     KEY_OPT,
@@ -53,6 +54,12 @@ if TYPE_CHECKING:
 
 # ------------------------------------------------------------------------- verify: commands
 
+REVISION_OPT = typer.Option(
+    "--revision",
+    metavar="REV",
+    help="With a Hugging Face cache folder: the snapshot to verify (commit or ref; default main).",
+)
+
 
 def _verify_tree(
     kind: str,
@@ -61,6 +68,7 @@ def _verify_tree(
     component: str | None,
     ctx: typer.Context,
     assurance: Assurance,
+    revision: str | None = None,
 ) -> Report:
     from chainguard import api
     from chainguard.observe import EarlyStart
@@ -78,6 +86,7 @@ def _verify_tree(
             progress=bar,
             early=early,
             assurance=assurance,
+            revision=revision,
         )
     finally:
         bar.close()
@@ -142,9 +151,11 @@ def verify_model(
     deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
     min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
     oms_signature: Annotated[Optional[Path], OMS_SIG_OPT] = None,  # noqa: UP045
+    revision: Annotated[Optional[str], REVISION_OPT] = None,  # noqa: UP045
     certificate_chain: Annotated[Optional[list[Path]], CERT_CHAIN_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
@@ -164,6 +175,8 @@ def verify_model(
             raise UsageError("--oms-signature replaces --sbom, --signature and --component")
         if deployment is not None or min_serial is not None:
             raise UsageError("--deployment and --min-serial apply to SBOMs, not --oms-signature")
+        if revision is not None:
+            raise UsageError("--revision applies to SBOMs, not --oms-signature")
     elif certificate_chain:
         raise UsageError("--certificate-chain applies to --oms-signature")
     run = resolve(
@@ -175,6 +188,7 @@ def verify_model(
         key=key,
         identity=identity,
         issuer=issuer,
+        identity_regexp=identity_regexp,
         repository=repository,
         ref=ref,
         certificate_chain=certificate_chain,
@@ -199,7 +213,9 @@ def verify_model(
         advisories=advisories,
     )
     _refuse_dependency_checks("verify model", vex, advisories)
-    emit(_verify_tree("model", directory, run, component, ctx, assurance), format_, output)
+    emit(
+        _verify_tree("model", directory, run, component, ctx, assurance, revision), format_, output
+    )
 
 
 @verify_app.command("dataset")
@@ -208,6 +224,7 @@ def verify_dataset(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset directory.")],
     sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
+    revision: Annotated[Optional[str], REVISION_OPT] = None,  # noqa: UP045
     signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
     key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
     component: Annotated[Optional[str], COMPONENT_OPT] = None,  # noqa: UP045
@@ -222,6 +239,7 @@ def verify_dataset(
     min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
@@ -244,6 +262,7 @@ def verify_dataset(
         key=key,
         identity=identity,
         issuer=issuer,
+        identity_regexp=identity_regexp,
         repository=repository,
         ref=ref,
         trusted_root=trusted_root,
@@ -265,7 +284,11 @@ def verify_dataset(
         advisories=advisories,
     )
     _refuse_dependency_checks("verify dataset", vex, advisories)
-    emit(_verify_tree("dataset", directory, run, component, ctx, assurance), format_, output)
+    emit(
+        _verify_tree("dataset", directory, run, component, ctx, assurance, revision),
+        format_,
+        output,
+    )
 
 
 @verify_app.command("deployment")
@@ -284,6 +307,7 @@ def verify_deployment(
     min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
@@ -307,6 +331,7 @@ def verify_deployment(
         key=key,
         identity=identity,
         issuer=issuer,
+        identity_regexp=identity_regexp,
         repository=repository,
         ref=ref,
         trusted_root=trusted_root,
@@ -387,6 +412,7 @@ def verify_deps(
     min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
     identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
     issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
     ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
@@ -415,6 +441,7 @@ def verify_deps(
         key=key,
         identity=identity,
         issuer=issuer,
+        identity_regexp=identity_regexp,
         repository=repository,
         ref=ref,
         trusted_root=trusted_root,
@@ -455,12 +482,21 @@ def verify_blob(
     key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
     identity: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--identity", help="Trusted certificate identity (SAN); repeatable, OR-ed."),
+        typer.Option(
+            "--identity",
+            "--certificate-identity",
+            help="Trusted certificate identity (SAN); repeatable, OR-ed.",
+        ),
     ] = None,
     issuer: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--issuer", help="OIDC issuer of the trusted identity (required with it)."),
+        typer.Option(
+            "--issuer",
+            "--certificate-oidc-issuer",
+            help="OIDC issuer of the trusted identity (required with it).",
+        ),
     ] = None,
+    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--trusted-root", help="Sigstore trusted_root.json (private instance)."),
@@ -487,7 +523,7 @@ def verify_blob(
     from chainguard import api
     from chainguard.trust.gate import TrustInputs, summarize
 
-    policies = identity_policies(identity, issuer, repository, ref)
+    policies = identity_policies(identity, issuer, repository, ref, identity_regexp)
     report = api.verify_blob(
         file,
         bundle,

@@ -101,6 +101,19 @@ def collect_environment(
     )
 
 
+def listed_files(
+    target: Path, *, timeout: float = PROBE_TIMEOUT
+) -> tuple[EnvironmentLayout, dict[str, str]]:
+    """The environment's layout and the files its RECORDs list with a digest (real path →
+    distribution), read without hashing anything: what ``verify process`` holds the native code
+    a process mapped against, after collect_environment checked those files' content."""
+    layout = locate_environment(target, timeout=timeout)
+    scan = _Scan(layout)
+    for site in layout.site_dirs:
+        _read_distributions(site, scan)
+    return layout, {path: scan.listed[path] for path in scan.hashed}
+
+
 def _read_distributions(site: Path, scan: _Scan) -> None:
     """Every ``*.dist-info`` and ``*.egg-info`` of one site-packages directory, in name order."""
     try:

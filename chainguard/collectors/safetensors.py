@@ -52,15 +52,30 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def read_header(path: Path) -> SafetensorsInfo:
-    """Read and validate a safetensors header. Raises SafetensorsError (one line)."""
+# Bits per element of each dtype the format defines: what `strict` checks a tensor's span by.
+DTYPE_BITS: dict[str, int] = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8,
+    "U16": 16, "I16": 16, "F16": 16, "BF16": 16,
+    "U32": 32, "I32": 32, "F32": 32, "U64": 64, "I64": 64, "F64": 64, "C64": 64,
+    "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
+
+
+def read_header(path: Path, *, strict: bool = False) -> SafetensorsInfo:
+    """Read and validate a safetensors header. Raises SafetensorsError (one line).
+
+    `strict` also checks the layout the reference loader leaves unchecked or tolerates, each
+    violation named by its rule: the JSON starts with `{`, every dtype is known, each tensor's
+    shape x dtype size is its byte span, the spans tile the data buffer in order (contiguous,
+    no overlap, no gap) and the buffer ends exactly at the end of the file (nothing appended).
+    """
     try:
-        return _read_header(path)
+        return _read_header(path, strict=strict)
     except _Malformed as e:
         raise SafetensorsError(f"{path}: {e}") from None
 
 
-def _read_header(path: Path) -> SafetensorsInfo:
+def _read_header(path: Path, *, strict: bool) -> SafetensorsInfo:
     try:
         with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as f:
             st = os.fstat(f.fileno())
@@ -95,7 +110,48 @@ def _read_header(path: Path) -> SafetensorsInfo:
         raise SafetensorsError(f"{path}: header is not valid JSON") from e
     if not isinstance(header, dict):
         raise _Malformed("header is not a JSON object")
-    return _parse_header(header, data_size=file_size - 8 - header_len)
+    if strict and not raw.startswith(b"{"):
+        raise _Malformed("rule json-starts-with-brace: the header must start with '{'")
+    info = _parse_header(header, data_size=file_size - 8 - header_len)
+    if strict:
+        _check_layout(header, data_size=file_size - 8 - header_len)
+    return info
+
+
+def _check_layout(header: dict[str, Any], *, data_size: int) -> None:
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == _METADATA_KEY:
+            continue
+        where = f"tensor {name[:100]!r}"
+        bits = DTYPE_BITS.get(entry["dtype"])
+        if bits is None:
+            raise _Malformed(f"rule known-dtype: {where}: unknown dtype {entry['dtype']!r}")
+        begin, end = entry["data_offsets"]
+        elements = 1
+        for dim in entry["shape"]:
+            elements *= dim
+        if elements * bits != (end - begin) * 8:
+            raise _Malformed(
+                f"rule span-matches-shape: {where}: shape {entry['shape']} of {entry['dtype']} "
+                f"needs {elements * bits / 8:g} bytes, data_offsets give {end - begin}"
+            )
+        spans.append((begin, end, where))
+    spans.sort()
+    position = 0
+    for begin, end, where in spans:
+        if begin < position:
+            raise _Malformed(f"rule no-overlap: {where} overlaps the previous tensor's data")
+        if begin > position:
+            raise _Malformed(
+                f"rule contiguous: {where} starts at {begin}, after a gap from {position}"
+            )
+        position = end
+    if position != data_size:
+        raise _Malformed(
+            f"rule ends-at-eof: the tensors' data ends at {position} but the buffer holds "
+            f"{data_size} bytes (appended data)"
+        )
 
 
 def _parse_header(header: dict[str, Any], *, data_size: int) -> SafetensorsInfo:

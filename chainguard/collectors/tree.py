@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.errors import HashingError
 from chainguard.hashing import (
@@ -29,10 +30,15 @@ from chainguard.hashing import (
     Mode,
     ProgressCallback,
     hash_files,
+    plan_jobs,
 )
 from chainguard.hashing_runs import RenderedRuns
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
 from chainguard.paths import MAX_PATH_BYTES, unsafe_reason
+
+if TYPE_CHECKING:
+    from chainguard.attest.cache import CachedDigest, TreeHashCache
+    from chainguard.hashing_throttle import ReadThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +108,13 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | Anomaly]:
+def walk(
+    root: Path, ignore: IgnoreRules, link_root: Path | None = None
+) -> Iterator[FileEntry | ListedFiles | Anomaly]:
     """Yield every file and every anomaly under root; regular files in path order.
+
+    ``link_root``: a second directory symbolic links may resolve into (a hub cache snapshot's
+    own ``blobs/``, collectors/hfcache.py); links leading anywhere else still escape.
 
     Regular files (by the directory's d_type) come as ListedFiles, a directory's files between
     two of its subdirectories (in path order) in one: no lstat
@@ -112,6 +123,7 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
     FileEntry objects.
     """
     real_root = os.path.realpath(root)
+    real_links = os.path.realpath(link_root) if link_root is not None else None
     filtered = bool(ignore.patterns or ignore.exact)
     try:
         top = os.stat(root)
@@ -171,7 +183,7 @@ def walk(root: Path, ignore: IgnoreRules) -> Iterator[FileEntry | ListedFiles | 
             elif stat.S_ISREG(st.st_mode):
                 yield FileEntry.from_stat(rel, entry.path, st)
             elif stat.S_ISLNK(st.st_mode):
-                yield _symlink(entry.path, rel, real_root)
+                yield _symlink(entry.path, rel, real_root, real_links)
             else:
                 yield Anomaly(rel, "special-file", _kind_of(st.st_mode))
         # Files and subdirectories in path order: the files that sort before a subdirectory's
@@ -204,9 +216,11 @@ def _plain_names(names: list[str], prefix: str) -> bool:
     return joined.isascii() and not joined.encode("ascii").translate(None, _PLAIN_NAME_BYTES)
 
 
-def _symlink(path: str, rel: str, real_root: str) -> FileEntry | Anomaly:
+def _symlink(
+    path: str, rel: str, real_root: str, real_links: str | None = None
+) -> FileEntry | Anomaly:
     target = os.path.realpath(path)
-    if not _within(target, real_root):
+    if not _within(target, real_root) and not (real_links and _within(target, real_links)):
         return Anomaly(rel, "symlink-escape", f"points to {os.readlink(path)} ({target})")
     try:
         st = os.stat(target, follow_symlinks=False)
@@ -243,11 +257,19 @@ def collect_tree(
     on_listed: Callable[[int, int], None] | None = None,
     cancelled: threading.Event | None = None,
     runs: RenderedRuns | None = None,
+    link_root: Path | None = None,
+    hash_cache: TreeHashCache | None = None,
+    throttle: ReadThrottle | None = None,
 ) -> ObservedTree:
     """Walk and hash a directory (or a single file, recorded under its own name).
 
     ``files`` of the result is a FileList. Setting ``cancelled`` stops the walk and the hashing
-    (HashingError) soon after. ``runs``: see hashing.hash_files.
+    (HashingError) soon after. ``runs``: see hashing.hash_files. ``link_root``: see walk.
+    ``throttle``: a read-rate limit, see hashing.hash_files.
+
+    ``hash_cache`` (attest --incremental, chainguard/attest/cache.py): each file is stat'ed
+    first; one the cache knows with the same identity is not read, its cached digests are used;
+    the others are hashed as usual and stored afterwards. The result is the same either way.
     """
     try:
         st = os.stat(root)
@@ -258,9 +280,13 @@ def collect_tree(
     if stat.S_ISREG(st.st_mode):
         files = [FileEntry.from_stat(root.name, os.path.realpath(root), st)]
     elif stat.S_ISDIR(st.st_mode):
-        files = _files_only(walk(root, ignore), anomalies)
+        files = _files_only(walk(root, ignore, link_root), anomalies)
     else:
         raise HashingError(f"{root}: not a directory or regular file")
+    hits: list[FileDigest] = []
+    misses: dict[str, tuple[str, os.stat_result]] = {}
+    if hash_cache is not None:
+        files = _through_cache(files, hash_cache, settings, mode, shard_sizes, hits, misses)
     # The walk is a stream: the engine starts hashing small files while it is still listing.
     digests, hash_anomalies = hash_files(
         files,
@@ -271,7 +297,10 @@ def collect_tree(
         on_listed=on_listed,
         cancelled=cancelled,
         runs=runs,
+        throttle=throttle,
     )
+    if hash_cache is not None:
+        digests = _remember(digests, hash_cache, settings, hits, misses)
     all_anomalies = sorted([*anomalies, *hash_anomalies], key=lambda a: a.path)
     return ObservedTree(
         root=str(root),
@@ -291,11 +320,93 @@ def _files_only(
             yield item
 
 
+def _cache_settings(settings: HashSettings) -> str:
+    return f"sha256;shard={settings.shard_size};blake3={int(settings.blake3)}"
+
+
+def _through_cache(
+    items: Iterable[FileEntry | ListedFiles],
+    cache: TreeHashCache,
+    settings: HashSettings,
+    mode: Mode,
+    shard_sizes: Mapping[str, int] | None,
+    hits: list[FileDigest],
+    misses: dict[str, tuple[str, os.stat_result]],
+) -> Iterator[FileEntry]:
+    """The files to read: each one stat'ed, those the cache answers for left out (their
+    digests in ``hits``), the others handed on with the identity they had (in ``misses``)."""
+    key = _cache_settings(settings)
+    sizes = {} if shard_sizes is None else shard_sizes
+    for item in items:
+        if type(item) is ListedFiles:
+            listed = [(item.prefix + n, item.base + n) for n in item.names]
+        else:
+            assert isinstance(item, FileEntry)
+            listed = [(item.rel, item.abs_path)]
+        for rel, path in listed:
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
+                yield FileEntry.listed_by_type(rel, path)  # the engine reports what it is
+                continue
+            entry = FileEntry.from_stat(rel, path, st)
+            job = plan_jobs([entry], settings, mode, sizes)[0]
+            found = cache.lookup(path, key, st)
+            if found is not None and _answers(found, job.whole, job.shard_count, settings):
+                whole = job.whole
+                hits.append(
+                    FileDigest(
+                        rel,
+                        st.st_size,
+                        found.sha256 if whole else None,
+                        found.blake3 if whole and settings.blake3 else None,
+                        settings.shard_size,
+                        found.shards if job.shard_count else (),
+                        format=found.format,
+                    )
+                )
+                continue
+            misses[rel] = (path, st)
+            yield entry
+
+
+def _answers(found: CachedDigest, whole: bool, shard_count: int, settings: HashSettings) -> bool:
+    """Whether a cached measurement holds what this run would compute."""
+    if whole and (found.sha256 is None or (settings.blake3 and found.blake3 is None)):
+        return False
+    return not shard_count or len(found.shards) == shard_count
+
+
+def _remember(
+    digests: FileList,
+    cache: TreeHashCache,
+    settings: HashSettings,
+    hits: list[FileDigest],
+    misses: Mapping[str, tuple[str, os.stat_result]],
+) -> FileList:
+    """Store what was read, and the files read and the cached ones as one FileList."""
+    key = _cache_settings(settings)
+    read = list(digests)
+    for d in read:
+        seen = misses.get(d.path)
+        if seen is not None:
+            cache.store(seen[0], key, seen[1], d.sha256, d.blake3, d.shards, d.format)
+    cache.commit()
+    return FileList((), [*read, *hits], shard_size=settings.shard_size)
+
+
 def total_size(entries: Sequence[FileEntry]) -> int:
     return sum(e.size for e in entries)
 
 
-def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> ObservedTree:
+def rehash(
+    tree: ObservedTree,
+    root: Path,
+    plans: Mapping[str, int | None],
+    link_root: Path | None = None,
+) -> ObservedTree:
     """``tree`` with the files at ``plans``' paths hashed again: by shards of the given size,
     or whole (None, or a size the engine cannot shard by).
 
@@ -306,11 +417,12 @@ def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> O
     if not plans:
         return tree
     real_root = os.path.realpath(root)
+    real_links = os.path.realpath(link_root) if link_root is not None else None
     single_file = not os.path.isdir(root)
     groups: dict[int | None, list[FileEntry]] = {}
     anomalies = list(tree.anomalies)
     for rel, shard_size in plans.items():
-        item = _relisted(root, rel, real_root, single_file)
+        item = _relisted(root, rel, real_root, single_file, real_links)
         if isinstance(item, Anomaly):
             anomalies.append(item)
             continue
@@ -327,7 +439,9 @@ def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> O
     old = tree.files
     kept = old.extra if isinstance(old, FileList) else tuple(old)
     lines = old.plain_pieces if isinstance(old, FileList) else ()
-    files = FileList(lines, [*(f for f in kept if f.path not in plans), *digests])
+    formats = old.format_pieces if isinstance(old, FileList) else ()
+    extra = [*(f for f in kept if f.path not in plans), *digests]
+    files = FileList(lines, extra, format_pieces=formats)
     return ObservedTree(
         root=tree.root,
         files=files,
@@ -336,7 +450,9 @@ def rehash(tree: ObservedTree, root: Path, plans: Mapping[str, int | None]) -> O
     )
 
 
-def _relisted(root: Path, rel: str, real_root: str, single_file: bool) -> FileEntry | Anomaly:
+def _relisted(
+    root: Path, rel: str, real_root: str, single_file: bool, real_links: str | None
+) -> FileEntry | Anomaly:
     path = str(root) if single_file else os.path.join(root, *rel.split("/"))
     try:
         st = os.stat(path, follow_symlinks=single_file)  # as collect_tree and walk look
@@ -345,7 +461,7 @@ def _relisted(root: Path, rel: str, real_root: str, single_file: bool) -> FileEn
     if stat.S_ISREG(st.st_mode):
         return FileEntry.from_stat(rel, os.path.realpath(path) if single_file else path, st)
     if stat.S_ISLNK(st.st_mode) and not single_file:
-        item = _symlink(path, rel, real_root)
+        item = _symlink(path, rel, real_root, real_links)
         if isinstance(item, FileEntry):
             return item
     return Anomaly(rel, "changed-during-hash", "replaced after it was listed")

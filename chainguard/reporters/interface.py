@@ -154,7 +154,8 @@ def describe_trust(report: Report) -> list[tuple[str, str]]:
     for i in trust.identities:
         refine = (("repo", i.repository), ("ref", i.ref))
         extra = "".join(f", {name} {v}" for name, v in refine if v)
-        anchors.append(f"identity {i.identity} via {i.issuer}{extra}")
+        noun = "identity regexp" if i.regexp else "identity"
+        anchors.append(f"{noun} {i.identity} via {i.issuer}{extra}")
     anchors += [f"CA {c}" for c in trust.certificate_chains]
     if trust.trusted_root:
         anchors.append(f"root {trust.trusted_root}")

@@ -1,11 +1,17 @@
 """SARIF 2.1.0, for code-scanning dashboards (GitHub code scanning and other SARIF viewers).
 
 One run; the driver's rules are the chainguard rules that occur in the report, described
-from the same RULES table as every other format.
+from the same RULES table as every other format. A finding's path is relative to its
+component's local directory: each compared component has its own `originalUriBaseIds` entry
+(its directory as a file URI), so a viewer resolves the path to the real file; other relative
+paths resolve against ROOT, the verified target. `partialFingerprints` (rule, component, path,
+hashed) let code scanning track a finding across runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +24,7 @@ SARIF_SCHEMA = (
 )
 SARIF_VERSION = "2.1.0"
 ROOT = "ROOT"  # uriBaseId of relative finding paths: the verified directory
+FINGERPRINT = "chainguardFinding/v1"  # partialFingerprints key: sha256 of rule, component, path
 
 # Spelled out rather than reusing Severity.value: SARIF levels are SARIF's vocabulary, and a
 # new Severity must be mapped deliberately (a test checks every Severity is here).
@@ -43,6 +50,7 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
     used = {f.rule for f in report.findings}
     rule_ids = [rule_id for rule_id in RULES if rule_id in used]  # RULES order: stable output
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    bases = _root_base_ids(report)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -54,9 +62,16 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
         # Findings are the analysis succeeding; a run that could not verify says why here.
         "invocations": [_invocation(report)],
         "originalUriBaseIds": {
-            ROOT: {"description": {"text": f"The verified target: {report.target}"}}
+            ROOT: {"description": {"text": f"The verified target: {report.target}"}},
+            **{
+                base: {
+                    "uri": "file://" + _uri_path(directory.rstrip("/") + "/"),
+                    "description": {"text": f"The local directory of {ref}"},
+                }
+                for ref, (base, directory) in bases.items()
+            },
         },
-        "results": [_result(f, index[f.rule]) for f in report.findings],
+        "results": [_result(f, index[f.rule], bases) for f in report.findings],
         "properties": _run_properties(report),
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
@@ -74,7 +89,22 @@ def _rule(rule_id: str) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def _root_base_ids(report: Report) -> dict[str, tuple[str, str]]:
+    """Each component root's uriBaseId (derived from its bom-ref, unique) and directory."""
+    bases: dict[str, tuple[str, str]] = {}
+    taken = {ROOT}
+    for ref, directory in report.roots:
+        stem = "ROOT_" + (re.sub(r"[^A-Za-z0-9]+", "_", ref).strip("_").upper() or "COMPONENT")
+        base, number = stem, 1
+        while base in taken:
+            number += 1
+            base = f"{stem}_{number}"
+        taken.add(base)
+        bases[ref] = (base, directory)
+    return bases
+
+
+def _result(finding: Finding, rule_index: int, bases: dict[str, tuple[str, str]]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
@@ -82,7 +112,10 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "message": {"text": _message(finding)},
     }
     if finding.path:  # a finding about the whole run (e.g. no signature) has no location
-        result["locations"] = [{"physicalLocation": {"artifactLocation": _location(finding.path)}}]
+        root = bases.get(finding.component or "")
+        artifact = _location(finding.path, root[0] if root else ROOT)
+        result["locations"] = [{"physicalLocation": {"artifactLocation": artifact}}]
+    result["partialFingerprints"] = {FINGERPRINT: _fingerprint(finding)}
     properties = {
         key: value
         for key, value in (
@@ -106,10 +139,16 @@ def _message(finding: Finding) -> str:
     return f"{finding.message} ({'; '.join(details)})" if details else finding.message
 
 
-def _location(path: str) -> dict[str, str]:
+def _fingerprint(finding: Finding) -> str:
+    """Stable across runs: what is wrong and where, never the digests or the message."""
+    key = "\0".join((finding.rule, finding.component or "", finding.path))
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _location(path: str, base: str) -> dict[str, str]:
     if path.startswith("/"):
         return {"uri": "file://" + _uri_path(path)}
-    return {"uri": _uri_path(path), "uriBaseId": ROOT}
+    return {"uri": _uri_path(path), "uriBaseId": base}
 
 
 def _uri_path(path: str) -> str:

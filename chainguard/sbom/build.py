@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from cyclonedx.model.component import Component, Pedigree
     from cyclonedx.model.vulnerability import Vulnerability
     from cyclonedx.validation.json import JsonStrictValidator
+    from packageurl import PackageURL
 
 # Arrays are schema-validated in pieces of this many items; see _schema_parts.
 _SCHEMA_CHUNK = 50
@@ -59,6 +60,7 @@ class ComponentInput:
     kind: ComponentKind
     name: str
     files: tuple[FileDigest, ...]
+    purl: str | None = None  # pkg:huggingface/ORG/NAME@COMMIT for a Hub repository
 
 
 def build_sbom(
@@ -361,6 +363,8 @@ def _check_file(f: FileDigest, where: str) -> None:
         if not all(v.is_text(name) for name, _ in f.parquet.columns):
             raise ValueError(f"{where}: parquet column name is not valid Unicode")
         v.format_parquet_columns(f.parquet.columns)  # raises for a type outside the vocabulary
+    if f.format is not None and not fileshape.is_format_id(f.format):
+        raise ValueError(f"{where}: format {f.format!r} is not a format id")
 
 
 def _in_range(n: int) -> bool:
@@ -516,6 +520,7 @@ def _tree_component(
         type=ComponentType(v.KIND_TO_TYPE[c.kind]),
         bom_ref=ref,
         name=c.name,
+        purl=_tree_purl(c),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=tree_digest(files))],
         properties=_props(
             [
@@ -526,6 +531,17 @@ def _tree_component(
         ),
         components=[fileshape.file_component(ref, f) for f in files] if with_files else [],
     )
+
+
+def _tree_purl(c: ComponentInput) -> PackageURL | None:
+    if c.purl is None:
+        return None
+    from packageurl import PackageURL
+
+    try:
+        return PackageURL.from_string(c.purl)
+    except ValueError as e:
+        raise ValueError(f"{c.kind} {c.name!r}: invalid purl {c.purl!r}: {e}") from e
 
 
 def _pedigree(patches: Sequence[DeclaredPatch]) -> Pedigree | None:
@@ -567,7 +583,13 @@ def _vulnerability(patch: DeclaredPatch, refs: Sequence[str]) -> Vulnerability:
 
 
 def _library_component(d: Dependency, ref: str) -> Component:
-    from cyclonedx.model import HashAlgorithm, HashType
+    from cyclonedx.model import (
+        ExternalReference,
+        ExternalReferenceType,
+        HashAlgorithm,
+        HashType,
+        XsUri,
+    )
     from cyclonedx.model.component import Component, ComponentType
     from packageurl import PackageURL
 
@@ -589,6 +611,15 @@ def _library_component(d: Dependency, ref: str) -> Component:
         name=d.name,
         version=d.version,
         purl=PackageURL.from_string(d.purl) if d.purl else None,
-        hashes=hashes,
+        external_references=[
+            ExternalReference(
+                type=ExternalReferenceType(v.DISTRIBUTION),
+                url=XsUri(f"{v.DISTRIBUTION_INDEX}/{d.name}/"),
+                comment=v.DISTRIBUTION_COMMENT,
+                hashes=hashes,
+            )
+        ]
+        if hashes
+        else [],
         properties=_props(pairs),
     )

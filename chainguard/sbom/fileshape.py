@@ -16,11 +16,12 @@ its properties written, and read back with checks). Every other form is derived 
 - ``file_dict`` / ``render_indented``: what ``sbom build`` writes (sbom/build.py);
 - ``file_component``: the same entry through cyclonedx's model (build's cross-check);
 - ``read_facts``: a parsed entry's properties back into ``FileDigest`` fields (sbom/read.py);
-- a *plain* file is one with a SHA-256 and a size only, which is what datasets hold by the
-  100,000: ``render_element`` writes one as the signed statement holds it (compact JSON; the
-  hashing workers render whole directories so), ``plain_file_pattern`` recognises that text
-  (sbom/packed.py) and ``plain_file_parser`` its parsed form (sbom/read.py). The first two are
-  cut from ``entry``'s compact text, so they cannot drift from it.
+- a *plain* file is one with a SHA-256, a size and at most a format (``FORMAT``), which is
+  what datasets hold by the 100,000: ``render_element`` writes one as the signed statement
+  holds it (compact JSON; the hashing workers render whole directories so),
+  ``plain_file_pattern`` recognises that text (sbom/packed.py) and ``plain_file_parser`` its
+  parsed form (sbom/read.py). The first two are cut from ``entry``'s compact text, so they
+  cannot drift from it.
 
 Hashing worker processes import this module (chainguard/_hashworker.py): fresh interpreters
 that start in ~10 ms, where ``re``, ``typing`` or chainguard's models would cost several times
@@ -73,6 +74,11 @@ ST_METADATA_PREFIX: Final = "chainguard:safetensors:metadata:"
 # as %XX of their UTF-8 bytes so the list always splits back unambiguously).
 PQ_ROWS: Final = "chainguard:parquet:rows"
 PQ_COLUMNS: Final = "chainguard:parquet:columns"
+# What the file's bytes are (chainguard/formats/detect.py's vocabulary: "safetensors",
+# "pickle", ...). Absent in SBOMs written before formats were recorded: then nothing is compared.
+FORMAT: Final = "chainguard:format"
+# A format id as a property value: short, lowercase, no character JSON would escape.
+_FORMAT_ID = "[a-z0-9][a-z0-9._+-]{0,39}"
 
 
 def bom_ref(component_ref: str, path: str) -> str:
@@ -218,12 +224,33 @@ def _read_parquet(props: dict[str, str], fields: Fields, where: str) -> None:
     fields["parquet"] = ParquetInfo(rows=rows, columns=columns)
 
 
+def _write_format(f: FileDigest) -> Pairs:
+    return [] if f.format is None else [(FORMAT, f.format)]
+
+
+def is_format_id(value: str) -> bool:
+    import re
+
+    return re.fullmatch(_FORMAT_ID, value) is not None
+
+
+def _read_format(props: dict[str, str], fields: Fields, where: str) -> None:
+    from chainguard.sbom import vocabulary as v
+
+    if FORMAT not in props:
+        return  # an SBOM written before formats were recorded
+    if not is_format_id(props[FORMAT]):
+        raise v.Malformed(f"{where}: {FORMAT} is not a format id")
+    fields["format"] = props[FORMAT]
+
+
 # Read in this order (a file's size comes first: the shards are checked against it).
 FACTS: Final = (
     Fact(_write_size, _read_size),
     Fact(_write_shards, _read_shards),
     Fact(_write_safetensors, _read_safetensors),
     Fact(_write_parquet, _read_parquet),
+    Fact(_write_format, _read_format),
 )
 
 
@@ -370,30 +397,43 @@ def _indented_pieces() -> tuple[list[str], list[str], list[str]]:
 # --- plain files: the signed text, recognised, and parsed ----------------------------------------
 #
 # A plain file's entry as the signed statement holds it (compact), cut at its variable parts
-# (the whole bom-ref is one).
-_MARKS = {name: _marked(name) for name in ("bom-ref", "sha256", "path", "size")}
+# (the whole bom-ref is one). A plain file has a SHA-256, a size and, in SBOMs written since
+# formats are recorded, a format.
+_MARKS = {name: _marked(name) for name in ("bom-ref", "sha256", "path", "format", "size")}
 
 
-def _plain_cut() -> tuple[list[str], list[str]]:
+def _plain_cut(with_format: bool) -> tuple[list[str], list[str]]:
     """(constant pieces, which part comes where) of a plain entry's signed text."""
-    m = _MARKS
-    text = _compact(entry(m["bom-ref"], m["path"], [(SHA256, m["sha256"])], [(SIZE, m["size"])]))
+    m = dict(_MARKS)
+    pairs = [(SIZE, m["size"])]
+    if with_format:
+        pairs.append((FORMAT, m["format"]))
+    else:
+        del m["format"]
+    text = _compact(entry(m["bom-ref"], m["path"], [(SHA256, m["sha256"])], pairs))
     pieces, order = _cut(text, list(m.values()))
     names = {mark: name for name, mark in m.items()}
     return pieces, [names[mark] for mark in order]
 
 
-_PLAIN_PIECES, _PLAIN_ORDER = _plain_cut()
+_PLAIN_PIECES, _PLAIN_ORDER = _plain_cut(with_format=False)
 _check_order(_PLAIN_ORDER, ["bom-ref", "sha256", "path", "size"])  # render_element's order
 _E0, _E1, _E2, _E3, _E4 = _PLAIN_PIECES
+_FORMAT_PIECES, _FORMAT_ORDER = _plain_cut(with_format=True)
+_check_order(_FORMAT_ORDER, ["bom-ref", "sha256", "path", "format", "size"])
+_F3, _F4 = _FORMAT_PIECES[3:5]
+if _FORMAT_PIECES[:3] + _FORMAT_PIECES[5:] != [_E0, _E1, _E2, _E4]:  # pragma: no cover
+    raise AssertionError("fileshape: a plain entry's format is not just one more property")
 
 
-def render_element(ref: str, path: str, size: int, sha256: str) -> str:
+def render_element(ref: str, path: str, size: int, sha256: str, fmt: str | None = None) -> str:
     """A plain file's entry as `chainguard sign` writes it into the in-toto statement (compact
     JSON, keys sorted; see sbom/packed.py), ``ref`` the component's bom-ref, for strings JSON
     writes as they stand (json_verbatim). An f-string: four times faster than str.format, and
     this runs once per file."""
-    return f"{_E0}{ref}/{path}{_E1}{sha256}{_E2}{path}{_E3}{size}{_E4}"
+    if fmt is None:
+        return f"{_E0}{ref}/{path}{_E1}{sha256}{_E2}{path}{_E3}{size}{_E4}"
+    return f"{_E0}{ref}/{path}{_E1}{sha256}{_E2}{path}{_F3}{fmt}{_F4}{size}{_E4}"
 
 
 def plain_entry_head(component_ref: str) -> str:
@@ -429,13 +469,20 @@ _PLAIN_PARTS = {
 
 def plain_file_pattern() -> Pattern[str]:
     """A regular expression matching a plain entry in signed text followed by "," or "]";
-    groups: SHA-256, path, size, the separator. It accepts only what the strict JSON parser
-    decodes to the same three values."""
+    groups: SHA-256, path, format (None when not recorded), size, the separator. It accepts
+    only what the strict JSON parser decodes to the same values."""
     import re
 
-    parts = [re.escape(_PLAIN_PIECES[0])]
-    for name, piece in zip(_PLAIN_ORDER, _PLAIN_PIECES[1:], strict=True):
-        parts += [_PLAIN_PARTS[name], re.escape(piece)]
+    # Between the path and the size: _E3 without a format, _F3 format _F4 with one. _E3 is
+    # _F3 and _F4 with the format property cut out of their middle.
+    common = next((i for i, (a, b) in enumerate(zip(_E3, _F3, strict=False)) if a != b), 0)
+    before = _E3[:common]
+    after = _E3[len(before) :]
+    assert _F4.endswith(after) and before + after == _E3
+    with_format = re.escape(_F3[len(before) :]) + f"({_FORMAT_ID})" + re.escape(_F4[: -len(after)])
+    parts = [re.escape(_E0), _PLAIN_PARTS["bom-ref"], re.escape(_E1), _PLAIN_PARTS["sha256"]]
+    parts += [re.escape(_E2), _PLAIN_PARTS["path"], re.escape(before), f"(?:{with_format})?"]
+    parts += [re.escape(after), _PLAIN_PARTS["size"], re.escape(_E4)]
     return re.compile("".join(parts) + r"([,\]])")
 
 
@@ -455,10 +502,18 @@ def plain_file_parser() -> Callable[[dict[str, object]], FileDigest | None]:
             and type(hashes) is list
             and len(hashes) == 1
             and type(props) is list
-            and len(props) == 1
+            and 1 <= len(props) <= 2
         ):
             return None
-        h, p = hashes[0], props[0]
+        fmt: str | None = None
+        if len(props) == 2:
+            f = props[0]
+            if type(f) is not dict or len(f) != 2 or f.get(NAME) != FORMAT:
+                return None
+            fmt = f.get(VALUE)
+            if type(fmt) is not str or not is_format_id(fmt):
+                return None
+        h, p = hashes[0], props[-1]
         if type(h) is not dict or type(p) is not dict or len(h) != 2 or len(p) != 2:
             return None
         name, sha256, size = node.get(NAME), h.get(CONTENT), p.get(VALUE)
@@ -473,6 +528,6 @@ def plain_file_parser() -> Callable[[dict[str, object]], FileDigest | None]:
         ):
             return None
         n = parse_decimal(size)
-        return None if n is None else FileDigest(name, n, sha256)
+        return None if n is None else FileDigest(name, n, sha256, format=fmt)
 
     return parse

@@ -34,7 +34,7 @@ from chainguard._strictjson import TextWindow
 from chainguard.models import RenderedFiles
 from chainguard.sbom import fileshape
 
-# groups: SHA-256, path, size, the separator after the element
+# groups: SHA-256, path, format (or None), size, the separator after the element
 _PLAIN_FILE = fileshape.plain_file_pattern()
 
 # The strict decoder of one JSON value at an index: (value, index after it); raises ValueError.
@@ -67,6 +67,8 @@ class PackedFiles:
     total_size: int
     other: list[object]
     other_index: list[int]
+    # the plain elements' formats, "path \0 format \n" (models.FileList), where recorded
+    formats: list[str]
     # models.lines_digest of the pieces joined, if every element was a matched run, in order
     digest: str | None = None
 
@@ -117,9 +119,11 @@ def pack_file_array(
     count = total = 0
     other: list[object] = []
     other_index: list[int] = []
+    formats: list[str] = []
     pos = window.skip(window.ensure(pos + 1, window.lookahead))
     if window.text[pos] == "]":
-        return PackedFiles(pieces, firsts, lasts, names, 0, 0, other, other_index), pos + 1
+        packed = PackedFiles(pieces, firsts, lasts, names, 0, 0, other, other_index, formats)
+        return packed, pos + 1
     # While runs match, in order, their lines are digested as they come: with the hashing still
     # going on, not after it (the root digest check then has nothing left to do).
     digest = hashlib.sha256(b"chainguard-tree-v1\n") if expect is not None else None
@@ -135,6 +139,7 @@ def pack_file_array(
             else:
                 digest = None
             pieces.append(run.lines)
+            formats.append(run.formats)
             firsts.append(run.first)
             lasts.append(run.last)
             count += run.count
@@ -146,9 +151,11 @@ def pack_file_array(
             digest = None
             m = match(text, pos)
             if m is not None:
-                sha256, name, size, separator = m.groups()
+                sha256, name, fmt, size, separator = m.groups()
                 names.append(name)
                 pieces.append(f"{name}\0{size}\0{sha256}\n")
+                if fmt is not None:
+                    formats.append(f"{name}\0{fmt}\n")
                 firsts.append(name)
                 lasts.append(name)
                 count += 1
@@ -171,6 +178,7 @@ def pack_file_array(
                 total,
                 other,
                 other_index,
+                formats,
                 digest.hexdigest() if digest is not None else None,
             )
             return packed, pos

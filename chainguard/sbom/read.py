@@ -315,6 +315,7 @@ def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
             plain_size=total,
             plain_count=packed.plain_count,
             plain_digest=packed.digest,  # over these very pieces, if the packer could
+            format_pieces=packed.formats,
         )
         return files, [], count, total, files.tree_digest()
     lines = split_lines("".join(packed.pieces))
@@ -345,7 +346,8 @@ def _packed_files(packed: PackedFiles, where: str) -> _FileListing:
             safe_others.append(f)
         else:
             unsafe.append(f.path)
-    return FileList(text, safe_others), unsafe, count, total, digest
+    files = FileList(text, safe_others, format_pieces=packed.formats)
+    return files, unsafe, count, total, digest
 
 
 def _plain_digests(lines: list[str]) -> list[FileDigest]:
@@ -456,6 +458,21 @@ def _patch_subjects(
     return [parsed.bom_ref]
 
 
+def _distribution_hashes(node: dict[str, object], where: str) -> list[tuple[str, str]]:
+    """A library's distribution hashes: in its ``externalReferences`` of type distribution, as
+    cyclonedx-py writes them, or (SBOMs written before) its own ``hashes``. Both at once is
+    refused: a reader of either place alone would see another set."""
+    found: list[tuple[str, str]] = []
+    references = _list(node.get("externalReferences", []), f"{where}: externalReferences")
+    for i, item in enumerate(references):
+        reference = _object(item, f"{where}: externalReferences[{i}]")
+        if reference.get("type") == v.DISTRIBUTION:
+            found += _hashes(reference, f"{where}: externalReferences[{i}]")
+    if found and "hashes" in node:
+        raise _Malformed(f"{where}: hashes both on the library and on its distribution reference")
+    return found or _hashes(node, where)
+
+
 def _dependency(node: dict[str, object], where: str) -> Dependency:
     # Only when an SBOM lists libraries: packaging costs tens of milliseconds to import.
     from packaging.utils import canonicalize_name
@@ -463,7 +480,7 @@ def _dependency(node: dict[str, object], where: str) -> Dependency:
     name = _text(node.get("name"), f"{where}: name", non_empty=True)
     where = f"library {_quote(name)}"
     hashes = []
-    for alg, content in _hashes(node, where):
+    for alg, content in _distribution_hashes(node, where):
         known = v.CDX_TO_HASHLIB.get(alg)
         if known is None:
             continue  # an algorithm no lockfile records cannot be compared anyway

@@ -28,6 +28,12 @@ TOTAL_SIZE: Final = "chainguard:total-size"
 # file components: sbom/fileshape.py (the shape of a file entry)
 
 # library components (Python distributions)
+# Distribution hashes go where cyclonedx-py puts them: one externalReferences entry of this type,
+# url the package's index page and this comment, with the hashes (SBOMs written before carry
+# them as the component's own `hashes`; sbom/read.py reads both, never both at once).
+DISTRIBUTION: Final = "distribution"
+DISTRIBUTION_INDEX: Final = "https://pypi.org/simple"
+DISTRIBUTION_COMMENT: Final = "implicit dist url"
 RECORD_SHA256: Final = "chainguard:record-sha256"
 SOURCE: Final = "chainguard:source"
 # "<kind>:<name>" of the manifest the dependency was read from (models.MANIFEST_KINDS); absent

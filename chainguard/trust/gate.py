@@ -31,6 +31,7 @@ from chainguard.trust.policy import TrustPolicy
 
 if TYPE_CHECKING:
     from chainguard.config import EffectiveTrust
+    from chainguard.formats.policy import FormatPolicy
     from chainguard.observe import EarlyStart
     from chainguard.sbom.packed import Expect
 
@@ -58,6 +59,8 @@ class TrustInputs:
     source: str = "command line"
     config: Path | None = None
     config_note: str | None = None
+    # [formats] of the config when it provides trust (config.effective_trust); None: defaults
+    formats: FormatPolicy | None = None
 
     @property
     def policy(self) -> TrustPolicy:
@@ -88,6 +91,7 @@ class TrustInputs:
             source=effective.source,
             config=effective.config,
             config_note=effective.config_note,
+            formats=effective.formats,
         )
 
 
@@ -123,7 +127,9 @@ def _default_signatures(inputs: TrustInputs) -> tuple[Path, ...]:
     if inputs.signatures:
         return inputs.signatures
     if inputs.sbom is not None:
-        return (Path(str(inputs.sbom) + ".sig"),)
+        from chainguard.models import default_signature
+
+        return (default_signature(inputs.sbom),)
     raise UsageError("no SBOM or signature: pass --sbom / --signature or use chainguard.toml")
 
 
@@ -410,7 +416,7 @@ def summarize(inputs: TrustInputs, ignore: tuple[str, ...] | list[str] = ()) -> 
         config_note=inputs.config_note,
         keys=tuple(keys),
         identities=tuple(
-            TrustedIdentityAnchor(r.identity, r.issuer, r.repository, r.ref)
+            TrustedIdentityAnchor(r.identity, r.issuer, r.repository, r.ref, r.regexp)
             for r in inputs.identities
         ),
         trusted_root=inputs.policy.root_label(),

@@ -169,7 +169,11 @@ class _IdentityMismatch(Exception):
 def _sigstore_policy(policy: IdentityPolicy) -> Any:
     from sigstore.verify import policy as sp
 
-    checks: list[Any] = [sp.Identity(identity=policy.identity, issuer=policy.issuer)]
+    checks: list[Any] = [
+        _IdentityRegexp(policy)
+        if policy.regexp
+        else sp.Identity(identity=policy.identity, issuer=policy.issuer)
+    ]
     # The v1 GitHub extensions are deprecated in Fulcio; accept their v2 successors too. Both
     # come from the same token claim, and the issuer above already pins github.com's.
     if policy.repository is not None:
@@ -188,6 +192,24 @@ def _sigstore_policy(policy: IdentityPolicy) -> Any:
     return sp.AllOf(checks)
 
 
+class _IdentityRegexp:
+    """A sigstore VerificationPolicy: the OIDC issuer exactly, and some certificate SAN
+    matching the rule's regular expression as a whole (re.fullmatch)."""
+
+    def __init__(self, policy: IdentityPolicy) -> None:
+        from sigstore.verify import policy as sp
+
+        self.policy = policy
+        self.issuer = sp.OIDCIssuer(policy.issuer)
+
+    def verify(self, cert: Certificate) -> None:
+        from sigstore.errors import VerificationError
+
+        self.issuer.verify(cert)
+        if not any(self.policy.matches(san) for san in certificate_identities(cert)):
+            raise VerificationError(f"no certificate SAN matches {self.policy.identity!r}")
+
+
 class _AnyTrustedIdentity:
     """A sigstore VerificationPolicy: accept the certificate if any IdentityPolicy matches.
 
@@ -198,6 +220,7 @@ class _AnyTrustedIdentity:
     def __init__(self, policies: Sequence[IdentityPolicy]) -> None:
         self.policies = [(p, _sigstore_policy(p)) for p in policies]
         self.matched: IdentityPolicy | None = None
+        self.identity: str | None = None  # the SAN the matched policy accepted
 
     def verify(self, cert: Certificate) -> None:
         from cryptography.x509 import ExtensionNotFound
@@ -209,6 +232,10 @@ class _AnyTrustedIdentity:
             except (VerificationError, ExtensionNotFound, ValueError):
                 continue
             self.matched = policy
+            self.identity = next(
+                (san for san in certificate_identities(cert) if policy.matches(san)),
+                policy.identity,
+            )
             return
         raise _IdentityMismatch(_describe_certificate(cert, self.policies))
 
@@ -344,7 +371,8 @@ def _run(
         raise VerificationFailure(
             "signature-untrusted", f"{source}: the signer's identity was never checked"
         )
-    return result, Signer(kind="sigstore", identity=matched.identity, issuer=matched.issuer)
+    identity = gate.identity or matched.identity
+    return result, Signer(kind="sigstore", identity=identity, issuer=matched.issuer)
 
 
 def _verify_dsse(

@@ -44,10 +44,13 @@ def _retry_while_locked(action: Callable[[], None]) -> None:
 
 
 def default_state_dir() -> Path:
-    """$CHAINGUARD_STATE_DIR, else $XDG_STATE_HOME/chainguard, else ~/.local/state/chainguard."""
+    """$CHAINGUARD_STATE_DIR, else /var/lib/chainguard as root (a host's cron job), else
+    $XDG_STATE_HOME/chainguard, else ~/.local/state/chainguard."""
     explicit = os.environ.get(STATE_DIR_ENV)
     if explicit:
         return Path(explicit)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/chainguard")
     xdg = os.environ.get("XDG_STATE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "state"
     return base / "chainguard"

@@ -180,7 +180,7 @@ def test_without_an_anchor_the_run_says_where_trust_comes_from(tmp_path: Path) -
 def test_no_expression_is_pasted_into_a_shell_script() -> None:
     """${{ }} in a run: block is script injection; inputs reach the shell only through env."""
     for step in action()["runs"]["steps"]:
-        assert "${{" not in step["run"], step["name"]
+        assert "${{" not in step.get("run", ""), step["name"]
 
 
 def test_the_gate_workflow_pins_trust_itself() -> None:

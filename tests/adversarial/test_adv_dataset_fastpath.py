@@ -140,7 +140,8 @@ def test_a_signed_size_one_digit_off_is_reported_alike(
     doc = base.document()
     component = component_of(doc, "dataset:ds")
     victim = next(f for f in component["components"] if f["name"] == "d/0007")
-    victim["properties"][0]["value"] = "3"  # the file holds 2 bytes ("d7")
+    size = next(p for p in victim["properties"] if p["name"] == "chainguard:size")
+    size["value"] = "3"  # the file holds 2 bytes ("d7")
     reseal(component)
     outcome = both_verifies(signed_variant(base, tmp_path, doc), monkeypatch)
     assert [(f.rule, f.path) for f in outcome[1]] == [("artifact-modified", "d/0007")]  # type: ignore[attr-defined]

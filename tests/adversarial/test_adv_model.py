@@ -53,6 +53,17 @@ def _flip_middle_byte(data: bytes) -> bytes:
     return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
 
 
+# Besides the modification, what the format checks say of the tampered bytes (issue 13): an
+# appended or cut data buffer breaks the strict safetensors rules, an empty file is no
+# safetensors at all.
+_FORMAT_RULES = {
+    "one-byte-flipped": [],
+    "data-appended": ["malformed-artifact"],
+    "truncated": ["malformed-artifact"],
+    "emptied": ["format-changed", "malformed-artifact"],
+}
+
+
 @pytest.mark.parametrize(
     ("attack", "tampered"),
     [
@@ -66,7 +77,8 @@ def test_modified_content_is_caught(release: Release, attack: str, tampered: byt
     (release.model / WEIGHTS).write_bytes(tampered)
     verdict = release.verify(json=True)
     assert verdict.code == 1
-    assert verdict.rules == [("artifact-modified", WEIGHTS)]
+    expected = ["artifact-modified", *_FORMAT_RULES[attack]]
+    assert verdict.rules == [(rule, WEIGHTS) for rule in expected]
     f = verdict.finding("artifact-modified", WEIGHTS)
     assert f["expected"] == f"sha256:{sha256(SIGNED)} ({len(SIGNED)} bytes)"
     assert f["actual"] == f"sha256:{sha256(tampered)} ({len(tampered)} bytes)"
@@ -107,7 +119,10 @@ def test_unexpected_pickle_next_to_the_weights_is_caught(release: Release) -> No
     payload = b"\x80\x04\x95cos\nsystem\n."  # what a malicious pickle starts like
     (release.model / "pytorch_model.pkl").write_bytes(payload)
     verdict = release.verify(json=True)
-    assert verdict.code == 1 and verdict.rules == [("artifact-unexpected", "pytorch_model.pkl")]
+    assert verdict.code == 1 and verdict.rules == [
+        ("artifact-unexpected", "pytorch_model.pkl"),
+        ("unsafe-pickle", "pytorch_model.pkl"),  # and what loading it would do (issue 13)
+    ]
     f = verdict.finding("artifact-unexpected", "pytorch_model.pkl")
     assert f["expected"] is None  # the SBOM says nothing about it
     assert f["actual"] == f"sha256:{sha256(payload)} ({len(payload)} bytes)"
@@ -578,8 +593,9 @@ def test_missing_signature_is_caught(release: Release) -> None:
     release.sig.unlink()
     verdict = release.verify(json=True)
     assert verdict.code == 1
-    assert verdict.rules == [("signature-missing", str(release.sig))]
-    f = verdict.finding("signature-missing", str(release.sig))
+    missing = f"{release.sbom}.sigstore.json"  # neither name exists: the default is reported
+    assert verdict.rules == [("signature-missing", missing)]
+    f = verdict.finding("signature-missing", missing)
     assert f["expected"] and f["actual"] != f["expected"]
     assert verdict.report["stats"]["files"] == 0  # nothing is hashed without a signature
 
@@ -590,7 +606,8 @@ def test_attacks_on_the_tree_are_not_hidden_by_a_trust_failure(release: Release)
     (release.model / WEIGHTS).write_bytes(b"evil")
     release.sig.unlink()
     verdict = release.verify(json=True)
-    assert verdict.code == 1 and verdict.rules == [("signature-missing", str(release.sig))]
+    missing = f"{release.sbom}.sigstore.json"  # neither name exists: the default is reported
+    assert verdict.code == 1 and verdict.rules == [("signature-missing", missing)]
 
 
 # ------------------------------------------------------------------------- sharded files

@@ -19,7 +19,9 @@ from support.surgery import sha256
 from chainguard.models import FileDigest, tree_digest
 
 WEIGHTS = "model.safetensors"
-PATCHED = {**MODEL_FILES, WEIGHTS: MODEL_FILES[WEIGHTS] + b"\x00patched"}
+# The patched weights: other tensor bytes, still a valid safetensors file (bytes appended after
+# the data would be refused by sbom build: malformed-artifact, ends-at-eof).
+PATCHED = {**MODEL_FILES, WEIGHTS: MODEL_FILES[WEIGHTS][:-8] + b"patched!"}
 CVE = "CVE-2025-32434"
 TORCH_FIX = "torch>=2.6.0"
 

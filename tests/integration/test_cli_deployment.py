@@ -159,4 +159,4 @@ def test_cli_sbom_does_not_borrow_the_config_signature(deployment: Path) -> None
     cfg.write_text('signature = "release/svc.cdx.json.sig"\n' + cfg.read_text())
     result = cli("verify", "model", "weights", "--sbom", str(other), "--format", "json")
     assert result.code == 0, result
-    assert json.loads(result.stdout)["signature"] == f"{other}.sig"
+    assert json.loads(result.stdout)["signature"] == f"{other}.sigstore.json"

@@ -220,7 +220,7 @@ def test_sign_writes_a_sigstore_bundle_next_to_the_sbom_by_default(tmp_path: Pat
     ok(cli("keygen", tmp_path / "k"))
     ok(build(sbom, model))
     out = ok(cli("sign", sbom, "--key", tmp_path / "k.key"))
-    sig = tmp_path / "s.cdx.json.sig"
+    sig = tmp_path / "s.cdx.json.sigstore.json"
     assert str(sig) in out.stdout
     bundle = json.loads(sig.read_text())
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -469,7 +469,8 @@ def test_verify_missing_signature_is_a_finding(release: Release) -> None:
     release.sig.unlink()
     out = release.verify("--format", "json")
     assert out.code == 1
-    assert rules(report(out)) == [("signature-missing", str(release.sig))]
+    missing = f"{release.sbom}.sigstore.json"  # neither name exists: the default is reported
+    assert rules(report(out)) == [("signature-missing", missing)]
 
 
 # ------------------------------------------------------------------------ malformed inputs

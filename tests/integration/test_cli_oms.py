@@ -313,7 +313,7 @@ def test_an_sbom_file_named_model_is_still_an_sbom(tmp_path: Path) -> None:
         )
     )
     ok(cli("sign", "model", "--key", tmp_path / "release.key"))
-    assert (tmp_path / "model.sig").is_file()  # cwd is tmp_path (conftest)
+    assert (tmp_path / "model.sigstore.json").is_file()  # cwd is tmp_path (conftest)
     ok(
         cli(
             "verify",

@@ -264,7 +264,10 @@ def test_adopted_then_a_tampered_file_is_still_found(
         assert report_view(fast) == report_view(plain_verify(big, monkeypatch))
     finally:
         victim.write_bytes(before)
-    assert [(f.rule, f.path) for f in fast.findings] == [("artifact-modified", "shard/017.jsonl")]
+    assert [(f.rule, f.path) for f in fast.findings] == [
+        ("artifact-modified", "shard/017.jsonl"),
+        ("format-changed", "shard/017.jsonl"),  # JSON lines, now plain text
+    ]
 
 
 def test_cancelled_when_the_component_differs(
@@ -383,6 +386,7 @@ def test_the_executable_reports_what_the_plain_path_reports(
         ("artifact-missing", "é/ça.txt"),
         ("artifact-modified", "shard/003.jsonl"),
         ("artifact-unexpected", "shard/new.jsonl"),
+        ("format-changed", "shard/003.jsonl"),  # JSON lines, now plain text
     ]
 
 

@@ -41,13 +41,16 @@ def build_wheel(
     out_dir: Path,
     name: str,
     version: str,
-    modules: dict[str, str],
+    modules: dict[str, str] | dict[str, bytes],
     console_scripts: dict[str, str] | None = None,
 ) -> Path:
-    """A pure-Python wheel: the modules, METADATA, WHEEL, entry points and RECORD."""
+    """A wheel: the modules (text, or bytes such as a compiled extension), METADATA, WHEEL,
+    entry points and RECORD."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
-    files: dict[str, bytes] = {path: text.encode() for path, text in modules.items()}
+    files: dict[str, bytes] = {
+        path: text.encode() if isinstance(text, str) else text for path, text in modules.items()
+    }
     files[f"{info}/METADATA"] = (
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         f"Summary: chainguard test distribution\n\n{name} long description.\n"

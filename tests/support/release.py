@@ -179,7 +179,9 @@ def make_release(
     patches: Mapping[str, str] | None = None,
 ) -> Release:
     """keygen (``root/key_prefix``), build ``root/sbom_name`` of the models, datasets and
-    dependencies, and sign it (``.sig`` beside).
+    dependencies, and sign it (``.sig`` beside: the bundle name of releases made before
+    SBOM.sigstore.json became the default, so the whole suite reads that name;
+    tests/integration/test_cli_signature_names.py covers the new one).
 
     ``via="cli"``: each step through the CLI, asserting it succeeds. ``pad_to``: grow the
     signed bundle to at least this many bytes with a long metadata description (a real, valid,
@@ -212,7 +214,7 @@ def make_release(
         inputs += [("--patch", f"{pid}={req}") for pid, req in declared.items()]
         flags = [str(part) for pair in inputs for part in pair]
         ok(cli("sbom", "build", "--name", name, "--version", version, *flags, "-o", sbom))
-        ok(cli("sign", sbom, "--key", prefix.with_suffix(".key")))
+        ok(cli("sign", sbom, "--key", prefix.with_suffix(".key"), "-o", f"{sbom}.sig"))
         key, pub, sig = prefix.with_suffix(".key"), prefix.with_suffix(".pub"), Path(f"{sbom}.sig")
     else:
         key, pub = (signer.key, signer.pub) if signer else api.keygen(prefix)
@@ -227,7 +229,7 @@ def make_release(
             output=sbom,
             **options,
         )
-        sig = api.sign_sbom(sbom, key)
+        sig = api.sign_sbom(sbom, key, Path(f"{sbom}.sig"))
     release = Release(root, sbom, sig, key, pub, models, datasets, name)
     if pad_to:
         from support.surgery import resign

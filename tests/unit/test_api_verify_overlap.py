@@ -103,6 +103,7 @@ def test_attacks_on_the_tree_are_found_through_the_overlapped_path(tmp_path: Pat
     assert sorted((f.rule, f.path) for f in report.findings) == [
         ("artifact-modified", "part0/001.bin"),
         ("artifact-renamed", "part3/renamed.bin"),
+        ("format-changed", "part0/001.bin"),
         ("special-file", "part2/pipe"),
         ("symlink-escape", "part1/002.bin"),
     ]

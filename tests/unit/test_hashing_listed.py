@@ -53,7 +53,7 @@ NAMES = ("small", "empty", "limit", "large", "link", "sub", "fifo", "gone")
 
 
 def test_same_results_as_one_file_at_a_time(odd: Path) -> None:
-    text, blake3, others, nbytes, _ = _hash_listed(
+    text, blake3, others, nbytes, _, _ = _hash_listed(
         f"{odd}/", "d/", NAMES, identity(odd), CHUNK_SIZE, False, BUF
     )
     single = {
@@ -75,7 +75,7 @@ def test_a_directory_other_than_the_listed_one_is_refused(odd: Path, tmp_path: P
     other = tmp_path / "other"
     other.mkdir()
     for listed_as in (identity(other), (1, 1)):
-        text, _, others, _, _ = _hash_listed(
+        text, _, others, _, _, _ = _hash_listed(
             f"{odd}/", "d/", ("small",), listed_as, CHUNK_SIZE, False, BUF
         )
         assert text == "" and others == [
@@ -87,12 +87,12 @@ def test_a_directory_swapped_for_a_symlink_is_refused(odd: Path, tmp_path: Path)
     listed_as = identity(odd)
     odd.rename(tmp_path / "moved")
     odd.symlink_to(tmp_path / "moved")
-    _, _, others, _, _ = _hash_listed(
+    _, _, others, _, _, _ = _hash_listed(
         f"{odd}/", "d/", ("small",), listed_as, CHUNK_SIZE, False, BUF
     )
     assert others[0][1][1] == "changed-during-hash"
     # the root of a tree may be a symbolic link: it was stat'ed, not lstat'ed
-    text, _, others, _, _ = _hash_listed(
+    text, _, others, _, _, _ = _hash_listed(
         f"{odd}/", "", ("small",), listed_as, CHUNK_SIZE, False, BUF
     )
     assert text.startswith("small\0") and others == []

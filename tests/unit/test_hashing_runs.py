@@ -22,7 +22,8 @@ REF = "dataset:ds"
 
 
 def run(first: str, last: str | None = None) -> RenderedFiles:
-    return RenderedFiles(REF, first, last or first, 1, 0, f"{first}\x000\x00{'0' * 64}\n", b"", 0)
+    lines = f"{first}\x000\x00{'0' * 64}\n"
+    return RenderedFiles(REF, first, last or first, 1, 0, lines, "", b"", 0)
 
 
 class Asker:
@@ -122,9 +123,9 @@ def test_runs_of_another_component_are_never_handed_out() -> None:
     assert Asker(runs, "a/000").result() is published
 
 
-def rendered(line: str) -> str:
+def rendered(line: str, formats: dict[str, str]) -> str:
     path, size, sha256 = line.rstrip("\n").split("\0")
-    return render_element(REF, path, int(size), sha256)
+    return render_element(REF, path, int(size), sha256, formats[path])
 
 
 def many_chunks(tmp_path: Path) -> Path:
@@ -170,7 +171,9 @@ def test_published_runs_are_exactly_the_hashed_chunks(
         assert lines == sorted(lines)
         assert observed.issuperset(lines)
         assert got.size == sum(int(line.split("\0")[1]) for line in lines)
-        joined = ",".join(rendered(line) for line in lines)
+        formats = dict(line.split("\0") for line in got.formats.splitlines())
+        assert formats.keys() == {line.split("\0")[0] for line in lines}
+        joined = ",".join(rendered(line, formats) for line in lines)
         assert got.json_length == len(joined)
         assert got.json_sha256 == hashlib.sha256(joined.encode()).digest()
     assert found["big/0000.txt"].count == CHUNK and found[f"big/{CHUNK:04d}.txt"].count == 76

@@ -13,6 +13,7 @@ import pytest
 from support.release import make_release
 
 from chainguard._hashworker import CHUNK_SIZE, _hash_listed, json_verbatim, render_element
+from chainguard.formats.detect import detect_format
 from chainguard.models import FileDigest
 from chainguard.sbom.fileshape import file_dict
 
@@ -84,9 +85,8 @@ def test_rendered_text_occurs_in_the_signed_statement(tmp_path: Path) -> None:
     release = make_release(tmp_path, datasets={"ds": files}, sbom_name="ds.cdx.json")
     statement = release.payload().decode()
     for rel, content in files.items():
-        element = render_element(
-            "dataset:ds", rel, len(content), hashlib.sha256(content).hexdigest()
-        )
+        digest, fmt = hashlib.sha256(content).hexdigest(), detect_format(content, len(content))
+        element = render_element("dataset:ds", rel, len(content), digest, fmt)
         assert statement.count(element) == 1, rel
 
 
@@ -123,7 +123,7 @@ def test_recheck_or_not_the_same_results_on_an_unchanged_directory(
         checked = listed(d, names, render=render, recheck=True)
         unchecked = listed(d, names, render=render, recheck=False)
         assert checked == unchecked
-        text, blake3, others, nbytes, _ = checked
+        text, blake3, others, nbytes, _, _ = checked
         assert others == [] and blake3 is None
         assert nbytes == sum((d / n).stat().st_size for n in names)
         assert text == "".join(
@@ -146,13 +146,14 @@ def test_recheck_or_not_the_same_anomalies(chunk: tuple[Path, tuple[str, ...]]) 
 
 def test_rendered_digest_is_of_the_joined_elements(chunk: tuple[Path, tuple[str, ...]]) -> None:
     d, names = chunk
-    *_, rendered = listed(d, names, render="dataset:ds", recheck=False)
+    rendered = listed(d, names, render="dataset:ds", recheck=False)[4]
     joined = ",".join(
         render_element(
             "dataset:ds",
             f"d/{n}",
             (d / n).stat().st_size,
             hashlib.sha256((d / n).read_bytes()).hexdigest(),
+            detect_format((d / n).read_bytes(), (d / n).stat().st_size),
         )
         for n in names
     )

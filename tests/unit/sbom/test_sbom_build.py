@@ -143,10 +143,18 @@ def test_library_components(doc: dict[str, Any]) -> None:
         "2.1.0",
         "pkg:pypi/numpy@2.1.0",
     )
-    assert sorted(h["content"] for h in numpy["hashes"]) == sorted(
+    # where cyclonedx-py puts them: the distribution reference, not the component's own hashes
+    assert "hashes" not in numpy
+    (distribution,) = numpy["externalReferences"]
+    assert {k: v for k, v in distribution.items() if k != "hashes"} == {
+        "type": "distribution",
+        "url": "https://pypi.org/simple/numpy/",
+        "comment": "implicit dist url",
+    }
+    assert sorted(h["content"] for h in distribution["hashes"]) == sorted(
         [hexdigest("np-sdist"), hexdigest("np-wheel")]
     )
-    assert {h["alg"] for h in numpy["hashes"]} == {"SHA-256"}
+    assert {h["alg"] for h in distribution["hashes"]} == {"SHA-256"}
     assert props(numpy) == {"chainguard:source": "requirements.lock"}
     st = component_of(doc, "pkg:safetensors@0.4.5")
     assert "purl" not in st

@@ -75,9 +75,7 @@ def test_library_names_are_normalised() -> None:
 def test_unknown_hash_algorithms_and_component_types_are_ignored() -> None:
     def add(doc: dict[str, Any]) -> None:
         doc["components"].append({"type": "container", "name": "whatever"})
-        component_of(doc, "pkg:pypi/numpy@2.1.0")["hashes"].append(
-            {"alg": "Streebog-256", "content": "00"}
-        )
+        numpy_distribution(doc)["hashes"].append({"alg": "Streebog-256", "content": "00"})
 
     state = read_sbom(mutated(add), "x")
     assert len(state.components) == 2 and len(state.dependencies) == 2
@@ -169,6 +167,35 @@ def st_node(doc: dict[str, Any]) -> dict[str, Any]:
 def deployment_node(doc: dict[str, Any]) -> dict[str, Any]:
     node: dict[str, Any] = doc["metadata"]["component"]
     return node
+
+
+def numpy_distribution(doc: dict[str, Any]) -> dict[str, Any]:
+    """The distribution reference carrying numpy's hashes (where cyclonedx-py puts them)."""
+    node: dict[str, Any] = component_of(doc, "pkg:pypi/numpy@2.1.0")["externalReferences"][0]
+    return node
+
+
+def to_legacy_layout(doc: dict[str, Any]) -> None:
+    """numpy's hashes as SBOMs written before carried them: the component's own."""
+    numpy = component_of(doc, "pkg:pypi/numpy@2.1.0")
+    numpy["hashes"] = numpy.pop("externalReferences")[0]["hashes"]
+
+
+def test_library_hashes_in_the_older_layout_are_read_the_same() -> None:
+    legacy, current = read_sbom(mutated(to_legacy_layout), "x"), read_sbom(build(), "x")
+    assert legacy.dependencies == current.dependencies
+    numpy = next(d for d in current.dependencies if d.name == "numpy")
+    assert len(numpy.hashes) == 2
+
+
+def test_library_hashes_in_both_places_are_refused() -> None:
+    def both(doc: dict[str, Any]) -> None:
+        component_of(doc, "pkg:pypi/numpy@2.1.0")["hashes"] = numpy_distribution(doc)["hashes"]
+
+    with pytest.raises(SbomError) as e:
+        read_sbom(mutated(both), "x")
+    assert "both on the library and on its distribution reference" in str(e.value)
+    assert "\n" not in str(e.value)
 
 
 def drop_hash(node: dict[str, Any], alg: str) -> None:
@@ -384,7 +411,7 @@ MUTATIONS = [
     # libraries
     (
         "lib-hash",
-        lambda d: set_hash(component_of(d, "pkg:pypi/numpy@2.1.0"), "SHA-512", "ab"),
+        lambda d: set_hash(numpy_distribution(d), "SHA-512", "ab"),
         "SHA-512 must be 128",
     ),
     (

@@ -106,7 +106,10 @@ def test_default_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert default_state_dir() == tmp_path / "s"
     monkeypatch.delenv("CHAINGUARD_STATE_DIR")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     assert default_state_dir() == tmp_path / "xdg" / "chainguard"
+    monkeypatch.setattr("os.geteuid", lambda: 0)  # root: a host's cron job
+    assert default_state_dir() == Path("/var/lib/chainguard")
 
 
 def test_database_is_sqlite_wal(tmp_path: Path) -> None:

@@ -1,0 +1,86 @@
+"""The format policy over a hashed tree: what `sbom build` and every verify of a model or
+dataset add to their findings (chainguard/formats/policy.py decides; this picks the files).
+
+Each file's format was detected where its bytes were read (the hashing engine), so most files
+cost nothing more here: only the formats whose safety depends on more than the first bytes
+(pickle-bearing files and archives that may hold one, safetensors headers, GGUF metadata) are
+read again, by ``policy.scan_file``. The others are evaluated from their format alone, and
+under the default policy (no allow/deny lists) only when their name promises a format the
+policy checks (a ``.safetensors`` that is not one). A dataset of 100,000 text files is then one
+regular expression over its format lines, not a Python call per file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from chainguard.findings import Finding
+from chainguard.formats.detect import PICKLE_BEARING
+from chainguard.formats.inspect import Inspection
+from chainguard.formats.policy import _NAMED, FormatPolicy, evaluate, scan_file
+from chainguard.models import FileDigest, FileList
+
+# Formats read again (scan_file): what the first bytes cannot clear.
+_INSPECTED = PICKLE_BEARING | {"zip", "npz", "keras-zip", "7z", "safetensors", "gguf"}
+
+_DEFAULT = FormatPolicy()
+
+
+def format_findings(
+    root: Path,
+    files: Sequence[FileDigest],
+    policy: FormatPolicy | None,
+    component: str | None = None,
+) -> list[Finding]:
+    """The policy's findings for the files of the tree at ``root`` (a directory, or the one
+    file of a single-file model), in path order. Files without a detected format (measured
+    through a hash cache) are not checked."""
+    policy = policy or _DEFAULT
+    findings: list[Finding] = []
+    for path, fmt in sorted(_selected(files, policy)):
+        if fmt in _INSPECTED:
+            target = root if root.is_file() else root / path
+            try:
+                _, found = scan_file(target, policy, path)
+            except OSError as e:
+                detail = f"{fmt} file could not be read to check it: {e.strerror or e}"
+                found = [Finding("malformed-artifact", path, detail, actual=fmt)]
+        else:
+            found = evaluate(path, Inspection(fmt), policy)
+        findings += (replace(f, component=component) for f in found) if component else found
+    return findings
+
+
+def _selected(files: Sequence[FileDigest], policy: FormatPolicy) -> Iterator[tuple[str, str]]:
+    """(path, format) of every file the policy may have something to say about."""
+    lists = bool(policy.allow or policy.deny or policy.paths)
+    if not isinstance(files, FileList):
+        for f in files:
+            if f.format is not None and (lists or _relevant(f.path, f.format)):
+                yield f.path, f.format
+        return
+    for f in files.extra:
+        if f.format is not None and (lists or _relevant(f.path, f.format)):
+            yield f.path, f.format
+    pattern = _ANY_LINE if lists else _RELEVANT_LINE
+    for piece in files.format_pieces:
+        for m in pattern.finditer(piece):
+            path, fmt = m.group(0).split("\0")
+            yield path, fmt
+
+
+def _relevant(path: str, fmt: str) -> bool:
+    return fmt in _INSPECTED or Path(path).suffix.lower() in _NAMED
+
+
+# Format lines are "path \0 format \n" (models.FileList). _RELEVANT_LINE selects a superset
+# of what _relevant accepts (evaluate decides).
+_ANY_LINE = re.compile(r"^[^\0\n]*\0[^\n]*$", re.MULTILINE)
+_INSPECTED_ALT = "|".join(re.escape(f) for f in sorted(_INSPECTED))
+_NAMED_ALT = "|".join(re.escape(s) for s in sorted(_NAMED))
+_RELEVANT_LINE = re.compile(
+    rf"^(?:[^\0\n]*\0(?:{_INSPECTED_ALT})|[^\0\n]*(?i:{_NAMED_ALT})\0[^\n]*)$", re.MULTILINE
+)
