@@ -292,6 +292,48 @@ def _hash_in_directory(
     return "".join(lines), blake3, others, nbytes, rendered, "".join(formats)
 
 
+def _detect_listed(
+    base: str, names: Sequence[str], listed_as: tuple[int, int], nofollow: bool
+) -> tuple[str, list[tuple[int, str]], int]:
+    """The format of every file of one directory from its first HEAD_BYTES (chainguard scan):
+    ("name \0 format \n" for each file read, (index, why) for each that could not be, bytes).
+    Opened relative to the directory as _hash_listed does, without following links (the
+    directory's own path too, unless ``nofollow`` is false: the root, which may be one)."""
+    path = base[:-1] if len(base) > 1 else base
+    try:
+        dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if nofollow else 0))
+    except OSError as e:
+        return "", [(i, e.strerror or str(e)) for i in range(len(names))], 0
+    formats: list[str] = []
+    problems: list[tuple[int, str]] = []
+    nbytes = 0
+    open_, fstat, read, close, is_regular = os.open, os.fstat, os.read, os.close, stat.S_ISREG
+    detect, head = detect_format, HEAD_BYTES
+    try:
+        opened = fstat(dir_fd)
+        if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
+            return "", [(i, "its directory was replaced") for i in range(len(names))], 0
+        for i, name in enumerate(names):
+            try:
+                fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
+                try:
+                    st = fstat(fd)
+                    if not is_regular(st.st_mode):
+                        problems.append((i, "not a regular file"))
+                        continue
+                    data = read(fd, head)
+                finally:
+                    close(fd)
+            except OSError as e:
+                problems.append((i, e.strerror or str(e)))
+                continue
+            nbytes += st.st_size
+            formats.append(f"{name}\0{detect(data, st.st_size)}\n")
+    finally:
+        close(dir_fd)
+    return "".join(formats), problems, nbytes
+
+
 def _rendered(
     elements: list[str], render: str | None, others: list[tuple[int, _SmallResult]]
 ) -> tuple[bytes, int] | None:
@@ -321,6 +363,9 @@ def _hash_request(request: tuple[Any, ...]) -> Any:
         return _hash_listed(
             base, prefix, names, (ino, dev), limit, with_blake3, _process_buffer, render, recheck
         )
+    if request[0] == "heads":
+        _, base, names, ino, dev, nofollow = request
+        return _detect_listed(base, names, (ino, dev), nofollow)
     _, items, with_blake3 = request
     return _hash_small_batch(items, with_blake3)
 

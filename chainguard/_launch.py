@@ -22,12 +22,10 @@ _LARGE_BUNDLE = 1024 * 1024
 
 
 def main() -> None:
-    from chainguard.observe import EarlyStart
-
-    early = EarlyStart()
+    early = None
     # An optimisation only: whatever goes wrong here, the CLI finds and reports properly.
     with contextlib.suppress(Exception):
-        _prestart(sys.argv[1:], early)
+        early = _prestart(sys.argv[1:])
     from chainguard.cli import main as cli_main
 
     cli_main(early=early)
@@ -44,11 +42,13 @@ def _option(argv: list[str], name: str) -> list[str]:
     return values
 
 
-def _prestart(argv: list[str], early: EarlyStart) -> None:
+def _prestart(argv: list[str]) -> EarlyStart | None:
+    """The early start for this command line, or None (importing nothing more: --version and
+    every other command must not pay for it)."""
     if argv[:2] != ["verify", "dataset"] or len(argv) < 3 or argv[2].startswith("-"):
-        return
+        return None
     if "--help" in argv or "--" in argv:
-        return
+        return None
     from pathlib import Path
 
     from chainguard.models import default_signature, signature_paths
@@ -64,14 +64,16 @@ def _prestart(argv: list[str], early: EarlyStart) -> None:
         except OSError:
             continue
     if size < _LARGE_BUNDLE or not os.path.isdir(argv[2]):
-        return
-    from chainguard.observe import prestart_dataset
+        return None
+    from chainguard.observe import EarlyStart, prestart_dataset
 
     own = [Path(p) for p in signatures]
     own += [p for s in sboms[-1:] for p in (Path(s), *signature_paths(Path(s)))]
     component = _option(argv, "--component")[-1:]
+    early = EarlyStart()
     early.observation = prestart_dataset(
         Path(argv[2]), own_files=own, component=component[0] if component else None
     )
     for sbom in sboms[-1:]:
         early.hash_sbom(Path(sbom))  # meanwhile the CLI starts; verify needs its digest first
+    return early

@@ -23,8 +23,8 @@ from chainguard.formats.inspect import Inspection
 from chainguard.formats.policy import _NAMED, FormatPolicy, evaluate, scan_file
 from chainguard.models import FileDigest, FileList
 
-# Formats read again (scan_file): what the first bytes cannot clear.
-_INSPECTED = PICKLE_BEARING | {"zip", "npz", "keras-zip", "7z", "safetensors", "gguf"}
+# Formats read again (scan_file): what the first bytes cannot clear (chainguard scan too).
+INSPECTED = PICKLE_BEARING | {"zip", "npz", "keras-zip", "7z", "safetensors", "gguf"}
 
 _DEFAULT = FormatPolicy()
 
@@ -41,7 +41,7 @@ def format_findings(
     policy = policy or _DEFAULT
     findings: list[Finding] = []
     for path, fmt in sorted(_selected(files, policy)):
-        if fmt in _INSPECTED:
+        if fmt in INSPECTED:
             target = root if root.is_file() else root / path
             try:
                 _, found = scan_file(target, policy, path)
@@ -65,21 +65,27 @@ def _selected(files: Sequence[FileDigest], policy: FormatPolicy) -> Iterator[tup
     for f in files.extra:
         if f.format is not None and (lists or _relevant(f.path, f.format)):
             yield f.path, f.format
-    pattern = _ANY_LINE if lists else _RELEVANT_LINE
     for piece in files.format_pieces:
-        for m in pattern.finditer(piece):
-            path, fmt = m.group(0).split("\0")
-            yield path, fmt
+        yield from format_lines(piece, policy)
+
+
+def format_lines(piece: str, policy: FormatPolicy) -> Iterator[tuple[str, str]]:
+    """(path, format) of the lines of ``piece`` ("path \0 format \n" each) the policy may have
+    something to say about (what chainguard scan evaluates, too)."""
+    pattern = _ANY_LINE if policy.allow or policy.deny or policy.paths else _RELEVANT_LINE
+    for m in pattern.finditer(piece):
+        path, fmt = m.group(0).split("\0")
+        yield path, fmt
 
 
 def _relevant(path: str, fmt: str) -> bool:
-    return fmt in _INSPECTED or Path(path).suffix.lower() in _NAMED
+    return fmt in INSPECTED or Path(path).suffix.lower() in _NAMED
 
 
 # Format lines are "path \0 format \n" (models.FileList). _RELEVANT_LINE selects a superset
 # of what _relevant accepts (evaluate decides).
 _ANY_LINE = re.compile(r"^[^\0\n]*\0[^\n]*$", re.MULTILINE)
-_INSPECTED_ALT = "|".join(re.escape(f) for f in sorted(_INSPECTED))
+_INSPECTED_ALT = "|".join(re.escape(f) for f in sorted(INSPECTED))
 _NAMED_ALT = "|".join(re.escape(s) for s in sorted(_NAMED))
 _RELEVANT_LINE = re.compile(
     rf"^(?:[^\0\n]*\0(?:{_INSPECTED_ALT})|[^\0\n]*(?i:{_NAMED_ALT})\0[^\n]*)$", re.MULTILINE

@@ -83,6 +83,7 @@ def build_sbom(
     unsafe (error severity) raises UnsafeArtifactError (exit 1) naming it, and nothing is
     written; its warnings (a pickle of tensors only) become notes.
     """
+    from chainguard.collectors.modelconfig import read_model_config
     from chainguard.collectors.safetensors import read_header
     from chainguard.collectors.tree import collect_tree, ignore_rules
     from chainguard.hashing import HashSettings
@@ -156,7 +157,15 @@ def build_sbom(
                 target = root if root.is_file() else root / f.path
                 f = replace(f, parquet=read_footer(target))
             digests.append(f)
-        inputs.append(ComponentInput(kind=kind, name=comp_name, files=tuple(digests)))
+        model_config = None
+        if kind == "model":  # its modelCard; config.json read as hashed, else a note
+            model_config, config_notes = read_model_config(root, digests)
+            warnings += config_notes
+        inputs.append(
+            ComponentInput(
+                kind=kind, name=comp_name, files=tuple(digests), model_config=model_config
+            )
+        )
         files += len(tree.files)
         total += tree.total_bytes()
     _refuse_unapplied(declared, manifests, inputs)

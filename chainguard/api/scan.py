@@ -5,17 +5,31 @@ followed). A Hugging Face cache (a cache root, a `models--*` repo folder, or one
 snapshots) is walked snapshot by snapshot, each snapshot's links allowed into its own repo's
 `blobs/` only. Each file costs one read of `detect.HEAD_BYTES`; only pickle-bearing files,
 safetensors and GGUF files are read further (formats/inspect.py).
+
+A scan runs at the speed of the walk (benchmarks/README.md, "Scan"): the walk's directory
+listings go, in chunks, to the hashing engine's worker processes (once there are enough files
+for their start to pay), which read each file's head and detect its format
+(_hashworker._detect_listed); this side then evaluates only the files the policy may have
+something to say about, picked from the returned format lines as verify picks them
+(api/_formats.py), not a Python call per file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from chainguard.errors import InputError
+from chainguard.errors import HashingError, InputError
 from chainguard.findings import Finding, Report, Stats
-from chainguard.formats.policy import FormatPolicy, scan_file
+from chainguard.formats.policy import FormatPolicy, evaluate, scan_file
+
+# Names per request to a worker: framing costs little per file, the cores finish together.
+_CHUNK = 1024
+_INFLIGHT_PER_WORKER = 4
 
 _ANOMALY_RULES = {"symlink-escape": "symlink-escape", "special-file": "special-file"}
 
@@ -34,14 +48,7 @@ def scan_path(path: Path, policy: FormatPolicy | None = None) -> Report:
         findings += found
         files, size = 1, path.stat().st_size
     elif path.is_dir():
-        for rel, target in _files(path, findings):
-            try:
-                _fmt, found = scan_file(target, policy, rel=rel)
-            except OSError as e:
-                findings.append(Finding("artifact-unreadable", rel, e.strerror or str(e)))
-                continue
-            findings += found
-            files += 1
+        files, size = _scan_tree(path, policy, findings)
     else:
         raise InputError(f"{path}: not a file or directory that can be read")
     return Report(
@@ -77,9 +84,167 @@ def _hub_snapshots(path: Path) -> list[tuple[Path, str, Path]]:
     return []
 
 
-def _files(root: Path, findings: list[Finding]) -> Iterator[tuple[str, str]]:
+# A unit of the walk, in path order: a chunk of a directory's files (report prefix, listing),
+# one file to scan here (report path, its path), or a finding of the walk.
+_Unit = tuple[str, Any] | Finding
+
+
+def _scan_tree(root: Path, policy: FormatPolicy, findings: list[Finding]) -> tuple[int, int]:
+    """Scan every file under ``root`` into ``findings`` (in path order): (files read, bytes)."""
+    from chainguard.hashing import HashSettings
+
+    settings = HashSettings()
+    heads = _HeadReaders(settings.workers if settings.workers > 1 else 0, settings)
+    results: list[list[Finding] | None] = []
+    files = size = 0
+    try:
+        for unit in _units(root):
+            results.append(None)
+            if isinstance(unit, Finding):
+                results[-1] = [unit]
+            elif isinstance(unit[1], str):
+                rel, target = unit
+                try:
+                    results[-1] = scan_file(target, policy, rel=rel)[1]
+                    files += 1
+                except OSError as e:
+                    results[-1] = [Finding("artifact-unreadable", rel, e.strerror or str(e))]
+            else:
+                heads.add(len(results) - 1, unit)
+        for index, (prefix, listed), payload in heads.finish():
+            results[index], read, nbytes = _chunk_findings(prefix, listed, payload, policy)
+            files, size = files + read, size + nbytes
+    finally:
+        heads.close()
+    for found in results:
+        findings += found or ()
+    return files, size
+
+
+def _chunk_findings(
+    prefix: str, listed: Any, payload: tuple[str, list[tuple[int, str]], int], policy: FormatPolicy
+) -> tuple[list[Finding], int, int]:
+    """The findings for one chunk of a directory's files, from their format lines: only the
+    lines the policy may have something to say about are evaluated (api/_formats.py)."""
+    from chainguard.api._formats import INSPECTED, format_lines
+    from chainguard.formats.inspect import Inspection
+
+    piece, problems, nbytes = payload
+    base, rel_prefix = listed.base, prefix + listed.prefix
+    found: list[tuple[str, Finding]] = [
+        (listed.names[i], Finding("artifact-unreadable", rel_prefix + listed.names[i], why))
+        for i, why in problems
+    ]
+    for name, fmt in format_lines(piece, policy):
+        rel = rel_prefix + name
+        if fmt in INSPECTED:
+            try:
+                found += ((name, f) for f in scan_file(base + name, policy, rel=rel)[1])
+            except OSError as e:
+                found.append((name, Finding("artifact-unreadable", rel, e.strerror or str(e))))
+        else:
+            found += ((name, f) for f in evaluate(rel, Inspection(fmt), policy))
+    if problems:
+        found.sort(key=lambda pair: pair[0])  # path order, as the walk listed the names
+    return [f for _, f in found], len(listed.names) - len(problems), nbytes
+
+
+class _HeadReaders:
+    """Reads and detects the heads of listed files: in this thread, or on the hashing engine's
+    worker processes once the file count reaches the engine's ``process_min_files``."""
+
+    def __init__(self, workers: int, settings: Any) -> None:
+        from chainguard.hashing_pool import _WorkerProcess
+
+        self.count = 0
+        self.processes = workers
+        self.min_files = max(1, settings.process_min_files)
+        self.held: list[tuple[int, tuple[str, Any]]] = []
+        self.workers: list[_WorkerProcess] = []
+        self.jobs: queue.Queue[Any] = queue.Queue(_INFLIGHT_PER_WORKER * max(workers, 1))
+        self.results: queue.Queue[Any] = queue.Queue()
+        self.done: list[tuple[int, tuple[str, Any], Any]] = []
+        self.inflight = 0
+        self.units: dict[int, tuple[int, tuple[str, Any]]] = {}
+
+    def add(self, index: int, unit: tuple[str, Any]) -> None:
+        from dataclasses import replace
+
+        prefix, listed = unit
+        for start in range(0, len(listed.names), _CHUNK):
+            chunk = (prefix, replace(listed, names=listed.names[start : start + _CHUNK]))
+            self.count += len(chunk[1].names)
+            if not self.workers and self.processes and self.count >= self.min_files:
+                from chainguard.hashing_pool import start_workers
+
+                start_workers(self.workers, self.processes, self.jobs, self.results)
+                held, self.held = self.held, []
+                for job in held:
+                    self._submit(*job)
+            if self.workers:
+                self._submit(index, chunk)
+            else:
+                self.held.append((index, chunk))
+
+    def _submit(self, index: int, chunk: tuple[str, Any]) -> None:
+        listed = chunk[1]
+        nofollow = bool(listed.prefix)  # the root itself may be a link
+        request = ("heads", listed.base, listed.names, listed.ino, listed.dev, nofollow)
+        key = len(self.units)
+        self.units[key] = (index, chunk)
+        while True:
+            try:
+                self.jobs.put((key, request), timeout=0.05)
+                break
+            except queue.Full:
+                self._take(timeout=0.05)
+        self.inflight += 1
+
+    def _take(self, timeout: float) -> None:
+        try:
+            key, status, payload = self.results.get(timeout=timeout)
+        except queue.Empty:
+            if not any(w.thread.is_alive() for w in self.workers):
+                raise HashingError("every format-detecting worker process has stopped") from None
+            return
+        self.inflight -= 1
+        if status != "ok":
+            raise HashingError(f"format-detecting worker process failed: {payload}")
+        index, chunk = self.units.pop(key)
+        self.done.append((index, chunk, payload))
+
+    def finish(self) -> list[tuple[int, tuple[str, Any], Any]]:
+        from chainguard._hashworker import _detect_listed
+
+        for index, (prefix, listed) in self.held:
+            nofollow = bool(listed.prefix)
+            payload = _detect_listed(listed.base, listed.names, (listed.ino, listed.dev), nofollow)
+            self.done.append((index, (prefix, listed), payload))
+        self.held = []
+        while self.inflight:
+            self._take(timeout=0.5)
+        return self.done
+
+    def close(self) -> None:
+        # As hashing_small._SmallFiles.close: unblock every feeder thread, then end the processes.
+        while True:
+            try:
+                self.jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.workers:
+            with contextlib.suppress(queue.Full):
+                self.jobs.put_nowait(None)
+        for w in self.workers:
+            w.stop()
+            w.writer.join(timeout=5)
+            w.thread.join(timeout=5)
+        self.workers = []
+
+
+def _units(root: Path) -> Iterator[_Unit]:
+    """The walk of ``root`` (snapshot by snapshot for a hub cache) as units, in path order."""
     from chainguard.collectors.tree import IgnoreRules, walk
-    from chainguard.errors import HashingError
     from chainguard.hashing import FileEntry, ListedFiles
 
     roots: list[tuple[Path, str, Path | None]] = [*_hub_snapshots(root)] or [(root, "", None)]
@@ -87,12 +252,11 @@ def _files(root: Path, findings: list[Finding]) -> Iterator[tuple[str, str]]:
         try:
             for item in walk(directory, IgnoreRules(), link_root=link_root):
                 if isinstance(item, ListedFiles):
-                    for name in item.names:
-                        yield prefix + item.prefix + name, item.base + name
+                    yield prefix, item
                 elif isinstance(item, FileEntry):
                     yield prefix + item.rel, item.abs_path
                 else:
                     rule = _ANOMALY_RULES.get(item.kind, "artifact-unreadable")
-                    findings.append(Finding(rule, prefix + item.path, item.detail))
+                    yield Finding(rule, prefix + item.path, item.detail)
         except HashingError as e:
             raise InputError(str(e)) from e

@@ -5,6 +5,12 @@ Shape: ``lock-version = "1.0"``; ``[[packages]]`` with ``name``, optional ``vers
 and/or ``sdist = {…, hashes = {…}}``, or ``archive`` (with hashes), ``vcs`` (with
 ``commit-id``) or ``directory``. A lock-version with a major version other than 1 is refused
 (the PEP requires it); a newer minor version is read with a note.
+
+Our checks decide (their messages, exit 3). Where the installed ``packaging`` has its own
+reader (``packaging.pylock``, packaging 26.0 and later), a lock they accept is also handed to it
+as a second opinion on the PEP's other rules (``created-by``, a wheel's url or path, …): what it
+refuses becomes a note, not an error, since installers (uv, pip) write locks it reads and
+older chainguard releases accepted the rest.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def parse_pylock(data: bytes, path: Path) -> ObservedDependencies:
     deps: list[Dependency] = []
     for i, pkg in enumerate(toml.tables(doc["packages"], "packages")):
         deps.append(_package(pkg, f"packages[{i}]", toml, path, notes))
+    notes += _packaging_opinion(doc, source)
     return ObservedDependencies(
         kind=KIND,
         name=path.name,
@@ -61,6 +68,24 @@ def parse_pylock(data: bytes, path: Path) -> ObservedDependencies:
         notes=tuple(notes),
         files_checked=1,
     )
+
+
+def _packaging_opinion(doc: dict[str, Any], source: str) -> list[str]:
+    """packaging's own reader on a lock our checks accepted: a note if it refuses it."""
+    try:
+        from packaging.pylock import Pylock, PylockValidationError
+    except ImportError:  # packaging < 26: no reader of its own
+        return []
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a newer minor lock-version: our note says so
+            Pylock.from_dict(doc)
+    except PylockValidationError as e:
+        reason = " ".join(str(e).split())
+        return [f"{source}: not valid PEP 751 according to packaging.pylock: {reason}"]
+    return []
 
 
 def _version_pair(value: str, toml: TomlReader) -> tuple[int, int]:

@@ -15,11 +15,12 @@ dtype cannot be ruled out, and `policy.scan_file` then reads the whole header (b
 
 from __future__ import annotations
 
-import ast
-import pickletools
-import re
 import struct
-from typing import Final
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a worker's start-up)
+if TYPE_CHECKING:
+    import re
+    from typing import Final
 
 HEAD_BYTES: Final = 4096
 
@@ -62,10 +63,13 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _HDF5_OFFSETS = (0, 512, 1024, 2048)
 # ModelProto fields (number → protobuf wire type): what an ONNX file's top level may hold.
 _ONNX_FIELDS: Final = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2}
-# A protocol 0/1 pickle is (mostly) ASCII text, so it is recognised by its first opcodes.
-_PICKLE_TEXT_START = re.compile(
+# A protocol 0/1 pickle is (mostly) ASCII text, so it is recognised by its first opcodes
+# (compiled on first use: most heads fail the first-byte check before it).
+_PICKLE_TEXT_PATTERN = (
     rb"\(?(?:c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n|[(}\]][(q\x85-\x87]|\(d|\(l|\(t)"
 )
+_PICKLE_TEXT_FIRST = frozenset(b"(c}]")  # the bytes _PICKLE_TEXT_PATTERN can start with
+_pickle_text_start: re.Pattern[bytes] | None = None
 # Control characters other than tab, newline, form feed and carriage return: not text. (UTF-8
 # continuation bytes are all >= 0x80, so the bytes can be searched directly.)
 _CONTROL = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
@@ -80,34 +84,50 @@ def detect_format(head: bytes, size: int) -> str:
     """The format of a file whose first bytes are `head` and whose length is `size`."""
     if size == 0:
         return "empty"
-    for detector in _DETECTORS:
-        found = detector(head, size)
-        if found is not None:
-            return found
-    return "unknown"
+    # The checks in order of cost: one C call each for the magic numbers, then the few bytes
+    # safetensors, pickle and ONNX start with; the text check (a pass over the head) last.
+    found = (
+        _magic(head, size)
+        or _safetensors(head, size)
+        or _pickle(head, size)
+        or _onnx(head, size)
+        or _textual(head, size)
+    )
+    return found or "unknown"
 
 
 def _magic(head: bytes, size: int) -> str | None:
-    if head.startswith(b"GGUF"):
-        return "gguf"
-    if head.startswith(_NPY_MAGIC):
-        return _numpy(head)
-    if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
-        return _zip_kind(head)
-    if any(head[o : o + 8] == _HDF5_MAGIC for o in _HDF5_OFFSETS):
+    if head.startswith(_PREFIX_MAGICS):
+        if head.startswith(b"GGUF"):
+            return "gguf"
+        if head.startswith(_NPY_MAGIC):
+            return _numpy(head)
+        if head.startswith((_ZIP_LOCAL, _ZIP_EMPTY)):
+            return _zip_kind(head)
+        if _hdf5(head):
+            return "hdf5"
+        if head.startswith(b"PAR1"):
+            return "parquet"
+        if head.startswith((b"ARROW1", b"FEA1")) or _arrow_stream(head, size):
+            return "arrow"
+        if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+            return "7z"
+        if head.startswith(b"ustar", 257):
+            return "tar"
+        for magic, name in _COMPRESSED:
+            if head.startswith(magic):
+                return name
+        return None
+    # No prefix magic: only the magics found further in can still match (same order as above).
+    if head.startswith(_HDF5_MAGIC, 512) or head.startswith(_HDF5_MAGIC, 1024):
         return "hdf5"
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if head.startswith((b"ARROW1", b"FEA1")) or _arrow_stream(head, size):
-        return "arrow"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "7z"
-    if head[257:262] == b"ustar":
-        return "tar"
-    for magic, name in _COMPRESSED:
-        if head.startswith(magic):
-            return name
-    return None
+    if head.startswith(_HDF5_MAGIC, 2048):
+        return "hdf5"
+    return "tar" if head.startswith(b"ustar", 257) else None
+
+
+def _hdf5(head: bytes) -> bool:
+    return any(head.startswith(_HDF5_MAGIC, o) for o in _HDF5_OFFSETS)
 
 
 _COMPRESSED = (
@@ -115,6 +135,20 @@ _COMPRESSED = (
     (b"BZh", "bzip2"),
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+# Every magic number _magic looks for at offset 0 (the arrow stream's continuation marker too).
+_PREFIX_MAGICS = (
+    b"GGUF",
+    _NPY_MAGIC,
+    _ZIP_LOCAL,
+    _ZIP_EMPTY,
+    _HDF5_MAGIC,
+    b"PAR1",
+    b"ARROW1",
+    b"FEA1",
+    b"\xff\xff\xff\xff",
+    b"7z\xbc\xaf\x27\x1c",
+    *(magic for magic, _ in _COMPRESSED),
 )
 
 
@@ -147,8 +181,19 @@ def _safetensors(head: bytes, size: int) -> str | None:
 def _pickle(head: bytes, size: int) -> str | None:
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pickle"
-    if not _PICKLE_TEXT_START.match(head) and not (size == len(head) and head.endswith(b".")):
+    global _pickle_text_start
+    if not (head and head[0] in _PICKLE_TEXT_FIRST) and not (
+        size == len(head) and head.endswith(b".")
+    ):
         return None
+    if _pickle_text_start is None:
+        import re
+
+        _pickle_text_start = re.compile(_PICKLE_TEXT_PATTERN)
+    if not _pickle_text_start.match(head) and not (size == len(head) and head.endswith(b".")):
+        return None
+    import pickletools  # only for heads that may be a protocol 0/1 pickle
+
     ops = 0
     try:
         for opcode, _arg, _pos in pickletools.genops(head):
@@ -200,17 +245,28 @@ def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
 
 def _textual(head: bytes, size: int) -> str | None:
     text = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if b"\0" in text:  # most binary files: one memchr
+        return None
+    if text.isascii():
+        if _has_control(text):
+            return None
+        # Without control characters, bytes.lstrip strips what str.lstrip would.
+        return "json" if text.lstrip()[:1] in (b"{", b"[") else "text"
     try:
-        decoded = text.decode("utf-8")
+        decoded = text.decode("utf-8")  # fails within a few bytes for most binary files
     except UnicodeDecodeError as e:
         # The head may cut a multi-byte character in two.
         if size <= len(head) or e.start < len(text) - 3:
             return None
         decoded = text[: e.start].decode("utf-8")
-    if len(text.translate(None, _CONTROL)) != len(text):  # bytes.translate: C speed
+    if _has_control(text):
         return None
     stripped = decoded.lstrip()
     return "json" if stripped[:1] in ("{", "[") else "text"
+
+
+def _has_control(text: bytes) -> bool:
+    return len(text.translate(None, _CONTROL)) != len(text)  # bytes.translate: C speed
 
 
 def _numpy(head: bytes) -> str:
@@ -232,6 +288,8 @@ def _numpy(head: bytes) -> str:
 
 def npy_header_has_objects(header: bytes) -> bool:
     """Whether an `.npy` header's dtype may hold Python objects (unparseable counts as yes)."""
+    import ast  # only for .npy headers
+
     try:
         parsed = ast.literal_eval(header.decode("latin-1").strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -281,6 +339,3 @@ def zip_member_names(head: bytes) -> list[str]:
             break
         pos += 30 + name_len + extra_len + compressed
     return names
-
-
-_DETECTORS = (_magic, _safetensors, _pickle, _onnx, _textual)

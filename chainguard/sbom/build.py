@@ -17,6 +17,7 @@ from json.encoder import encode_basestring  # what json.dumps uses with ensure_a
 from typing import TYPE_CHECKING, Any
 
 import chainguard
+from chainguard.collectors.modelconfig import ModelConfig
 from chainguard.errors import SbomError
 from chainguard.models import (
     ComponentKind,
@@ -61,6 +62,8 @@ class ComponentInput:
     name: str
     files: tuple[FileDigest, ...]
     purl: str | None = None  # pkg:huggingface/ORG/NAME@COMMIT for a Hub repository
+    # a model's config.json facts, recorded as its modelCard (informative: verify ignores it)
+    model_config: ModelConfig | None = None
 
 
 def build_sbom(
@@ -162,6 +165,7 @@ def build_sbom_chunks(
     ordered.update(document)
     # cyclonedx writes "+00:00"; the "Z" form is what docs/formats.md shows and people expect.
     ordered["metadata"]["timestamp"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _add_model_cards(ordered, components)
     if not direct:
         _validate(ordered)
         return iter([_encode(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n")])
@@ -242,6 +246,38 @@ def _direct_files(
     return splices
 
 
+def _add_model_cards(document: dict[str, Any], components: Sequence[ComponentInput]) -> None:
+    """Each model's modelCard (cyclonedx-python-lib has no model card type: it is added to the
+    JSON it wrote, keys in the order it writes them, sorted), before the two paths part."""
+    nodes = {node.get("bom-ref"): node for node in document.get("components", [])}
+    for c in components:
+        if c.model_config:
+            node = nodes[f"{c.kind}:{c.name}"]
+            node["modelCard"] = model_card(c.model_config)
+            ordered = dict(sorted(node.items()))
+            node.clear()
+            node.update(ordered)
+
+
+def model_card(config: ModelConfig) -> dict[str, Any]:
+    """config.json facts → a CycloneDX 1.6 modelCard: model_type is the architecture family,
+    the architectures (comma-separated) the model architecture; the rest, which the schema has
+    no field for, are properties named v.MODEL_CONFIG_PREFIX + the config.json key."""
+    card: dict[str, Any] = {}
+    parameters = {}
+    if config.model_type is not None:
+        parameters["architectureFamily"] = config.model_type
+    if config.architectures:
+        parameters["modelArchitecture"] = ",".join(config.architectures)
+    if parameters:
+        card["modelParameters"] = parameters
+    if config.facts:
+        card["properties"] = [
+            {"name": f"{v.MODEL_CONFIG_PREFIX}{key}", "value": value} for key, value in config.facts
+        ]
+    return card
+
+
 def _rendered(ref: str, files: Sequence[FileDigest]) -> Iterator[bytes]:
     """A component's file list as build writes it (indent 2, at its depth), in UTF-8 pieces of
     _RENDER_BATCH files, rendered only as they are written: 1,000,000 files make ~470 MB of
@@ -319,6 +355,8 @@ def _check_components(components: Sequence[ComponentInput]) -> None:
         if (c.kind, c.name) in seen:
             raise ValueError(f"{c.kind} {c.name!r} listed twice")
         seen.add((c.kind, c.name))
+        if c.model_config is not None:
+            _check_model_config(c)
         paths: set[str] = set()
         for f in c.files:
             where = f"{c.kind} {c.name!r} file {f.path!r}"
@@ -329,6 +367,24 @@ def _check_components(components: Sequence[ComponentInput]) -> None:
                 raise ValueError(f"{where}: listed twice")
             paths.add(f.path)
             _check_file(f, where)
+
+
+def _check_model_config(c: ComponentInput) -> None:
+    config = c.model_config
+    assert config is not None
+    where = f"{c.kind} {c.name!r} model config"
+    if c.kind != "model":
+        raise ValueError(f"{where}: only a model has a modelCard")
+    if not config:
+        raise ValueError(f"{where}: empty (pass None)")
+    texts = [*config.architectures, *(value for _, value in config.facts)]
+    if config.model_type is not None:
+        texts.append(config.model_type)
+    if not all(t and v.is_text(t) for t in texts) or any("," in a for a in config.architectures):
+        raise ValueError(f"{where}: a value is empty, not valid Unicode or (architectures) has ','")
+    keys = [key for key, _ in config.facts]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{where}: a fact is listed twice")
 
 
 def _check_file(f: FileDigest, where: str) -> None:

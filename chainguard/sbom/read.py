@@ -244,6 +244,8 @@ def _tree_component(node: dict[str, object], kind: ComponentKind, where: str) ->
         raise _Malformed(f"{where}: {v.ROOT_DIGEST} property missing")
     if scheme != v.ROOT_DIGEST_SCHEME:
         raise _Malformed(f"{where}: unknown root digest scheme {_quote(scheme)}")
+    if "modelCard" in node:
+        _model_card(node["modelCard"], kind, where)
 
     listed = node.get("components", [])
     if isinstance(listed, PackedFiles):
@@ -267,6 +269,40 @@ def _tree_component(node: dict[str, object], kind: ComponentKind, where: str) ->
         properties=all_props,
         unsafe_paths=tuple(sorted(unsafe)),
     )
+
+
+# What a modelCard may hold (CycloneDX 1.6), and the modelParameters sbom build writes.
+_MODEL_CARD_KEYS = {
+    "bom-ref",
+    "modelParameters",
+    "quantitativeAnalysis",
+    "considerations",
+    "properties",
+}
+_MODEL_PARAMETER_TEXTS = ("architectureFamily", "modelArchitecture", "task")
+
+
+def _model_card(value: object, kind: ComponentKind, where: str) -> None:
+    """A modelCard is informative (never compared) but signed: its shape is checked, its
+    content is not kept."""
+    where = f"{where}: modelCard"
+    if kind != "model":
+        raise _Malformed(f"{where}: only a model may have one")
+    card = _object(value, where)
+    unknown = sorted(set(card) - _MODEL_CARD_KEYS)
+    if unknown:
+        raise _Malformed(f"{where}: unknown key {_quote(unknown[0])}")
+    for key in ("quantitativeAnalysis", "considerations"):
+        if key in card:
+            _object(card[key], f"{where}.{key}")
+    if "bom-ref" in card:
+        _text(card["bom-ref"], f"{where}.bom-ref", non_empty=True)
+    if "modelParameters" in card:
+        parameters = _object(card["modelParameters"], f"{where}.modelParameters")
+        for key in _MODEL_PARAMETER_TEXTS:
+            if key in parameters:
+                _text(parameters[key], f"{where}.modelParameters.{key}", non_empty=True)
+    _properties(card, where)
 
 
 # (safe files, unsafe paths, how many files, their total size, tree_digest of all of them)

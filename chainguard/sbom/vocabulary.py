@@ -24,6 +24,9 @@ ROOT_DIGEST: Final = "chainguard:root-digest"
 ROOT_DIGEST_SCHEME: Final = "chainguard-tree-v1"
 FILE_COUNT: Final = "chainguard:file-count"
 TOTAL_SIZE: Final = "chainguard:total-size"
+# a model's modelCard.properties: a config.json fact, named by its key ("chainguard:config:
+# vocab_size"); informative, never compared (collectors/modelconfig.py, build.model_card)
+MODEL_CONFIG_PREFIX: Final = "chainguard:config:"
 
 # file components: sbom/fileshape.py (the shape of a file entry)
 

@@ -89,8 +89,16 @@ def plain_verify(
     )
 
 
+def launch(args: list[str], early: EarlyStart) -> None:
+    """What chainguard/_launch.py starts for ``args``, handed to this test's ``early``."""
+    started = _launch._prestart(args)
+    if started is not None:
+        early.observation = started.take_observation()
+        early.sbom_digests.update(started.sbom_digests)
+
+
 def prestarted(early: EarlyStart, args: list[str]) -> api.TreeObservation:
-    _launch._prestart(args, early)
+    launch(args, early)
     observation = early.observation
     assert observation is not None, args
     return observation
@@ -106,7 +114,7 @@ def adopted(observation: api.TreeObservation) -> bool:
 
 
 def test_a_small_bundle_starts_nothing(small: Release, early: EarlyStart) -> None:
-    _launch._prestart(argv(small), early)
+    launch(argv(small), early)
     assert early.observation is None
 
 
@@ -191,7 +199,7 @@ def test_anything_else_starts_nothing(
     padded: tuple[Path, Path], args: list[str], early: EarlyStart
 ) -> None:
     data, sbom = padded
-    _launch._prestart([a.format(data=data, sbom=sbom) for a in args], early)
+    launch([a.format(data=data, sbom=sbom) for a in args], early)
     assert early.observation is None
 
 
@@ -200,7 +208,7 @@ def test_one_byte_below_the_threshold_starts_nothing(
 ) -> None:
     data, sbom = padded
     sparse(Path(f"{sbom}.sig"), BIG_BUNDLE - 1)
-    _launch._prestart(["verify", "dataset", str(data), "--sbom", str(sbom)], early)
+    launch(["verify", "dataset", str(data), "--sbom", str(sbom)], early)
     assert early.observation is None
 
 

@@ -144,3 +144,24 @@ def test_malformed_pylock_raises_one_line(text: str, message: str) -> None:
 def test_not_utf8() -> None:
     with pytest.raises(LockfileError, match="not UTF-8"):
         parse_pylock(b'lock-version = "1.0"\n\xff', PATH)
+
+
+def test_packaging_reader_second_opinion_is_a_note() -> None:
+    pytest.importorskip("packaging.pylock")  # packaging 26.0 and later
+    lock = (
+        'lock-version = "1.0"\n[[packages]]\nname = "a"\nversion = "1"\n'
+        f'wheels = [{{name = "a-1-py3-none-any.whl", hashes = {{sha256 = "{H}"}}}}]\n'
+    )
+    observed = parse_pylock(lock.encode(), PATH)
+    assert [d.name for d in observed.dependencies] == ["a"]
+    (note,) = observed.notes
+    assert note.startswith(f"{PATH}: not valid PEP 751 according to packaging.pylock: ")
+    assert "created-by" in note
+    fixed = parse_pylock(
+        (
+            'created-by = "x"\n'
+            + lock.replace('name = "a-1', 'url = "https://x/a-1-py3-none-any.whl", name = "a-1')
+        ).encode(),
+        PATH,
+    )
+    assert fixed.notes == ()
