@@ -3,25 +3,20 @@
 Each workflow wires the pipeline stages together: collectors → observed inventory; signed SBOM →
 trust → expected state; compare → findings → Report. Heavy imports happen inside the functions.
 
-Where a new workflow goes: a new module here (see docs/ARCHITECTURE.md), its entry point added
-to ``__all__`` below, and a command in cli.py that only parses options and calls it.
+Where a new workflow goes: a new module here (see docs/ARCHITECTURE.md; do not name it like
+its function), its entry point added to ``_WHERE`` and ``__all__`` below, and a command in
+chainguard/cli/ that only parses options and calls it.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# What every verify needs is imported now. A module named like its function (verify_tree
+# defines verify_tree) must be: importing it later would bind the module to the name.
 from chainguard.api._assurance import Assurance
 from chainguard.api._common import CYCLONEDX_PREDICATE, IN_TOTO_PAYLOAD_TYPE
-from chainguard.api.attest import AttestOptions, AttestResult, attest
-from chainguard.api.build import BuildResult, build_sbom, parse_expires
-from chainguard.api.diff import diff_sboms
-from chainguard.api.scan import scan_path
-from chainguard.api.sign import (
-    keygen,
-    sbom_statement,
-    sign_sbom,
-    sign_sbom_sigstore,
-    statement_subjects,
-)
 from chainguard.api.verify_blob import verify_blob
 from chainguard.api.verify_deployment import verify_deployment
 from chainguard.api.verify_deps import (
@@ -31,8 +26,6 @@ from chainguard.api.verify_deps import (
     select_manifest,
     verify_deps,
 )
-from chainguard.api.verify_oms import sign_model_oms, verify_model_oms
-from chainguard.api.verify_process import verify_process
 from chainguard.api.verify_tree import (
     OVERLAP_FROM_BYTES,
     check_component,
@@ -43,6 +36,56 @@ from chainguard.models import Progress
 from chainguard.observe import EarlyStart, TreeObservation, prestart_dataset
 from chainguard.sbom.read import read_sbom_file
 from chainguard.trust.gate import TrustInputs, TrustOutcome, establish_trust
+
+# The rest is imported when first used: `verify model` must not pay for importing attest,
+# scan, diff and the other workflows (about 0.1 s) at start-up.
+_WHERE: dict[str, str] = {
+    "AttestOptions": "chainguard.api.attestation",
+    "AttestResult": "chainguard.api.attestation",
+    "BuildResult": "chainguard.api.build",
+    "attest": "chainguard.api.attestation",
+    "build_sbom": "chainguard.api.build",
+    "diff_sboms": "chainguard.api.diff",
+    "keygen": "chainguard.api.sign",
+    "parse_expires": "chainguard.api.build",
+    "sbom_statement": "chainguard.api.sign",
+    "scan_path": "chainguard.api.scan",
+    "sign_model_oms": "chainguard.api.verify_oms",
+    "sign_sbom": "chainguard.api.sign",
+    "sign_sbom_sigstore": "chainguard.api.sign",
+    "statement_subjects": "chainguard.api.sign",
+    "verify_model_oms": "chainguard.api.verify_oms",
+    "verify_process": "chainguard.api.live_process",
+}
+
+if TYPE_CHECKING:  # the lazy names, for type checkers
+    from chainguard.api.attestation import AttestOptions, AttestResult, attest
+    from chainguard.api.build import BuildResult, build_sbom, parse_expires
+    from chainguard.api.diff import diff_sboms
+    from chainguard.api.live_process import verify_process
+    from chainguard.api.scan import scan_path
+    from chainguard.api.sign import (
+        keygen,
+        sbom_statement,
+        sign_sbom,
+        sign_sbom_sigstore,
+        statement_subjects,
+    )
+    from chainguard.api.verify_oms import sign_model_oms, verify_model_oms
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CYCLONEDX_PREDICATE",

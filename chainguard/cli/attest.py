@@ -199,7 +199,7 @@ def _attest(
     lock_timeout: float | None,
 ) -> None:
     from chainguard import api
-    from chainguard.api.attest import DEFAULT_LOCK_TIMEOUT, AttestOptions, check_webhook
+    from chainguard.api.attestation import DEFAULT_LOCK_TIMEOUT, AttestOptions, check_webhook
     from chainguard.attest.cache import DEFAULT_FULL_REHASH_EVERY
     from chainguard.hashing_throttle import parse_rate
     from chainguard.trust.state import default_state_dir

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chainguard.api.attest import sign_bundle
+from chainguard.api.attestation import sign_bundle
 from chainguard.attest.drift import compute_drift, finding_keys
 from chainguard.attest.log import (
     LOG_ENTRY_TYPE,

@@ -28,7 +28,7 @@ from chainguard.models import Progress, default_signature
 from chainguard.trust.gate import TrustInputs
 
 if TYPE_CHECKING:
-    from chainguard.api.verify_process import WatchedProcess
+    from chainguard.api.live_process import WatchedProcess
 from chainguard.trust.keys import SigningKey
 
 HOST_KEY_PREFIX = "host"  # <state>/host.key and host.pub, made on the first run
@@ -239,7 +239,7 @@ def _verify(
 def _watch(spec: str) -> WatchedProcess | NotRunning:
     """The process a configured server is now, opened; or why it is not running. What cannot
     be looked at (no permission, not Linux, no systemctl) raises: exit 3."""
-    from chainguard.api.verify_process import watch_process
+    from chainguard.api.live_process import watch_process
     from chainguard.collectors import procfs
     from chainguard.collectors.pidspec import resolve_spec
     from chainguard.errors import ProcessError
@@ -263,7 +263,7 @@ def _with_processes(
     ignore: Sequence[str],
 ) -> Report:
     """The deployment report with each configured process's findings added."""
-    from chainguard.api.verify_process import check_process
+    from chainguard.api.live_process import check_process
 
     report = check.report
     if not watched or check.state is None:  # not trusted: nothing to hold a process against
