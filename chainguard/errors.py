@@ -31,6 +31,11 @@ class UsageError(ChainguardError):
     exit_code = ExitCode.USAGE
 
 
+class MissingExtraError(UsageError):
+    """The command needs an optional extra this install lacks (chainguard/_extras.py names it).
+    Exit 2: nothing about the input is wrong; installing the extra is the fix."""
+
+
 class InputError(ChainguardError):
     """A file the user pointed us at is missing, unreadable or malformed."""
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainguard._extras import require_extra
 from chainguard.api._common import write_atomic
 from chainguard.api.verify_deps import collect_manifests
 from chainguard.errors import InputError, PatchNotAppliedError, UnsafeArtifactError, UsageError
@@ -29,6 +30,7 @@ from chainguard.paths import component_name
 
 if TYPE_CHECKING:
     from chainguard.formats.policy import FormatPolicy
+    from chainguard.hashing import HashSettings
     from chainguard.sbom.build import ComponentInput
 
 
@@ -83,19 +85,16 @@ def build_sbom(
     unsafe (error severity) raises UnsafeArtifactError (exit 1) naming it, and nothing is
     written; its warnings (a pickle of tensors only) become notes.
     """
-    from chainguard.collectors.modelconfig import read_model_config
-    from chainguard.collectors.safetensors import read_header
-    from chainguard.collectors.tree import collect_tree, ignore_rules
     from chainguard.hashing import HashSettings
-    from chainguard.sbom.build import ComponentInput
-    from chainguard.sbom.build import build_sbom_chunks as render
 
     if not (models or datasets or requirements or locks or envs):
         raise UsageError(
             "nothing to describe: pass at least one --model, --dataset, --requirements, "
             "--lock or --env"
         )
+    require_extra("build")  # before hours of hashing, not after
     from chainguard.patches import declared_patches
+    from chainguard.sbom.build import build_sbom_chunks as render
     from chainguard.sbom.vocabulary import MAX_DECIMAL
 
     if serial is not None and not 0 <= serial <= MAX_DECIMAL:
@@ -108,66 +107,17 @@ def build_sbom(
     _refuse_unapplied(declared, manifests, None)
     settings = HashSettings(shard_size=shard_size, blake3=blake3)
     inputs: list[ComponentInput] = []
-    seen: set[tuple[str, str]] = set()
-    files = total = 0
     warnings: list[str] = []
     kinds: list[tuple[ComponentKind, Path | str]] = [("model", m) for m in models]
     kinds += [("dataset", d) for d in datasets]
-    from chainguard.collectors.hfcache import local_root
-    from chainguard.collectors.hfhub import is_hub_url
-
     for kind, source in kinds:
-        if isinstance(source, str) and is_hub_url(source):
-            hub = _hub_component(kind, source, ignore, revision)
-            if (kind, hub.name) in seen:
-                raise UsageError(f"two {kind}s are both named {hub.name!r}")
-            seen.add((kind, hub.name))
-            inputs.append(hub)
-            files += len(hub.files)
-            total += sum(f.size for f in hub.files)
-            continue
-        root, link_root = local_root(Path(source), revision)
-        comp_name = component_name(root)
-        if (kind, comp_name) in seen:
-            raise UsageError(f"two {kind}s are both named {comp_name!r}; rename a directory")
-        seen.add((kind, comp_name))
-        rules = ignore_rules(root, ignore, (output, *signature_paths(output)))
-        tree = collect_tree(
-            root,
-            settings,
-            ignore=rules,
-            mode="build",
-            progress=progress.advance if progress else None,
-            on_listed=progress.start if progress else None,
-            link_root=link_root,
+        component, notes = _component(
+            kind, source, settings, ignore, output, revision, formats, progress
         )
-        if tree.anomalies:
-            a = tree.anomalies[0]
-            more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
-            raise InputError(f"{root}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
-        warnings += _refuse_unsafe(root, tree.files, formats)
-        digests = []
-        for f in tree.files:
-            if f.path.endswith(".safetensors"):
-                target = root if root.is_file() else root / f.path
-                f = replace(f, safetensors=read_header(target))
-            elif f.path.endswith(".parquet"):  # footer facts (datasets section, issue 3)
-                from chainguard.collectors.parquet import read_footer
-
-                target = root if root.is_file() else root / f.path
-                f = replace(f, parquet=read_footer(target))
-            digests.append(f)
-        model_config = None
-        if kind == "model":  # its modelCard; config.json read as hashed, else a note
-            model_config, config_notes = read_model_config(root, digests)
-            warnings += config_notes
-        inputs.append(
-            ComponentInput(
-                kind=kind, name=comp_name, files=tuple(digests), model_config=model_config
-            )
-        )
-        files += len(tree.files)
-        total += tree.total_bytes()
+        if any((c.kind, c.name) == (kind, component.name) for c in inputs):
+            raise UsageError(f"two {kind}s are both named {component.name!r}; rename one")
+        inputs.append(component)
+        warnings += notes
     _refuse_unapplied(declared, manifests, inputs)
     deployment = DeploymentInfo(
         name=name, version=version, serial=serial if serial is not None else 0, expires=expires
@@ -181,12 +131,74 @@ def build_sbom(
             *(f"{c.kind}:{c.name}" for c in inputs),
             *(f"{m.ref} ({len(m.dependencies)} dependencies)" for m in manifests),
         ),
-        files=files + sum(m.files_checked for m in manifests if m.kind == "environment"),
-        bytes=total + sum(m.bytes_hashed for m in manifests),
+        files=sum(len(c.files) for c in inputs)
+        + sum(m.files_checked for m in manifests if m.kind == "environment"),
+        bytes=sum(f.size for c in inputs for f in c.files) + sum(m.bytes_hashed for m in manifests),
         seconds=time.perf_counter() - started,
         dependencies=len(dependencies),
         notes=(*(n for m in manifests for n in m.notes), *warnings),
     )
+
+
+def _component(
+    kind: ComponentKind,
+    source: Path | str,
+    settings: HashSettings,
+    ignore: Sequence[str],
+    output: Path,
+    revision: str | None,
+    formats: FormatPolicy | None,
+    progress: Progress | None,
+) -> tuple[ComponentInput, list[str]]:
+    """One model or dataset as the SBOM will record it, and the notes its build made: from the
+    Hub's metadata (hf://), or hashed from a directory, a single file or a cache snapshot."""
+    from chainguard.collectors.hfcache import local_root
+    from chainguard.collectors.hfhub import is_hub_url
+    from chainguard.collectors.modelconfig import read_model_config
+    from chainguard.collectors.tree import collect_tree, ignore_rules
+    from chainguard.sbom.build import ComponentInput
+
+    if isinstance(source, str) and is_hub_url(source):
+        return _hub_component(kind, source, ignore, revision), []
+    root, link_root = local_root(Path(source), revision)
+    rules = ignore_rules(root, ignore, (output, *signature_paths(output)))
+    tree = collect_tree(
+        root,
+        settings,
+        ignore=rules,
+        mode="build",
+        progress=progress.advance if progress else None,
+        on_listed=progress.start if progress else None,
+        link_root=link_root,
+    )
+    if tree.anomalies:
+        a = tree.anomalies[0]
+        more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
+        raise InputError(f"{root}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
+    notes = _refuse_unsafe(root, tree.files, formats)
+    digests = [_with_facts(root, f) for f in tree.files]
+    model_config = None
+    if kind == "model":  # its modelCard; config.json read as hashed, else a note
+        model_config, config_notes = read_model_config(root, digests)
+        notes += config_notes
+    component = ComponentInput(
+        kind=kind, name=component_name(root), files=tuple(digests), model_config=model_config
+    )
+    return component, notes
+
+
+def _with_facts(root: Path, f: FileDigest) -> FileDigest:
+    """A file with the facts its format records (safetensors header, Parquet footer)."""
+    target = root if root.is_file() else root / f.path
+    if f.path.endswith(".safetensors"):
+        from chainguard.collectors.safetensors import read_header
+
+        return replace(f, safetensors=read_header(target))
+    if f.path.endswith(".parquet"):  # footer facts (datasets section, issue 3)
+        from chainguard.collectors.parquet import read_footer
+
+        return replace(f, parquet=read_footer(target))
+    return f
 
 
 def _refuse_unsafe(

@@ -17,6 +17,7 @@ from json.encoder import encode_basestring  # what json.dumps uses with ensure_a
 from typing import TYPE_CHECKING, Any
 
 import chainguard
+from chainguard._extras import require_extra
 from chainguard.collectors.modelconfig import ModelConfig
 from chainguard.errors import SbomError
 from chainguard.models import (
@@ -129,6 +130,7 @@ def build_sbom_chunks(
     when = _utc_seconds(timestamp)
     serial = serial_number or _parse_serial_number(deployment.bom_serial_number) or uuid.uuid4()
 
+    require_extra("build")
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.tool import ToolRepository

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from chainguard._extras import require_extra
 from chainguard._strictjson import loads_strict, shown
 from chainguard.errors import (
     BundleError,
@@ -95,6 +96,7 @@ def load_trusted_root(instance: Instance | None, path: Path | None) -> SigstoreT
     ``path`` may hold a trusted root (``trustedroot+json;version=0.1``) or a client trust
     config wrapping one (as ``model_signing --trust_config`` takes). Never refreshes via TUF.
     """
+    require_extra("sigstore")
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import ClientTrustConfig, TrustedRoot
 
@@ -421,6 +423,7 @@ def verify_sigstore_dsse(
     ``policies`` are OR-ed (any one trusted identity suffices). The statement's subjects are
     returned as signed: matching them to an artifact or SBOM is the caller's job.
     """
+    require_extra("sigstore")
     parsed, bundle = _load_bundle(bundle_bytes, source, policies)
     return _verify_dsse(parsed, bundle, source, policies, trusted_root)
 
@@ -440,6 +443,7 @@ def verify_sigstore_artifact(
     must be the file's. Either way a mismatch is ``subject-mismatch``, and the file is hashed
     only after the bundle verified, in constant memory.
     """
+    require_extra("sigstore")
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
@@ -489,6 +493,7 @@ def sign_sigstore(
     Actions with ``permissions: id-token: write``, GitLab, Buildkite, CircleCI, GCP). Signing
     needs the network (Fulcio, Rekor, the TUF repository); verification never does.
     """
+    require_extra("sigstore")
     from sigstore.dsse import Statement
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import ClientTrustConfig
