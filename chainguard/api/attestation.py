@@ -18,7 +18,13 @@ from chainguard.api._common import password, write_atomic
 from chainguard.api.verify_deployment import DeploymentCheck, check_deployment
 from chainguard.attest.cache import DEFAULT_FULL_REHASH_EVERY, HashCache
 from chainguard.attest.drift import Drift, compute_drift, drift_findings, finding_keys
-from chainguard.attest.log import LOG_ENTRY_TYPE, AttestationLog, run_lock, sha256_hex
+from chainguard.attest.log import (
+    LOG_ENTRY_TYPE,
+    AttestationLog,
+    StoredEntry,
+    run_lock,
+    sha256_hex,
+)
 from chainguard.attest.vsa import Input
 from chainguard.attest.webhook import DeliveryPolicy
 from chainguard.collectors.pidspec import NotRunning
@@ -92,8 +98,6 @@ def attest(
     ``processes``: the live servers to check after the disk verify, as verify process does
     (collectors/pidspec.py: a PID file, ``systemd:UNIT`` or a PID); one that is not running
     is a ``process-exited`` finding."""
-    from chainguard import __version__
-    from chainguard.attest.vsa import build_vsa, host_identity, severity_counts
 
     started = time.perf_counter()
     if options.low_priority:
@@ -122,46 +126,8 @@ def attest(
             if options.metrics_file is not None:
                 _metrics(options.metrics_file, None, (), 0, started, log.length(), 0)
             raise
-        head = log.head()
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        host = host_identity(key.fingerprint)
-        report = replace(report, time=when, host=host.hostname)
-        keys = finding_keys(report.findings)
-        drift = compute_drift(head.findings if head else None, head.seq if head else None, keys)
-        inputs = _inputs(trust)
-        if not inputs:
-            raise InputError(f"{trust.sbom}: no signed SBOM to attest")
-        statement = build_vsa(
-            report,
-            time_verified=when,
-            policy=Input(config, _sha256_file(config)),
-            inputs=inputs,
-            subject_sha256=inputs[0].sha256,  # the SBOM file: the bytes that were signed
-            host=host,
-            drift=drift,
-            log_seq=(head.seq if head else 0) + 1,
-            log_previous=head.digest if head else None,
-            version=__version__,
-        )
-        attestation = sign_bundle(statement, "application/vnd.in-toto+json", key)
-        entry: dict[str, object] = {
-            "time": when,
-            "attestation": sha256_hex(attestation),
-            "result": "PASSED" if report.ok else "FAILED",
-            "counts": severity_counts(report),
-            "drift": drift.counts(),
-            "findings": [list(k) for k in keys],
-            "deployment": report.deployment or report.target,
-            "sbom": report.sbom_digest,
-            "host": host.hostname,
-            "key": key.fingerprint,
-        }
-        stored = log.append(
-            entry,
-            attestation,
-            lambda data: sign_bundle(data, LOG_ENTRY_TYPE, key),
-            previous=head,
-            deliver=options.webhook is not None,
+        report, drift, attestation, stored = _sign_and_append(
+            log, report, trust=trust, config=config, key=key, options=options
         )
         if options.attestation is not None:
             write_atomic(options.attestation, attestation, overwrite=True)
@@ -183,6 +149,64 @@ def attest(
     return AttestResult(
         report, stored.seq, stored.digest, attestation, drift, tuple(undelivered), created
     )
+
+
+def _sign_and_append(
+    log: AttestationLog,
+    report: Report,
+    *,
+    trust: TrustInputs,
+    config: Path,
+    key: SigningKey,
+    options: AttestOptions,
+) -> tuple[Report, Drift, bytes, StoredEntry]:
+    """The verification summary attestation of ``report`` (with the drift since the log's
+    head), signed with the host key, and its entry appended to the log in one transaction."""
+    from chainguard import __version__
+    from chainguard.attest.vsa import build_vsa, host_identity, severity_counts
+
+    head = log.head()
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    host = host_identity(key.fingerprint)
+    report = replace(report, time=when, host=host.hostname)
+    keys = finding_keys(report.findings)
+    drift = compute_drift(head.findings if head else None, head.seq if head else None, keys)
+    inputs = _inputs(trust)
+    if not inputs:
+        raise InputError(f"{trust.sbom}: no signed SBOM to attest")
+    statement = build_vsa(
+        report,
+        time_verified=when,
+        policy=Input(config, _sha256_file(config)),
+        inputs=inputs,
+        subject_sha256=inputs[0].sha256,  # the SBOM file: the bytes that were signed
+        host=host,
+        drift=drift,
+        log_seq=(head.seq if head else 0) + 1,
+        log_previous=head.digest if head else None,
+        version=__version__,
+    )
+    attestation = sign_bundle(statement, "application/vnd.in-toto+json", key)
+    entry: dict[str, object] = {
+        "time": when,
+        "attestation": sha256_hex(attestation),
+        "result": "PASSED" if report.ok else "FAILED",
+        "counts": severity_counts(report),
+        "drift": drift.counts(),
+        "findings": [list(k) for k in keys],
+        "deployment": report.deployment or report.target,
+        "sbom": report.sbom_digest,
+        "host": host.hostname,
+        "key": key.fingerprint,
+    }
+    stored = log.append(
+        entry,
+        attestation,
+        lambda data: sign_bundle(data, LOG_ENTRY_TYPE, key),
+        previous=head,
+        deliver=options.webhook is not None,
+    )
+    return report, drift, attestation, stored
 
 
 def _verify(
