@@ -176,6 +176,8 @@ def _zip_records(path: Path, limits: Limits) -> Iterator[tuple[str, bytes]]:
                 yield source, data
     except zipfile.BadZipFile as e:
         raise AdvisoryError(f"{path}: not a readable zip of OSV records ({e})") from e
+    # zipfile raises NotImplementedError for a compression method it lacks, RuntimeError for an
+    # encrypted member: both are an unreadable mirror, not a bug
     except (OSError, EOFError, NotImplementedError, RuntimeError) as e:
         raise AdvisoryError(f"{path}: cannot read advisories zip: {e}") from e
 

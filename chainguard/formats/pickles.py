@@ -290,6 +290,7 @@ def _zip(f: BinaryIO) -> PickleAnalysis | None:
                 if kind not in ("pickle", "numpy-pickle") and not _pickle_name(info.filename):
                     continue
                 rest = _read_capped(member, info.filename)  # type: ignore[arg-type]
+        # NotImplementedError: zipfile's word for a compression method it lacks; unanalysable
         except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, OSError) as e:
             raise _Unanalysable(f"{info.filename}: unreadable zip member: {e}") from None
         data = head + rest
