@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from support import REPO_ROOT
+from support import vectors_root
 
 # Variables of the developer's (or CI's) environment that would steer a run: a CI step summary
 # verify appends to, a key password, a config file, debug output, colour.
 _STEERING = (
     "GITHUB_STEP_SUMMARY",
     "CHAINGUARD_KEY_PASSWORD",
+    "CHAINGUARD_REGISTRY_PASSWORD",
     "CHAINGUARD_CONFIG",
     "CHAINGUARD_DEBUG",
     "NO_COLOR",
@@ -33,12 +33,6 @@ def _isolated_environment(
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("CHAINGUARD_STATE_DIR", str(state))
     return state
-
-
-def vectors_root() -> Path:
-    """Interoperability vectors: $CHAINGUARD_VECTORS, else ../shared/vectors beside the repo."""
-    configured = os.environ.get("CHAINGUARD_VECTORS")
-    return Path(configured) if configured else REPO_ROOT / ".." / "shared" / "vectors"
 
 
 @pytest.fixture(scope="session")

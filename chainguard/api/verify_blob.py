@@ -22,8 +22,10 @@ def verify_blob(
     """Verify one file against a signature bundle: with trusted keys, or Sigstore identities.
 
     Key bundles: DSSE statements (``chainguard sign``) or message signatures (cosign
-    ``sign-blob --key``). Sigstore bundles are verified offline against the production root
-    (default), the staging root (``staging``) or ``trusted_root``. ``identities`` are OR-ed.
+    ``sign-blob --key``); with ``trusted_root`` too, the bundle's transparency-log entries and
+    timestamps must verify against that root (the key verifies the signature). Sigstore
+    bundles are verified offline against the production root (default), the staging root
+    (``staging``) or ``trusted_root``. ``identities`` are OR-ed.
     A signature or digest mismatch is a finding (exit 1); unreadable input raises.
     """
     from chainguard.errors import BundleError, VerificationFailure, read_input
@@ -35,7 +37,7 @@ def verify_blob(
     policy = TrustPolicy(
         keys=tuple(keys), identities=tuple(identities), trusted_root=trusted_root, staging=staging
     )
-    kind = policy.require_one_kind("a blob", ("keys", "identities"))
+    kind = policy.require_one_kind("a blob", ("keys", "identities"), keys_with_root=True)
     size = require_file(artifact)
     bundle_bytes = read_input(bundle, "signature bundle", BundleError)
     findings: tuple[Finding, ...] = ()
@@ -43,7 +45,8 @@ def verify_blob(
     label = str(bundle)
     try:
         if kind == "keys":
-            signer = verify_key_artifact(artifact, bundle_bytes, label, policy.trusted_keys())
+            root = policy.sigstore_root() if trusted_root is not None else None
+            signer = verify_key_artifact(artifact, bundle_bytes, label, policy.trusted_keys(), root)
         else:
             from chainguard.trust.sigstore import verify_sigstore_artifact
 

@@ -12,7 +12,8 @@ One module per job:
   Sigstore identity are verified by trust/bundle.py and trust/sigstore.py;
 - ``compare``: how to hash the model, then the pure comparison with the manifest (reusing
   chainguard's compare.py through an ExpectedComponent);
-- ``sign``: the statement model-signing writes, and the signing backends that bundle it.
+- ``sign``: the statement model-signing writes, and the signing backends that bundle it;
+- ``legacy``: the oldest released format (model-signing 0.2): its manifest and signature quirk.
 """
 
 from __future__ import annotations

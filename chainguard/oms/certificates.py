@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from chainguard._strictjson import shown
 from chainguard.errors import BundleError, KeyFileError, UsageError, VerificationFailure, read_input
 from chainguard.models import Signer, VerifiedStatement
+from chainguard.oms.legacy import verify_v0_2_envelope
 from chainguard.trust.statement import PAYLOAD_TYPE_IN_TOTO, parse_statement
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def verify_certificate_bundle(
     leaf = _trusted_leaf(bundle, anchors, at, source)
     _check_signing_usage(leaf, source)
     key = _leaf_key(leaf, source)
-    if not dsse.verify(envelope, (key,)):
+    # model-signing 0.2 signed a malformed encoding; accepted for 0.2 statements only
+    if not dsse.verify(envelope, (key,)) and not verify_v0_2_envelope(envelope, (key,)):
         raise VerificationFailure(
             "signature-invalid",
             f"{source}: signature does not verify with the key of certificate {_name(leaf)} — "

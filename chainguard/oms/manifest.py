@@ -11,7 +11,9 @@ The statement's predicate (``predicateType`` ``https://model_signing/signature/v
 - one subject: the model's name and the SHA-256 over the raw resource digests, concatenated in
   the order the predicate lists them (signers sort them by path components).
 
-The manifest is read from verified payload bytes only, never from a re-serialisation.
+The oldest released format, model-signing 0.2 (``https://model_signing/Digests/v0.1``), is read
+too (oms/legacy.py). The manifest is read from verified payload bytes only, never from a
+re-serialisation.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from typing import Literal
 from chainguard._strictjson import shown
 from chainguard.errors import BundleError, InputError, VerificationFailure
 from chainguard.models import Subject, VerifiedStatement
+from chainguard.oms.legacy import (
+    OMS_PREDICATE_TYPE_V0_2,
+    V0_2_MODEL_NAME,
+    check_v0_2_annotations,
+    v0_2_resources,
+)
 from chainguard.paths import unsafe_reason
 from chainguard.trust.statement import statement_of
 
 OMS_PREDICATE_TYPE = "https://model_signing/signature/v1.0"
-# model-signing 0.2 wrote this; it has no serialization section and no model name. Refused.
-OMS_PREDICATE_TYPE_V0_2 = "https://model_signing/Digests/v0.1"
 SINGLE_FILE_NAME = "."
 
 Method = Literal["files", "shards"]
@@ -91,6 +97,8 @@ def read_manifest(verified: VerifiedStatement, source: str) -> OmsManifest:
     subject digest disagrees with its resources; BundleError when it is malformed; InputError
     when it uses a hash chainguard cannot reproduce.
     """
+    if verified.predicate_type == OMS_PREDICATE_TYPE_V0_2:
+        return _read_v0_2_manifest(verified, source)
     _check_predicate_type(verified.predicate_type, source)
     statement = statement_of(verified, source)
     subject, subject_digest = _one_subject(statement.subjects, source)
@@ -105,6 +113,29 @@ def read_manifest(verified: VerifiedStatement, source: str) -> OmsManifest:
         resources=resources,
         shard_size=serialization.shard_size,
         ignore_paths=serialization.ignore_paths,
+    )
+
+
+def _read_v0_2_manifest(verified: VerifiedStatement, source: str) -> OmsManifest:
+    """A model-signing 0.2 statement (oms/legacy.py): one subject per file, SHA-256 of each
+    whole file; no model name, no ignore list, symlinks not followed."""
+    from chainguard._strictjson import loads_strict
+
+    statement = statement_of(verified, source)
+    doc = loads_strict(verified.payload, source, BundleError)
+    raw_subjects = doc.get("subject") if isinstance(doc, dict) else None
+    check_v0_2_annotations(raw_subjects if isinstance(raw_subjects, list) else [], source)
+    size = _HASH_SIZES["sha256"]
+    resources = tuple(
+        OmsResource(path, _hex_digest(digest, size, f"{source}: subject {shown(path)}"))
+        for path, digest in v0_2_resources(statement.subjects, source)
+    )
+    return OmsManifest(
+        model_name=V0_2_MODEL_NAME,
+        method="files",
+        hash_type="sha256",
+        allow_symlinks=False,
+        resources=resources,
     )
 
 
@@ -126,14 +157,9 @@ def model_name(path: Path) -> str:
 
 def _check_predicate_type(predicate_type: str, source: str) -> None:
     if predicate_type != OMS_PREDICATE_TYPE:
-        note = (
-            " (model-signing 0.2, not supported)"
-            if (predicate_type == OMS_PREDICATE_TYPE_V0_2)
-            else ""
-        )
         raise VerificationFailure(
             "subject-mismatch",
-            f"{source}: the signature is not an OpenSSF model signature{note}",
+            f"{source}: the signature is not an OpenSSF model signature",
             expected=OMS_PREDICATE_TYPE,
             actual=predicate_type,
         )

@@ -19,12 +19,16 @@ import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard._strictjson import shown
 from chainguard.errors import InputError, VerificationFailure
 from chainguard.hashing import CHUNK_SIZE
 from chainguard.models import Signer, Subject
 from chainguard.trust.keys import TrustedKey
+
+if TYPE_CHECKING:
+    from chainguard.trust.sigstore import SigstoreTrustedRoot
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -155,10 +159,17 @@ def match_subject(subjects: Sequence[Subject], sha256_hex: str, artifact: str) -
 
 
 def verify_key_artifact(
-    artifact: Path, bundle_bytes: bytes, source: str, keys: Sequence[TrustedKey]
+    artifact: Path,
+    bundle_bytes: bytes,
+    source: str,
+    keys: Sequence[TrustedKey],
+    trusted_root: SigstoreTrustedRoot | None = None,
 ) -> Signer:
     """Verify ``artifact`` against a key-signed bundle (DSSE statement or message signature).
 
+    With ``trusted_root``, every transparency-log entry and RFC 3161 timestamp in the bundle
+    must also verify against it and record this signature by the verifying key
+    (trust/sigstore_log.verify_key_transparency); without, the key alone decides.
     Raises VerificationFailure (signature-invalid, signature-untrusted, subject-mismatch),
     BundleError for a malformed bundle, InputError for an unreadable artifact.
     """
@@ -167,15 +178,39 @@ def verify_key_artifact(
         verify_key_bundle,
         verify_key_message_signature,
     )
+    from chainguard.trust.sigstore_log import Signed, verify_key_transparency
 
     require_file(artifact)
     bundle = read_bundle(bundle_bytes, source)
+
+    def by_fingerprint(signer: Signer) -> TrustedKey:
+        return next(k for k in keys if k.fingerprint == signer.identity)
+
     if bundle.message_signature is None:
         verified = verify_key_bundle(bundle, keys, source=source)
+        if trusted_root is not None:
+            assert bundle.envelope is not None  # verify_key_bundle refuses a bundle without
+            signatures = tuple(sig for _, sig in bundle.envelope.signatures)
+            verify_key_transparency(
+                bundle.raw,
+                Signed(signatures, envelope=bundle.envelope),
+                by_fingerprint(verified.signers[0]),
+                trusted_root,
+                source,
+            )
         actual = file_digests(artifact)["sha256"].hex()
         match_subject(verified.subjects, actual, str(artifact))
         return verified.signers[0]
     signed = verify_key_message_signature(bundle, keys, source=source)
+    if trusted_root is not None:
+        _, _, signature = bundle.message_signature
+        verify_key_transparency(
+            bundle.raw,
+            Signed((signature,), digest=(signed.algorithm, signed.digest)),
+            by_fingerprint(signed.signer),
+            trusted_root,
+            source,
+        )
     digest = file_digests(artifact, (signed.algorithm,))[signed.algorithm]
     if digest != signed.digest:
         raise VerificationFailure(

@@ -49,9 +49,17 @@ class TrustPolicy:
         )
         return tuple(kind for kind, anchors in given if anchors)
 
-    def require_one_kind(self, what: str, allowed: tuple[TrustKind, ...]) -> TrustKind:
+    def require_one_kind(
+        self,
+        what: str,
+        allowed: tuple[TrustKind, ...],
+        *,
+        keys_with_root: bool = False,
+    ) -> TrustKind:
         """For a signature that is verified one way only (a blob, an OpenSSF model signature):
-        exactly one kind of anchor, and a trusted root only with identities."""
+        exactly one kind of anchor, and a trusted root only with identities, or also with keys
+        when ``keys_with_root`` (the root then verifies the bundle's log entries and
+        timestamps, the key its signature; the staging flag stays identity-only)."""
         nouns = {"keys": "key", "certificates": "CA", "identities": "identity"}
         flags = {
             "keys": "--key PUB",
@@ -68,7 +76,15 @@ class TrustPolicy:
         if len(kinds) != 1 or kinds[0] not in allowed:
             choices = ", or ".join(flags[k] for k in allowed)
             raise UsageError(f"choose one kind of trust for {what}: {choices}")
-        if kinds != ("identities",) and (self.trusted_root is not None or self.staging):
+        root_ok = kinds == ("identities",) or (
+            keys_with_root and kinds == ("keys",) and not self.staging
+        )
+        if not root_ok and (self.trusted_root is not None or self.staging):
+            if keys_with_root and kinds == ("keys",):
+                raise UsageError(
+                    "--staging applies to Sigstore identities only; with --key, pass the "
+                    "staging trusted_root.json as --trusted-root"
+                )
             raise UsageError(
                 "--trusted-root and --staging apply to Sigstore identities only, not --key "
                 "or --certificate-chain"
@@ -105,9 +121,10 @@ class TrustPolicy:
         return root
 
     def root_label(self) -> str | None:
-        """How the report names the trusted root (None when no identity is trusted)."""
-        if not self.identities:
-            return None
+        """How the report names the trusted root (None when none is used: no identity is
+        trusted and no root was given for keys)."""
         if self.trusted_root is not None:
             return str(self.trusted_root)
+        if not self.identities:
+            return None
         return f"sigstore {'staging' if self.staging else 'production'} (shipped)"

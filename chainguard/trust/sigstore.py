@@ -143,10 +143,11 @@ def load_trusted_root(instance: Instance | None, path: Path | None) -> SigstoreT
 
 def _verifier(trusted_root: SigstoreTrustedRoot) -> Any:
     from sigstore.errors import Error as SigstoreError
-    from sigstore.verify import Verifier
+
+    from chainguard.trust.sigstore_log import conformant_verifier
 
     try:
-        return Verifier(trusted_root=trusted_root.root)
+        return conformant_verifier(trusted_root.root)
     except (ValueError, SigstoreError) as e:
         raise InputError(
             f"{trusted_root.name}: unusable Sigstore trusted root: {_one_line(e)}"
@@ -325,11 +326,31 @@ def _load_bundle(
             expected="; ".join(p.describe() for p in policies),
             actual=f"public key {hint}" if hint else "a public key",
         )
+    _refuse_root_in_chain(parsed, source)
     try:
         bundle = Bundle.from_json(bundle_bytes)
     except (ValueError, SigstoreError) as e:
         raise BundleError(f"{source}: not a verifiable Sigstore bundle: {_one_line(e)}") from e
     return parsed, bundle
+
+
+def _refuse_root_in_chain(parsed: ParsedBundle, source: str) -> None:
+    """A bundle's x509CertificateChain must not carry a root CA (protobuf-specs client
+    policy): trust comes from the trusted root alone. sigstore-python only logs a warning."""
+    from cryptography import x509
+
+    for der in parsed.certificates[1:]:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except (ValueError, x509.ExtensionNotFound):
+            continue  # sigstore's own parse below judges a malformed certificate
+        if constraints.ca and cert.issuer == cert.subject:
+            raise BundleError(
+                f"{source}: verificationMaterial.x509CertificateChain includes a root CA "
+                f"({_plain(cert.subject.rfc4514_string(), 80)}); a bundle must not carry its own "
+                "root, trust comes from the trusted root"
+            )
 
 
 def _run(
@@ -534,6 +555,8 @@ def sign_sigstore(
             bundle = signer.sign_dsse(statement)
         return (bundle.to_json() + "\n").encode("utf-8")
     except ExpiredIdentity as e:
-        raise SigningError("the OIDC identity token expired before signing finished") from e
+        raise SigningError(
+            "the OIDC identity token expired before signing finished; sign again with a fresh token"
+        ) from e
     except (SigstoreError, OSError, ValueError) as e:
         raise SigningError(f"Sigstore {instance} signing failed: {_one_line(e)}") from e

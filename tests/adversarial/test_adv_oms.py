@@ -18,6 +18,8 @@ from support.oms import (
     load_ec_private_key,
     sha256_hex,
     statement,
+    v0_2_key_bundle,
+    v0_2_statement,
 )
 
 from chainguard import api
@@ -274,3 +276,30 @@ def test_ca_certificate_used_as_a_signing_leaf(tmp_path: Path) -> None:
     anchors = _write(tmp_path / "ca.pem", root.pem())
     report = api.verify_model_oms(model, signature, certificate_chains=[anchors])
     assert _rules(report) == [("signature-untrusted", str(signature))]
+
+
+# --- model-signing 0.2's malformed encoding (oms/legacy.py) is accepted narrowly --------------
+
+
+def test_v0_2_encoding_over_a_current_statement_is_refused(
+    signer_key: tuple[ec.EllipticCurvePrivateKey, Path], tmp_path: Path
+) -> None:
+    """The 0.2 quirk signs only 0.2 statements: over a 1.x manifest it is no signature."""
+    key, public = signer_key
+    model = _model(tmp_path / "m", a=b"a")
+    bundle = v0_2_key_bundle(statement([("a", sha256_hex(b"a"))], name="m"), key)
+    report = api.verify_model_oms(model, _write(tmp_path / "m.sig", bundle), keys=[public])
+    assert [f.rule for f in report.findings] == ["signature-invalid"]
+
+
+def test_v0_2_signature_is_not_a_chainguard_dsse_signature(
+    signer_key: tuple[ec.EllipticCurvePrivateKey, Path], tmp_path: Path
+) -> None:
+    """Outside OMS model verification the quirk is unknown: the same bundle is refused when
+    it is presented as a signed blob statement."""
+    key, public = signer_key
+    data = b"model bytes"
+    artifact = _write(tmp_path / "signme-1", data)
+    bundle = _write(tmp_path / "b.sig", v0_2_key_bundle(v0_2_statement({"signme-1": data}), key))
+    report = api.verify_blob(artifact, bundle, keys=[public])
+    assert [f.rule for f in report.findings] == ["signature-invalid"]

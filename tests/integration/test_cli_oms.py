@@ -21,19 +21,14 @@ from support.oms import (
     issue,
     key_dir,
     model_signing_bin,
+    vector_trust_args,
 )
 from support.release import write_model
 
 ALL = [*ELLIPTIC, *CERTIFICATE, SIGSTORE]
 
 
-def trust_args(vectors_dir: Path, case: str) -> list[str | Path]:
-    keys = key_dir(vectors_dir)
-    if case in ELLIPTIC:
-        return ["--key", keys / "signing-key-pub.pem"]
-    if case in CERTIFICATE:
-        return ["--certificate-chain", keys / "ca-cert.pem"]
-    return ["--identity", SIGSTORE_IDENTITY, "--issuer", SIGSTORE_ISSUER]
+trust_args = vector_trust_args
 
 
 def verify_oms(
@@ -50,17 +45,7 @@ def oms_rules(outcome: Outcome) -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------------ the vectors verify
-
-
-@pytest.mark.parametrize("case", ALL)
-def test_vector_verifies(vectors_dir: Path, case: str) -> None:
-    model = vectors_dir / "oms" / case
-    outcome = verify_oms(
-        model, model / "model.sig", trust_args(vectors_dir, case), "--ignore", "ignore-me"
-    )
-    doc = report(ok(outcome))
-    assert doc["ok"] is True and doc["findings"] == []
-    assert doc["stats"]["files"] == 2
+# (every vector folder, clean and with a flipped byte: tests/integration/test_interop_oms.py)
 
 
 @pytest.mark.parametrize("case", ALL)

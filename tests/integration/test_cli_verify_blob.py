@@ -213,8 +213,7 @@ def test_private_trusted_root_file(vectors_dir: Path, tmp_path: Path) -> None:
         (["--identity", "a@b"], "--identity needs --issuer"),
         (["--issuer", "https://i"], "--issuer needs --identity"),
         (["--repository", "o/r"], "--identity"),
-        (["--key", "k.pub", "--staging"], "not --key"),
-        (["--key", "k.pub", "--trusted-root", "r.json"], "not --key"),
+        (["--key", "k.pub", "--staging"], "pass the staging trusted_root.json as --trusted-root"),
         (
             ["--identity", "a@b", "--issuer", "https://i", "--staging", "--trusted-root", "r"],
             "pick one",

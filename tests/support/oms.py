@@ -32,6 +32,32 @@ def oms_dir(vectors_dir: Path) -> Path:
     return vectors_dir / "oms"
 
 
+def vector_trust_args(vectors_dir: Path, case: str) -> list[str | Path]:
+    """The anchor a vector folder verifies with, from its name (vectors README table)."""
+    keys = key_dir(vectors_dir)
+    if case.endswith("-elliptic-key"):
+        return ["--key", keys / "signing-key-pub.pem"]
+    if case.endswith("-certificate"):
+        return ["--certificate-chain", keys / "ca-cert.pem"]
+    assert case.endswith("-sigstore"), case
+    return ["--identity", SIGSTORE_IDENTITY, "--issuer", SIGSTORE_ISSUER]
+
+
+def vector_cases() -> list[object]:
+    """pytest params, one per signed vector folder (every released format version, every
+    backend), enumerated from the vectors in place; one skipped param when they are absent."""
+    import pytest
+
+    from support import vectors_root
+
+    top = vectors_root() / "oms"
+    if not top.is_dir():
+        reason = f"OMS vectors not found at {top} (set CHAINGUARD_VECTORS)"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="absent")]
+    folders = sorted(p.name for p in top.iterdir() if (p / "model.sig").is_file())
+    return [pytest.param(name, id=name) for name in folders]
+
+
 def key_dir(vectors_dir: Path) -> Path:
     return vectors_dir / "oms" / "keys" / "certificate"
 
@@ -87,6 +113,48 @@ def key_bundle(payload: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
             "tlogEntries": [],
         },
         "dsseEnvelope": dsse_envelope(payload, key),
+    }
+    return json.dumps(doc).encode()
+
+
+def v0_2_statement(files: dict[str, bytes]) -> bytes:
+    """A model-signing 0.2 statement: one subject per file, the predicate unused."""
+    return json.dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [
+                {
+                    "name": name,
+                    "digest": {"sha256": hashlib.sha256(data).hexdigest()},
+                    "annotations": {"actual_hash_algorithm": "file-sha256"},
+                }
+                for name, data in sorted(files.items())
+            ],
+            "predicateType": "https://model_signing/Digests/v0.1",
+            "predicate": {"unused": "Unused, just passed due to API requirements"},
+        },
+        indent=2,
+    ).encode()
+
+
+def v0_2_key_bundle(payload: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """What model-signing 0.2 ``sign key`` wrote: ECDSA-SHA256 (whatever the curve) over its
+    malformed PAE (``DSSEV1``, and the text of the payload's Python repr), the PEM key inline."""
+    legacy_pae = f"DSSEV1 {len(IN_TOTO)} {IN_TOTO} {len(payload)} {payload!r}".encode()
+    signature = key.sign(legacy_pae, ec.ECDSA(hashes.SHA256()))
+    doc = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": {
+                "rawBytes": base64.b64encode(pem_public(key)).decode(),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            },
+        },
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": IN_TOTO,
+            "signatures": [{"sig": base64.b64encode(signature).decode()}],
+        },
     }
     return json.dumps(doc).encode()
 
