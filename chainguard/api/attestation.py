@@ -35,6 +35,7 @@ from chainguard.trust.gate import TrustInputs
 
 if TYPE_CHECKING:
     from chainguard.api.live_process import WatchedProcess
+    from chainguard.fleet.publish import PublishTarget
 from chainguard.trust.keys import SigningKey
 
 HOST_KEY_PREFIX = "host"  # <state>/host.key and host.pub, made on the first run
@@ -62,6 +63,9 @@ class AttestOptions:
     max_read_rate: int | None = None
     low_priority: bool = False
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    # the name the attestation is signed and published under (None: the machine's hostname)
+    host: str | None = None
+    publish: PublishTarget | None = None  # push each attestation to this OCI repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ def attest(
         if options.attestation is not None:
             write_atomic(options.attestation, attestation, overwrite=True)
         undelivered, report = _deliver(log, options, report)
+        report = _publish(log, options, report)
         if options.metrics_file is not None:
             _metrics(
                 options.metrics_file,
@@ -168,6 +173,8 @@ def _sign_and_append(
     head = log.head()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = host_identity(key.fingerprint)
+    if options.host is not None:
+        host = replace(host, hostname=options.host)
     report = replace(report, time=when, host=host.hostname)
     keys = finding_keys(report.findings)
     drift = compute_drift(head.findings if head else None, head.seq if head else None, keys)
@@ -205,6 +212,7 @@ def _sign_and_append(
         lambda data: sign_bundle(data, LOG_ENTRY_TYPE, key),
         previous=head,
         deliver=options.webhook is not None,
+        publish=options.publish is not None,
     )
     return report, drift, attestation, stored
 
@@ -421,6 +429,30 @@ def _deliver(
         actual=reason,
     )
     return left, replace(report, findings=(*report.findings, finding))
+
+
+def _publish(log: AttestationLog, options: AttestOptions, report: Report) -> Report:
+    """Push every attestation the registry does not have yet, this run's last; what is left
+    is kept and reported, as the webhook's (fleet/publish.py)."""
+    from chainguard.fleet.publish import default_host_name, publish_pending
+
+    target = options.publish
+    if target is None:
+        return report
+    left, reason = publish_pending(
+        target.connect, options.host or default_host_name(), log.unpublished(), log.published
+    )
+    if not left:
+        return report
+    finding = Finding(
+        "attestation-unpublished",
+        str(target.ref),
+        f"{len(left)} signed attestation(s) not pushed ({reason}); kept in the state store "
+        "and pushed with the next run",
+        expected="pushed to the registry",
+        actual=reason,
+    )
+    return replace(report, findings=(*report.findings, finding))
 
 
 def _shown_url(url: str) -> str:

@@ -38,6 +38,9 @@ LOG_NAME = "attest.db"
 LOCK_NAME = "attest.lock"
 LOG_ENTRY_TYPE = "application/vnd.chainguard.attestation-log-entry+json"
 _BUSY_TIMEOUT = 30.0
+# The largest entry, signature or attestation read from a row: an attestation lists a run's
+# findings, some megabytes at most.
+MAX_COLUMN_BYTES = 64 * 1024 * 1024
 
 
 def canonical(document: object) -> bytes:
@@ -103,6 +106,7 @@ class StoredEntry:
     entry: bytes
     signature: bytes  # a Sigstore bundle v0.3 holding the DSSE over ``entry``
     attestation: bytes  # the run's signed attestation (a Sigstore bundle)
+    oversized: str | None = None  # the column over MAX_COLUMN_BYTES (then left unread, empty)
 
     @property
     def digest(self) -> str:
@@ -133,6 +137,8 @@ class AttestationLog:
         )
         # seq of each attestation a webhook has not acknowledged yet
         self._db.execute("CREATE TABLE IF NOT EXISTS attest_outbox (seq INTEGER PRIMARY KEY)")
+        # seq of each attestation not yet pushed to the OCI registry (attest --publish)
+        self._db.execute("CREATE TABLE IF NOT EXISTS attest_publish (seq INTEGER PRIMARY KEY)")
 
     def close(self) -> None:
         self._db.close()
@@ -150,15 +156,35 @@ class AttestationLog:
             raise StateError(f"{self.path}: cannot read the attestation log: {e}") from e
 
     def entries(self) -> list[StoredEntry]:
-        rows = self._query("SELECT seq, entry, signature, attestation FROM attest_log ORDER BY seq")
-        return [StoredEntry(int(r[0]), _blob(r[1]), _blob(r[2]), _blob(r[3])) for r in rows]
+        # A column over the cap is not read (SQLite knows a blob's length without loading
+        # it): an edited row of gigabytes is reported by verify_log, never held.
+        columns = ("entry", "signature", "attestation")
+        selected = ", ".join(
+            f"length({c}), CASE WHEN length({c}) <= ?1 THEN {c} END" for c in columns
+        )
+        rows = self._query(
+            f"SELECT seq, {selected} FROM attest_log ORDER BY seq",  # noqa: S608 (fixed names)
+            (MAX_COLUMN_BYTES,),
+        )
+        entries = []
+        for r in rows:
+            over = [c for c, n in zip(columns, r[1::2], strict=True) if (n or 0) > MAX_COLUMN_BYTES]
+            entry, signature, attestation = (_blob(v) for v in r[2::2])
+            entries.append(
+                StoredEntry(int(r[0]), entry, signature, attestation, over[0] if over else None)
+            )
+        return entries
 
     def length(self) -> int:
         (row,) = self._query("SELECT COUNT(*) FROM attest_log")
         return int(row[0])
 
     def head(self) -> Head | None:
-        rows = self._query("SELECT seq, entry FROM attest_log ORDER BY seq DESC LIMIT 1")
+        rows = self._query(
+            "SELECT seq, CASE WHEN length(entry) <= ? THEN entry END FROM attest_log"
+            " ORDER BY seq DESC LIMIT 1",
+            (MAX_COLUMN_BYTES,),
+        )
         if not rows:
             return None
         seq, entry = int(rows[0][0]), _blob(rows[0][1])
@@ -172,9 +198,11 @@ class AttestationLog:
         *,
         previous: Head | None,
         deliver: bool,
+        publish: bool = False,
     ) -> StoredEntry:
         """Add ``entry`` (its ``seq`` and ``previous`` filled in here) signed by ``sign``, in one
-        transaction; ``deliver``: also queue the attestation for the webhook."""
+        transaction; ``deliver``: also queue the attestation for the webhook, ``publish``: for
+        the OCI registry."""
         seq = previous.seq + 1 if previous else 1
         data = canonical({**entry, "seq": seq, "previous": previous.digest if previous else None})
         signature = sign(data)
@@ -193,6 +221,8 @@ class AttestationLog:
                 )
                 if deliver:
                     self._db.execute("INSERT INTO attest_outbox VALUES (?)", (seq,))
+                if publish:
+                    self._db.execute("INSERT INTO attest_publish VALUES (?)", (seq,))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -213,6 +243,20 @@ class AttestationLog:
     def delivered(self, seq: int) -> None:
         try:
             self._db.execute("DELETE FROM attest_outbox WHERE seq = ?", (seq,))
+        except sqlite3.Error as e:
+            raise StateError(f"{self.path}: cannot update the attestation log: {e}") from e
+
+    def unpublished(self) -> list[tuple[int, bytes]]:
+        """(seq, signed attestation) still to push to the registry, oldest first."""
+        rows = self._query(
+            "SELECT p.seq, l.attestation FROM attest_publish p JOIN attest_log l USING (seq)"
+            " ORDER BY p.seq"
+        )
+        return [(int(r[0]), _blob(r[1])) for r in rows]
+
+    def published(self, seq: int) -> None:
+        try:
+            self._db.execute("DELETE FROM attest_publish WHERE seq = ?", (seq,))
         except sqlite3.Error as e:
             raise StateError(f"{self.path}: cannot update the attestation log: {e}") from e
 
@@ -280,12 +324,14 @@ def _signed_seq(stored: StoredEntry) -> int | None:
         doc = json.loads(stored.entry)
         seq = doc.get("seq") if isinstance(doc, dict) else None
         return seq if isinstance(seq, int) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
 def _check_one(stored: StoredEntry, key: TrustedKey, source: str) -> str | None:
     """The entry itself: signature, content, the attestation it names."""
+    if stored.oversized is not None:
+        return f"edited: its {stored.oversized} is over {MAX_COLUMN_BYTES // 2**20} MiB (not read)"
     try:
         bundle = read_bundle(stored.signature, f"{source}: entry {stored.seq} signature")
     except BundleError as e:

@@ -24,8 +24,12 @@ class DeliveryPolicy:
 
 def check_url(url: str) -> str:
     """An http(s) URL with a host, or a usage error (a typo must not silently send nowhere)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # an unclosed "[" (IPv6) or a port out of range
+        valid = False
+    if not valid:
         raise UsageError(f"--webhook {url!r}: must be an http:// or https:// URL with a host")
     return url
 

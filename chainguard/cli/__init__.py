@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 # Importing the command modules registers their commands on the app.
-from chainguard.cli import attest, build, diff, process, scan, verify  # noqa: F401
+from chainguard.cli import attest, build, diff, fleet, process, scan, verify  # noqa: F401
 from chainguard.cli._app import app, one_line
 from chainguard.errors import ChainguardError, ExitCode, UsageError
 

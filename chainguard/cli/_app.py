@@ -44,6 +44,10 @@ sbom_app = typer.Typer(help="Build CycloneDX SBOMs.", no_args_is_help=True)
 verify_app = typer.Typer(help="Verify artifacts against a signed SBOM.", no_args_is_help=True)
 app.add_typer(sbom_app, name="sbom")
 app.add_typer(verify_app, name="verify")
+fleet_app = typer.Typer(
+    help="Attestations a fleet of hosts published to an OCI registry.", no_args_is_help=True
+)
+app.add_typer(fleet_app, name="fleet")
 
 
 class KeyAlgorithm(str, Enum):

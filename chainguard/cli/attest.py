@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
@@ -15,11 +16,15 @@ from chainguard.cli._app import ReportFormat, app
 from chainguard.cli._options import CONFIG_OPT, OUTPUT_OPT, assurance_of, resolve
 from chainguard.cli._output import emit, reports_failure
 from chainguard.cli._progress import ProgressBar
+from chainguard.cli.fleet import INSECURE_OPT, USERNAME_OPT
 from chainguard.errors import ConfigError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from chainguard.attest.log import StoredEntry
     from chainguard.config import AttestConfig, Config
+    from chainguard.fleet.publish import PublishTarget
+
+T = TypeVar("T")
 
 log_app = typer.Typer(help="Read and check the attestation log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
@@ -95,6 +100,27 @@ def attest(
             "--webhook", metavar="URL", help="POST the signed attestation (JSON) to this URL."
         ),
     ] = None,
+    publish: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--publish",
+            metavar="oci://HOST[:PORT]/REPO",
+            help="Push each signed attestation to this OCI repository (default: [attest] "
+            "publish); one that cannot be pushed is kept and pushed with the next run. Needs "
+            "chainguard[fleet].",
+        ),
+    ] = None,
+    host: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--host",
+            metavar="NAME",
+            help="The host name attestations are signed and published under (default: "
+            "[attest] host, else the machine's hostname).",
+        ),
+    ] = None,
+    username: Annotated[Optional[str], USERNAME_OPT] = None,  # noqa: UP045
+    insecure: Annotated[bool, INSECURE_OPT] = False,
     format_: Annotated[
         Optional[ReportFormat],  # noqa: UP045
         typer.Option("-f", "--format", help="Report format (default: [attest] format, else text)."),
@@ -127,6 +153,7 @@ def attest(
     # [attest] supplies what the command line leaves unset; its own errors are exit 3.
     section = load_config(config).attest if config is not None or _config_exists() else None
     chosen_format = format_ or _format_of(section.format if section else None, config)
+    target, host_name = _publishing(publish, host, username, insecure, section, config)
     reports_failure("attest")(_attest)(
         config=config,
         host_key=host_key or (section.host_key if section else None),
@@ -139,12 +166,61 @@ def attest(
         metrics_file=metrics_file or (section.metrics_file if section else None),
         webhook=webhook or (section.webhook if section else None),
         processes=_processes(process, section),
+        publish=target,
+        host=host_name,
         format_=chosen_format,
         output=output or (section.output if section else None),
         lock_timeout=lock_timeout
         if lock_timeout is not None
         else (section.lock_timeout if section else None),
     )
+
+
+def _publishing(
+    publish: str | None,
+    host: str | None,
+    username: str | None,
+    insecure: bool,
+    section: AttestConfig | None,
+    config: Path | None,
+) -> tuple[PublishTarget | None, str | None]:
+    """--publish / [attest] publish and the host name, checked before anything runs: a bad
+    address or name is exit 2 given here, exit 3 in the config; no fleet extra is exit 2."""
+    from chainguard.cli.fleet import registry_password, registry_ref
+    from chainguard.fleet.publish import PublishTarget, check_host_name, default_host_name
+
+    where = f"{config or 'chainguard.toml'}: attest"
+    configured_host = section.host if section is not None else None
+    configured_publish = section.publish if section is not None else None
+    if host is not None:
+        name: str | None = check_host_name(host)
+    elif configured_host is not None:
+        name = _as_config_error(lambda: check_host_name(configured_host, f"{where}.host"))
+    else:
+        name = None
+    if publish is not None:
+        ref = registry_ref(publish, insecure=insecure, option="--publish")
+    elif configured_publish is not None:
+        ref = _as_config_error(
+            lambda: registry_ref(configured_publish, insecure=insecure, option=f"{where}.publish")
+        )
+    else:
+        return None, name
+    target = PublishTarget(ref, username, registry_password(username))
+    return target, name or default_host_name()
+
+
+def _as_config_error(check: Callable[[], T]) -> T:
+    """A value from [attest] that is wrong is the config's error (exit 3), not usage (2); a
+    missing extra stays exit 2."""
+    from chainguard.errors import MissingExtraError
+
+    try:
+        return check()
+    except MissingExtraError:
+        raise
+    except UsageError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _first(given: bool | None, configured: bool | None, default: bool) -> bool:
@@ -194,6 +270,8 @@ def _attest(
     metrics_file: Path | None,
     webhook: str | None,
     processes: tuple[str, ...],
+    publish: PublishTarget | None,
+    host: str | None,
     format_: ReportFormat,
     output: Path | None,
     lock_timeout: float | None,
@@ -238,6 +316,8 @@ def _attest(
                 dataset_sample=dataset_sample or 0.0,
                 max_read_rate=read_rate,
                 low_priority=low_priority,
+                host=host,
+                publish=publish,
             ),
             models=cfg.models,
             datasets=cfg.datasets,

@@ -111,7 +111,10 @@ def test_attest_table_malformed(tmp_path: Path, table: dict[str, object]) -> Non
         parse_config({"attest": table}, tmp_path / "chainguard.toml")
 
 
-@pytest.mark.parametrize("url", ["ftp://h/x", "file:///etc/passwd", "http://", "h/x", ""])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://h/x", "file:///etc/passwd", "http://", "h/x", "", "http://[::1/x", "http://h:99999/"],
+)
 def test_webhook_url_checked(url: str) -> None:
     with pytest.raises(UsageError):
         check_url(url)
