@@ -12,13 +12,15 @@ from typing import Literal
 
 from chainguard.errors import MissingExtraError
 
-Extra = Literal["sigstore", "build"]
+Extra = Literal["sigstore", "build", "fleet"]
 
 # extra -> (the top-level modules it installs that chainguard imports, what needs them)
 _EXTRAS: dict[Extra, tuple[tuple[str, ...], str]] = {
     "sigstore": (("sigstore",), "Sigstore keyless"),
     # json-validation's jsonschema: sbom build validates against the CycloneDX schema
     "build": (("cyclonedx", "jsonschema"), "sbom build"),
+    # oras: the OCI registry client of attest --publish and fleet status (chainguard/fleet/oci.py)
+    "fleet": (("oras",), "attest --publish and fleet status"),
 }
 
 
@@ -30,3 +32,13 @@ def require_extra(extra: Extra) -> None:
         raise MissingExtraError(
             f"{needed_by} needs the '{extra}' extra: pip install 'chainguard[{extra}]'"
         )
+
+
+# `--dask` (chainguard/collectors/dask_tree.py) needs these of the 'fleet' extra, not oras
+_DASK_MODULES = ("distributed", "fsspec")
+
+
+def require_dask() -> None:
+    """Raise MissingExtraError unless what `--dask` imports is installed."""
+    if any(importlib.util.find_spec(m) is None for m in _DASK_MODULES):
+        raise MissingExtraError("--dask needs the 'fleet' extra: pip install 'chainguard[fleet]'")

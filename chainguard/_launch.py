@@ -47,8 +47,8 @@ def _prestart(argv: list[str]) -> EarlyStart | None:
     every other command must not pay for it)."""
     if argv[:2] != ["verify", "dataset"] or len(argv) < 3 or argv[2].startswith("-"):
         return None
-    if "--help" in argv or "--" in argv:
-        return None
+    if "--help" in argv or "--" in argv or _option(argv, "--dask"):
+        return None  # (--dask: the cluster hashes, not this process)
     from pathlib import Path
 
     from chainguard.models import default_signature, signature_paths

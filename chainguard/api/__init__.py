@@ -43,9 +43,11 @@ _WHERE: dict[str, str] = {
     "AttestOptions": "chainguard.api.attestation",
     "AttestResult": "chainguard.api.attestation",
     "BuildResult": "chainguard.api.build",
+    "DaskCluster": "chainguard.collectors.dask_tree",  # build_sbom(dask=), verify_tree(dask=)
     "attest": "chainguard.api.attestation",
     "build_sbom": "chainguard.api.build",
     "diff_sboms": "chainguard.api.diff",
+    "fleet_status": "chainguard.api.fleet",
     "keygen": "chainguard.api.sign",
     "parse_expires": "chainguard.api.build",
     "sbom_statement": "chainguard.api.sign",
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers
     from chainguard.api.attestation import AttestOptions, AttestResult, attest
     from chainguard.api.build import BuildResult, build_sbom, parse_expires
     from chainguard.api.diff import diff_sboms
+    from chainguard.api.fleet import fleet_status
     from chainguard.api.live_process import verify_process
     from chainguard.api.scan import scan_path
     from chainguard.api.sign import (
@@ -72,6 +75,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers
         statement_subjects,
     )
     from chainguard.api.verify_oms import sign_model_oms, verify_model_oms
+    from chainguard.collectors.dask_tree import DaskCluster
 
 
 def __getattr__(name: str) -> Any:
@@ -95,6 +99,7 @@ __all__ = [
     "AttestOptions",
     "AttestResult",
     "BuildResult",
+    "DaskCluster",
     "EarlyStart",
     "Progress",
     "TreeObservation",
@@ -108,6 +113,7 @@ __all__ = [
     "collect_manifests",
     "diff_sboms",
     "establish_trust",
+    "fleet_status",
     "keygen",
     "parse_expires",
     "prestart_dataset",

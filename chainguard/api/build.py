@@ -29,6 +29,8 @@ from chainguard.models import (
 from chainguard.paths import component_name
 
 if TYPE_CHECKING:
+    from chainguard.collectors.dask_tree import DaskCluster
+    from chainguard.findings import Finding
     from chainguard.formats.policy import FormatPolicy
     from chainguard.hashing import HashSettings
     from chainguard.sbom.build import ComponentInput
@@ -64,6 +66,7 @@ def build_sbom(
     patches: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     revision: str | None = None,
     formats: FormatPolicy | None = None,
+    dask: DaskCluster | None = None,
 ) -> BuildResult:
     """Hash every model/dataset directory and write a schema-valid CycloneDX 1.6 SBOM.
 
@@ -84,6 +87,10 @@ def build_sbom(
     ``formats``: the format policy (None: the default one; api/_formats.py). A file it finds
     unsafe (error severity) raises UnsafeArtifactError (exit 1) naming it, and nothing is
     written; its warnings (a pickle of tensors only) become notes.
+
+    ``dask``: hash the datasets on this dask.distributed cluster (collectors/dask_tree.py); a
+    dataset may then also be an fsspec URL (``s3://…``, ``gs://…``, ``hf://…``) the workers
+    read. The components are those the local path writes for the same files.
     """
     from chainguard.hashing import HashSettings
 
@@ -110,14 +117,26 @@ def build_sbom(
     warnings: list[str] = []
     kinds: list[tuple[ComponentKind, Path | str]] = [("model", m) for m in models]
     kinds += [("dataset", d) for d in datasets]
-    for kind, source in kinds:
-        component, notes = _component(
-            kind, source, settings, ignore, output, revision, formats, progress
-        )
-        if any((c.kind, c.name) == (kind, component.name) for c in inputs):
-            raise UsageError(f"two {kind}s are both named {component.name!r}; rename one")
-        inputs.append(component)
-        warnings += notes
+    client = None
+    if dask is not None and datasets:
+        from chainguard.collectors.dask_tree import connect
+
+        client = connect(dask)  # an unreachable scheduler: exit 3 before anything is hashed
+    try:
+        for kind, source in kinds:
+            if client is not None and dask is not None and kind == "dataset":
+                component, notes = _dask_component(
+                    source, settings, ignore, output, formats, progress, dask, client
+                )
+            else:
+                component, notes = _component(
+                    kind, source, settings, ignore, output, revision, formats, progress
+                )
+            _add_component(inputs, component)
+            warnings += notes
+    finally:
+        if client is not None:
+            client.close()
     _refuse_unapplied(declared, manifests, inputs)
     deployment = DeploymentInfo(
         name=name, version=version, serial=serial if serial is not None else 0, expires=expires
@@ -138,6 +157,66 @@ def build_sbom(
         dependencies=len(dependencies),
         notes=(*(n for m in manifests for n in m.notes), *warnings),
     )
+
+
+def _add_component(inputs: list[ComponentInput], component: ComponentInput) -> None:
+    if any((c.kind, c.name) == (component.kind, component.name) for c in inputs):
+        raise UsageError(f"two {component.kind}s are both named {component.name!r}; rename one")
+    inputs.append(component)
+
+
+def _dask_component(
+    source: Path | str,
+    settings: HashSettings,
+    ignore: Sequence[str],
+    output: Path,
+    formats: FormatPolicy | None,
+    progress: Progress | None,
+    cluster: DaskCluster,
+    client: object,
+) -> tuple[ComponentInput, list[str]]:
+    """A dataset hashed on the cluster: the component _component makes of the same files. A
+    shared local path's anomalies, format checks and facts are handled as _component handles
+    them (a hub cache folder is walked as a plain directory); an object store's format checks
+    and facts are read by the workers."""
+    from chainguard.api._dask import remote_format_findings
+    from chainguard.collectors import dask_tree
+    from chainguard.collectors.tree import IgnoreRules, ignore_rules
+    from chainguard.sbom.build import ComponentInput
+
+    remote = dask_tree.is_url(source)
+    root = dask_tree.local_path(source)
+    rules = (
+        IgnoreRules(tuple(ignore))
+        if remote
+        else ignore_rules(root, ignore, (output, *signature_paths(output)))
+    )
+    tree = dask_tree.collect_dask_tree(
+        source,
+        cluster,
+        settings,
+        ignore=rules,
+        mode="build",
+        progress=progress.advance if progress else None,
+        on_listed=progress.start if progress else None,
+        client=client,
+    )
+    where = str(source).rstrip("/") if remote else str(root)
+    if tree.anomalies:
+        a = tree.anomalies[0]
+        more = f" (and {len(tree.anomalies) - 1} more)" if len(tree.anomalies) > 1 else ""
+        raise InputError(f"{where}/{a.path}: {a.kind}: {a.detail}{more}; refusing to sign it")
+    if not remote:
+        notes = _refuse_unsafe(root, tree.files, formats)
+        digests = [_with_facts(root, f) for f in tree.files]
+        name = component_name(root)
+    else:
+        url = str(source)
+        found = remote_format_findings(client, tree, url, cluster, formats)
+        notes = _refuse_found(where, found)
+        digests = dask_tree.remote_facts(client, tree, url, cluster)
+        name = dask_tree.url_name(url)
+    return ComponentInput(kind="dataset", name=name, files=tuple(digests)), notes
 
 
 def _component(
@@ -206,9 +285,14 @@ def _refuse_unsafe(
 ) -> list[str]:
     """Raise UnsafeArtifactError for the files the format policy refuses; its warnings."""
     from chainguard.api._formats import format_findings
+
+    return _refuse_found(str(root), format_findings(root, files, policy))
+
+
+def _refuse_found(root: str, found: Sequence[Finding]) -> list[str]:
+    """Raise UnsafeArtifactError for the error-severity findings; the others as notes."""
     from chainguard.findings import Severity
 
-    found = format_findings(root, files, policy)
     errors = [f for f in found if f.effective_severity is Severity.ERROR]
     if errors:
         first = errors[0]

@@ -31,6 +31,7 @@ from chainguard.trust.gate import TrustInputs, establish_trust
 
 if TYPE_CHECKING:
     from chainguard.attest.cache import TreeHashCache
+    from chainguard.collectors.dask_tree import DaskCluster
     from chainguard.formats.policy import FormatPolicy
     from chainguard.hashing_throttle import ReadThrottle
 
@@ -151,7 +152,7 @@ def _shards_to_settle(chosen: ExpectedComponent, observed: ObservedTree) -> dict
 
 
 def verify_tree(
-    directory: Path,
+    directory: Path | str,
     *,
     kind: ComponentKind,
     trust: TrustInputs,
@@ -163,6 +164,7 @@ def verify_tree(
     overlap_from_bytes: int = OVERLAP_FROM_BYTES,
     assurance: Assurance = NO_ASSURANCE,
     revision: str | None = None,
+    dask: DaskCluster | None = None,
 ) -> Report:
     """Verify a model or dataset directory against the signed SBOM (and, through
     ``assurance``, the patches it declares, the host's claim, VEX and advisories).
@@ -172,9 +174,18 @@ def verify_tree(
     signature bundles on, the directory is hashed while the signature is checked.
     ``revision``: for a hub cache repository folder, the snapshot to verify (a commit or a ref
     name under refs/; default refs/main), collectors/hfcache.py.
+    ``dask``: hash on this dask.distributed cluster instead (collectors/dask_tree.py);
+    ``directory`` may then also be an fsspec URL (``s3://…``) the workers read.
     """
     started = time.perf_counter()
     command = command or f"verify {kind}"
+    if dask is not None:
+        if early is not None:
+            early.cancel()  # a local observation is not what this run hashes
+        return _verify_on_cluster(
+            str(directory), kind, trust, component, ignore, progress, command, assurance, dask
+        )
+    directory = Path(directory)
     if not directory.exists():
         raise InputError(f"{directory}: no such file or directory")
     from chainguard.collectors.hfcache import local_root
@@ -225,6 +236,82 @@ def verify_tree(
         components=(chosen.bom_ref,),
         ignore=ignore,
         roots=((chosen.bom_ref, directory),),
+    )
+
+
+def _verify_on_cluster(
+    source: str,
+    kind: ComponentKind,
+    trust: TrustInputs,
+    component: str | None,
+    ignore: Sequence[str],
+    progress: Progress | None,
+    command: str,
+    assurance: Assurance,
+    dask: DaskCluster,
+) -> Report:
+    """verify_tree with the hashing on a Dask cluster: trust first, then the component's files
+    hashed by the workers, then the same comparison and format checks as the local path."""
+    from chainguard.api._dask import remote_format_findings
+    from chainguard.api._formats import format_findings
+    from chainguard.collectors import dask_tree
+    from chainguard.collectors.tree import IgnoreRules, ignore_rules
+    from chainguard.compare import compare_tree
+    from chainguard.hashing import HashSettings
+
+    started = time.perf_counter()
+    remote = dask_tree.is_url(source)
+    local = dask_tree.local_path(source)
+    if not remote and not local.exists():
+        raise InputError(f"{local}: no such file or directory")
+    named_as = Path(dask_tree.url_name(source)) if remote else local
+    shown = source if remote else str(local)
+    client = dask_tree.connect(dask)  # unreachable: exit 3 before the SBOM is read
+    try:
+        outcome = establish_trust(trust)
+        if outcome.state is None:
+            return untrusted_report(command, shown, trust, outcome, started, ignore)
+        state = outcome.state
+        chosen = select_component(state, kind, named_as, component)
+        shard_size, shard_sizes = _verify_shard_size(chosen)
+        rules = (
+            IgnoreRules(tuple(ignore)) if remote else ignore_rules(local, ignore, own_files(trust))
+        )
+        tree = dask_tree.collect_dask_tree(
+            source,
+            dask,
+            HashSettings(shard_size=shard_size),
+            ignore=rules,
+            mode="verify",
+            shard_sizes=shard_sizes,
+            progress=progress.advance if progress else None,
+            on_listed=progress.start if progress else None,
+            client=client,
+        )
+        findings = compare_tree(chosen, tree)
+        if remote:
+            findings += remote_format_findings(
+                client, tree, source, dask, trust.formats, chosen.bom_ref
+            )
+        else:
+            findings += format_findings(local, tree.files, trust.formats, chosen.bom_ref)
+    finally:
+        client.close()
+    if component is None and not _named_like(chosen, named_as):
+        findings.insert(0, _inferred_component(chosen, named_as))
+    measured = Measured(command, state, trees=((chosen.bom_ref, tree),))
+    findings += assurance_findings(assurance, measured)
+    return trusted_report(
+        command,
+        shown,
+        trust=trust,
+        outcome=outcome,
+        state=state,
+        findings=findings,
+        stats=Stats(len(tree.files), tree.bytes_hashed, time.perf_counter() - started),
+        components=(chosen.bom_ref,),
+        ignore=ignore,
+        roots=() if remote else ((chosen.bom_ref, local),),
     )
 
 

@@ -14,6 +14,7 @@ from chainguard.errors import UsageError
 
 if TYPE_CHECKING:
     from chainguard.api._assurance import Assurance
+    from chainguard.collectors.dask_tree import DaskCluster
     from chainguard.config import Config
     from chainguard.models import IdentityRule
     from chainguard.trust.gate import TrustInputs
@@ -115,6 +116,48 @@ TRUSTED_ROOT_OPT = typer.Option(
 )
 
 
+# --- hashing on a Dask cluster (collectors/dask_tree.py) --------------------------------------
+DASK_OPT = typer.Option(
+    "--dask",
+    metavar="ADDRESS",
+    help="Hash on this dask.distributed scheduler (tcp://HOST:8786); the workers read the files.",
+)
+STORAGE_OPTION_OPT = typer.Option(
+    "--storage-option",
+    metavar="KEY=VALUE",
+    help="With --dask: an fsspec storage option for s3://, gs://, hf:// sources, e.g. "
+    "endpoint_url=http://127.0.0.1:9000 (repeatable; client and workers).",
+)
+DASK_TIMEOUT_OPT = typer.Option(
+    "--dask-timeout",
+    metavar="SECONDS",
+    min=0.1,
+    max=600.0,
+    help="With --dask: how long to try to reach the scheduler (default 10).",
+)
+
+
+def dask_cluster(
+    address: str | None, storage_options: list[str] | None, timeout: float | None
+) -> DaskCluster | None:
+    """The cluster --dask names (None: hash locally); the other two options need it."""
+    if address is None:
+        if storage_options or timeout is not None:
+            raise UsageError("--storage-option and --dask-timeout go with --dask ADDRESS")
+        return None
+    from chainguard.collectors.dask_tree import (
+        CONNECT_TIMEOUT_S,
+        DaskCluster,
+        parse_storage_options,
+    )
+
+    return DaskCluster(
+        address,
+        parse_storage_options(storage_options or ()),
+        timeout if timeout is not None else CONNECT_TIMEOUT_S,
+    )
+
+
 def identity_policies(
     identity: list[str] | None,
     issuer: str | None,
@@ -160,7 +203,8 @@ CLAIM_TIMEOUT_OPT = typer.Option(
     metavar="SECONDS",
     min=0.1,
     max=120.0,
-    help="Connect and read timeout for an http(s) claim source.",
+    help="Connect and read timeout for an http(s) claim source (default 5); the whole "
+    "answer must arrive within 3 times it.",
 )
 CLAIM_MAX_BYTES_OPT = typer.Option(
     "--claim-max-bytes",

@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from chainguard.cli._app import HashChoice, KeyAlgorithm, app, one_line, sbom_app
+from chainguard.cli._options import (
+    DASK_OPT,
+    DASK_TIMEOUT_OPT,
+    STORAGE_OPTION_OPT,
+    dask_cluster,
+)
 from chainguard.cli._progress import ProgressBar
 from chainguard.errors import UsageError
 
@@ -119,8 +125,14 @@ def sbom_build(
             "of it).",
         ),
     ] = None,
+    dask: Annotated[Optional[str], DASK_OPT] = None,  # noqa: UP045
+    storage_option: Annotated[Optional[list[str]], STORAGE_OPTION_OPT] = None,  # noqa: UP045
+    dask_timeout: Annotated[Optional[float], DASK_TIMEOUT_OPT] = None,  # noqa: UP045
 ) -> None:
-    """Hash models, datasets and dependencies into a CycloneDX 1.6 SBOM (schema-validated)."""
+    """Hash models, datasets and dependencies into a CycloneDX 1.6 SBOM (schema-validated).
+
+    With --dask the datasets are hashed on the cluster (a --dataset may then be an s3://,
+    gs:// or hf:// URL the workers read); models and dependencies are still read here."""
     from chainguard import api
     from chainguard.patches import parse_declaration
 
@@ -133,6 +145,7 @@ def sbom_build(
         declared = [*cfg.patches, *declared]
         formats = cfg.formats
 
+    cluster = dask_cluster(dask, storage_option, dask_timeout)
     bar = ProgressBar("hashing")
     try:
         result = api.build_sbom(
@@ -152,6 +165,7 @@ def sbom_build(
             patches=declared,
             revision=revision,
             formats=formats,
+            dask=cluster,
         )
     finally:
         bar.close()

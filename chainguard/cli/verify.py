@@ -18,6 +18,8 @@ from chainguard.cli._options import (
     CLAIM_TIMEOUT_OPT,
     COMPONENT_OPT,
     CONFIG_OPT,
+    DASK_OPT,
+    DASK_TIMEOUT_OPT,
     DEPLOYMENT_OPT,
     FORMAT_OPT,
     IDENTITY_OPT,
@@ -36,10 +38,12 @@ from chainguard.cli._options import (
     SIG_OPT,
     STAGING_OPT,
     STATE_OPT,
+    STORAGE_OPTION_OPT,
     TRUSTED_ROOT_OPT,
     VEX_OPT,
     Run,
     assurance_of,
+    dask_cluster,
     identity_policies,
     resolve,
 )
@@ -49,6 +53,7 @@ from chainguard.errors import UsageError
 
 if TYPE_CHECKING:
     from chainguard.api._assurance import Assurance
+    from chainguard.collectors.dask_tree import DaskCluster
     from chainguard.findings import Report
 
 
@@ -69,7 +74,10 @@ def _verify_tree(
     ctx: typer.Context,
     assurance: Assurance,
     revision: str | None = None,
+    dask: DaskCluster | None = None,
+    source: str | None = None,
 ) -> Report:
+    """``source``: with ``dask``, what the workers read (a path, or an fsspec URL)."""
     from chainguard import api
     from chainguard.observe import EarlyStart
 
@@ -78,7 +86,7 @@ def _verify_tree(
     bar = ProgressBar(f"verifying {directory}")
     try:
         return api.verify_tree(
-            directory,
+            source if dask is not None and source is not None else directory,
             kind="model" if kind == "model" else "dataset",
             trust=run.trust,
             component=component,
@@ -87,6 +95,7 @@ def _verify_tree(
             early=early,
             assurance=assurance,
             revision=revision,
+            dask=dask,
         )
     finally:
         bar.close()
@@ -222,7 +231,13 @@ def verify_model(
 @reports_failure("verify dataset")
 def verify_dataset(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Dataset directory.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="DIR",
+            help="Dataset directory (with --dask also s3://, gs://, hf:// URLs).",
+        ),
+    ],
     sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
     revision: Annotated[Optional[str], REVISION_OPT] = None,  # noqa: UP045
     signature: Annotated[Optional[list[Path]], SIG_OPT] = None,  # noqa: UP045
@@ -251,8 +266,17 @@ def verify_dataset(
     claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
     vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
     advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    dask: Annotated[Optional[str], DASK_OPT] = None,  # noqa: UP045
+    storage_option: Annotated[Optional[list[str]], STORAGE_OPTION_OPT] = None,  # noqa: UP045
+    dask_timeout: Annotated[Optional[float], DASK_TIMEOUT_OPT] = None,  # noqa: UP045
 ) -> None:
     """Verify a dataset directory against the signed SBOM; exit 1 on any difference."""
+    cluster = dask_cluster(dask, storage_option, dask_timeout)
+    if cluster is None and "://" in source:
+        raise UsageError(f"{source}: a URL is verified with --dask ADDRESS (workers read it)")
+    if cluster is not None and revision is not None:
+        raise UsageError("--revision (a hub cache snapshot) is not read with --dask")
+    directory = Path(source)
     run = resolve(
         config=config,
         no_config=no_config,
@@ -285,7 +309,9 @@ def verify_dataset(
     )
     _refuse_dependency_checks("verify dataset", vex, advisories)
     emit(
-        _verify_tree("dataset", directory, run, component, ctx, assurance, revision),
+        _verify_tree(
+            "dataset", directory, run, component, ctx, assurance, revision, cluster, source
+        ),
         format_,
         output,
     )
@@ -499,7 +525,11 @@ def verify_blob(
     identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
     trusted_root: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--trusted-root", help="Sigstore trusted_root.json (private instance)."),
+        typer.Option(
+            "--trusted-root",
+            help="Sigstore trusted_root.json (private instance; with --key, it verifies the "
+            "bundle's log entries and timestamps).",
+        ),
     ] = None,
     staging: Annotated[
         bool, typer.Option("--staging", help="Use Sigstore's staging trusted root.")
