@@ -42,15 +42,24 @@ def build_statement(
     subjects: Sequence[Subject], predicate_type: str, predicate: Mapping[str, object]
 ) -> bytes:
     """Serialise a Statement v1. Deterministic for the same input; not canonical JSON."""
+    head, tail = statement_frame(subjects, predicate_type)
+    return head + _compact(dict(predicate)).encode() + tail
+
+
+def statement_frame(subjects: Sequence[Subject], predicate_type: str) -> tuple[bytes, bytes]:
+    """build_statement's bytes before and after the predicate's JSON (compact, as
+    ``json.dumps(predicate, separators=(",", ":"), ensure_ascii=False)`` writes it): what
+    ``sign`` writes around a predicate it re-serialises in pieces (sbom/compact.py)."""
     statement = {
         "_type": STATEMENT_TYPE_V1,
         "subject": [{"name": s.name, "digest": dict(s.digest)} for s in subjects],
         "predicateType": predicate_type,
-        "predicate": dict(predicate),
     }
-    return json.dumps(
-        statement, sort_keys=False, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return _compact(statement)[:-1].encode() + b',"predicate":', b"}"
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=False, separators=(",", ":"), ensure_ascii=False)
 
 
 def _parse_subject(entry: object, index: int, source: str) -> Subject:
