@@ -17,8 +17,10 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from lzma import LZMAError
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +160,8 @@ def _zip_records(path: Path, limits: Limits) -> Iterator[tuple[str, bytes]]:
     budget = _Budget(path, limits)
     try:
         with zipfile.ZipFile(path) as archive:
-            entries = [i for i in archive.infolist() if not i.is_dir()]
+            # (not ZipInfo.is_dir: it raises IndexError on a member named "")
+            entries = [i for i in archive.infolist() if not i.filename.endswith("/")]
             if len(entries) > limits.records:
                 raise AdvisoryError(
                     f"{path}: more than {limits.records} advisory records (the cap)"
@@ -177,8 +180,17 @@ def _zip_records(path: Path, limits: Limits) -> Iterator[tuple[str, bytes]]:
     except zipfile.BadZipFile as e:
         raise AdvisoryError(f"{path}: not a readable zip of OSV records ({e})") from e
     # zipfile raises NotImplementedError for a compression method it lacks, RuntimeError for an
-    # encrypted member: both are an unreadable mirror, not a bug
-    except (OSError, EOFError, NotImplementedError, RuntimeError) as e:
+    # encrypted member, zlib.error / LZMAError for a corrupt compressed one, ValueError for a
+    # name flagged UTF-8 that is not: an unreadable mirror, not a bug
+    except (
+        OSError,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+        zlib.error,
+        LZMAError,
+    ) as e:
         raise AdvisoryError(f"{path}: cannot read advisories zip: {e}") from e
 
 

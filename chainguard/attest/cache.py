@@ -184,6 +184,22 @@ def open_hash_cache(
     return cache
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _same_mac(stored: object, expected: str) -> bool:
+    """Whether a stored MAC (any SQLite value an edit left there) is ``expected``; as bytes:
+    compare_digest refuses a str holding non-ASCII characters."""
+    return hmac.compare_digest(str(stored).encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _blob_field(value: object) -> object:
+    if isinstance(value, bytes):
+        return {"blob": value.hex()}
+    raise TypeError(f"{type(value).__name__} is not a SQLite value")
+
+
 class HashCache:
     """One run's view of the cache. Not shared between threads; one run at a time (attest
     holds the state directory's lock)."""
@@ -208,6 +224,9 @@ class HashCache:
         self._closed: tuple[TreeCoverage, ...] | None = None  # coverage() once closed
         try:
             self._db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT)
+            # An edit may leave TEXT that is not UTF-8: read it (it then fails its MAC)
+            # instead of sqlite3 raising OperationalError mid-lookup.
+            self._db.text_factory = _text
             self._db.executescript(_SCHEMA)
             self._db.commit()
             self._check_key()
@@ -220,13 +239,15 @@ class HashCache:
     # -- the whole cache ----------------------------------------------------------------------
 
     def _mac(self, *fields: object) -> str:
-        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
+        # default: an edited row may hold a BLOB in any column (SQLite types values, not
+        # columns); it gets a MAC no TEXT or number can share, so it fails to authenticate.
+        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=True, default=_blob_field)
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 
     def _check_key(self) -> None:
         key_id = self._mac("key-id")
         row = self._db.execute("SELECT value FROM meta WHERE name = 'key-id'").fetchone()
-        if row is not None and hmac.compare_digest(str(row[0]), key_id):
+        if row is not None and _same_mac(row[0], key_id):
             return
         if row is not None or self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone():
             self.foreign_key = True  # another key's cache (or an edited key id): start over
@@ -240,7 +261,7 @@ class HashCache:
         if row is None:
             return default
         value, mac = row
-        if not hmac.compare_digest(str(mac), self._mac("meta", name, str(value))):
+        if not _same_mac(mac, self._mac("meta", name, str(value))):
             self.tampered.append(f"{self.path} ({name})")
             return default
         try:
@@ -348,14 +369,14 @@ class HashCache:
         if row is None:
             return None
         *values, mac = row
-        if not hmac.compare_digest(str(mac), self._mac("file", path, settings, *values)):
+        if not _same_mac(mac, self._mac("file", path, settings, *values)):
             self.tampered.append(path)
             return None
         if Identity(*values[:5]) != ident:
             return None
         try:
             shards = tuple(json.loads(values[7]))
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             return None
         return CachedDigest(values[5], values[6], shards, values[8])
 

@@ -110,6 +110,37 @@ def collect_hub(
             "the cache folder instead (sbom build --model models--ORG--NAME)"
         )
     info = _hub_call(where, ref, lambda api: _repo_info(api, ref))
+    commit, files, small = hub_listing(where, ref, info, skip, max_small_file)
+    downloaded = 0
+    with tempfile.TemporaryDirectory(prefix="chainguard-hf-") as cache:
+        for path, size, blob_id in small:
+            data = _download_small(where, ref, commit, path, size, cache)
+            if len(data) != size or _git_blob_id(data) != blob_id:
+                raise InputError(
+                    f"{where}: {path}: the download does not match the Hub's listing "
+                    f"(git blob {blob_id}, {size} bytes)"
+                )
+            files.append(FileDigest(path, size, hashlib.sha256(data).hexdigest()))
+            downloaded += size
+    return HubComponent(
+        ref,
+        commit,
+        f"pkg:huggingface/{ref.repo_id}@{commit}",
+        tuple(sorted(files, key=lambda f: f.path.encode())),
+        downloaded,
+    )
+
+
+def hub_listing(
+    where: str,
+    ref: HubReference,
+    info: Any,
+    skip: Callable[[str], bool],
+    max_small_file: int,
+) -> tuple[str, list[FileDigest], list[tuple[str, int, str]]]:
+    """The Hub's answer checked: (its commit, the LFS files as recorded, the small files to
+    download as (path, size, git blob id)). Raises InputError, one line, for anything the Hub
+    does not answer (tests/fuzz feeds it hostile answers)."""
     commit = getattr(info, "sha", None)
     siblings = getattr(info, "siblings", None)
     if not isinstance(commit, str) or not _COMMIT.fullmatch(commit) or siblings is None:
@@ -137,7 +168,8 @@ def collect_hub(
             if (
                 not isinstance(size, int)
                 or size < 0
-                or not re.fullmatch(r"[0-9a-f]{40}", blob_id or "")
+                or not isinstance(blob_id, str)
+                or not re.fullmatch(r"[0-9a-f]{40}", blob_id)
             ):
                 raise InputError(f"{where}: {path}: no size or git blob id in the Hub's listing")
             if size > max_small_file:
@@ -146,24 +178,7 @@ def collect_hub(
                     "refusing to download it"
                 )
             small.append((path, size, str(blob_id)))
-    downloaded = 0
-    with tempfile.TemporaryDirectory(prefix="chainguard-hf-") as cache:
-        for path, size, blob_id in small:
-            data = _download_small(where, ref, commit, path, size, cache)
-            if len(data) != size or _git_blob_id(data) != blob_id:
-                raise InputError(
-                    f"{where}: {path}: the download does not match the Hub's listing "
-                    f"(git blob {blob_id}, {size} bytes)"
-                )
-            files.append(FileDigest(path, size, hashlib.sha256(data).hexdigest()))
-            downloaded += size
-    return HubComponent(
-        ref,
-        commit,
-        f"pkg:huggingface/{ref.repo_id}@{commit}",
-        tuple(sorted(files, key=lambda f: f.path.encode())),
-        downloaded,
-    )
+    return commit, files, small
 
 
 def _git_blob_id(data: bytes) -> str:

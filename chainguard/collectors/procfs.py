@@ -92,7 +92,10 @@ def parse_maps(data: bytes, source: str) -> list[MapsLine]:
         if end < start:
             raise ProcessError(f"{source}:{number}: mapping ends before it starts")
         name = m[8].lstrip(b" ").replace(_ESCAPED_NEWLINE, b"\n")
-        dev = os.makedev(int(m[5], 16), int(m[6], 16))
+        try:
+            dev = os.makedev(int(m[5], 16), int(m[6], 16))
+        except (OverflowError, ValueError):  # 8 hex digits can exceed what makedev takes
+            raise ProcessError(f"{source}:{number}: device number out of range") from None
         lines.append(
             MapsLine(start, end, m[3].decode(), int(m[4], 16), dev, int(m[7]), os.fsdecode(name))
         )

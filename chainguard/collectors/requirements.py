@@ -172,16 +172,24 @@ def _include(value: str, path: Path, where: str, state: _State, chain: tuple[str
         raise LockfileError(f"{where}: -r needs a file name")
     if _URL_SCHEME.match(value):
         raise LockfileError(f"{where}: included file {value} is remote; chainguard reads offline")
-    target = Path(value).expanduser()
+    if "\0" in value:
+        raise LockfileError(f"{where}: included file name holds a NUL byte")
+    try:
+        target = Path(value).expanduser()
+    except RuntimeError:  # ~name of no such user, or no home directory
+        raise LockfileError(f"{where}: included file {value}: cannot expand ~") from None
     if not target.is_absolute():
         target = path.parent / target
     if len(chain) >= MAX_INCLUDE_DEPTH:
         raise LockfileError(f"{where}: includes nested more than {MAX_INCLUDE_DEPTH} deep")
     if _identity(target) in chain:
         raise LockfileError(f"{where}: including {value} makes a cycle of -r includes")
-    if not target.is_file():
-        what = "is not a file" if target.exists() else "not found"
-        raise LockfileError(f"{where}: included file {value} {what}")
+    try:
+        if not target.is_file():
+            what = "is not a file" if target.exists() else "not found"
+            raise LockfileError(f"{where}: included file {value} {what}")
+    except OSError as e:  # ENAMETOOLONG, ELOOP: is_file only hides "not found"
+        raise LockfileError(f"{where}: included file {value[:100]}: {e.strerror}") from None
     _read_file(target, state, chain)
 
 
@@ -345,7 +353,10 @@ def _name_from_location(location: str, path: Path, where: str) -> tuple[str, str
         parse_wheel_filename,
     )
 
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError as e:  # "Invalid IPv6 URL": a '[' in the host part
+        raise LockfileError(f"{where}: {location[:100]!r} is not a URL: {e}") from None
     for item in parts.fragment.split("&"):
         key, _, value = item.partition("=")
         if key == "egg" and value:
@@ -367,7 +378,10 @@ def _name_from_location(location: str, path: Path, where: str) -> tuple[str, str
             pass
     if leaf in ("", ".", ".."):
         # "-e ." names the directory holding the requirements file (pip resolves it there).
-        leaf = (path.parent / raw_path).resolve().name
+        try:
+            leaf = (path.parent / raw_path).resolve().name
+        except (OSError, ValueError, RuntimeError) as e:  # a NUL byte, a symlink loop
+            raise LockfileError(f"{where}: cannot resolve {location[:100]!r}: {e}") from None
     leaf = leaf.removesuffix(".git")
     if not leaf:
         raise LockfileError(f"{where}: cannot tell which distribution {location} installs")
