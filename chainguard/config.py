@@ -62,6 +62,8 @@ _ATTEST_KEYS = {
     "max_read_rate",
     "low_priority",
     "processes",
+    "publish",  # oci://HOST[:PORT]/REPO (chainguard/fleet/publish.py)
+    "host",  # the name attestations are signed and published under
 }
 
 
@@ -83,6 +85,8 @@ class AttestConfig:
     max_read_rate: int | None = None  # bytes per second ("200MiB/s")
     low_priority: bool | None = None
     processes: tuple[str, ...] | None = None  # live servers: PID files, systemd:UNIT, PIDs
+    publish: str | None = None  # OCI repository attestations are pushed to
+    host: str | None = None  # host name (default: the machine's hostname)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +181,18 @@ def load_config(
     return _read_config(path)
 
 
+# A config names trees, keys and processes: a few KiB. Anything this large is not one.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 def _read_config(path: Path) -> Config:
     check_permissions(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MiB; not a config")
+        text = raw.decode("utf-8")
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: config file not found") from e
     except (OSError, UnicodeDecodeError) as e:
@@ -189,6 +201,8 @@ def _read_config(path: Path) -> Config:
         data = _toml_loads(text)
     except ValueError as e:  # tomllib.TOMLDecodeError subclasses ValueError
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    except RecursionError as e:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from e
     return parse_config(data, path)
 
 
@@ -332,7 +346,12 @@ class _Reader:
     def path(self, key: str, value: object) -> Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{self.where(key)} must be a non-empty string path")
-        p = Path(value).expanduser()
+        if "\0" in value:
+            raise ConfigError(f"{self.where(key)} holds a NUL byte: not a path")
+        try:
+            p = Path(value).expanduser()
+        except RuntimeError:  # ~name of no such user, or no home directory
+            raise ConfigError(f"{self.where(key)}: cannot expand {value[:60]!r}") from None
         return p if p.is_absolute() else self.base / p
 
     def paths(self, key: str, value: object) -> tuple[Path, ...]:
@@ -415,6 +434,8 @@ class _Reader:
             max_read_rate=self.opt(table, "attest.max_read_rate", self.read_rate),
             low_priority=self.opt(table, "attest.low_priority", self.flag),
             processes=self.opt(table, "attest.processes", self.process_specs),
+            publish=self.opt(table, "attest.publish", self.name),
+            host=self.opt(table, "attest.host", self.name),
         )
 
     def process_specs(self, key: str, value: object) -> tuple[str, ...]:

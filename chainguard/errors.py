@@ -6,6 +6,7 @@ Finding, and the report is still written.
 
 from __future__ import annotations
 
+import os
 from enum import IntEnum
 from pathlib import Path
 
@@ -86,6 +87,16 @@ class ProcessError(InputError):
     or reading it needs a privilege this run lacks (the message names which)."""
 
 
+class RegistryError(InputError):
+    """An OCI registry could not be used: unreachable, refused the credentials, or answered
+    with something that is not a registry's answer (chainguard/fleet/oci.py)."""
+
+
+class ClusterError(InputError):
+    """A dask.distributed scheduler (`--dask`) could not be reached, or the cluster failed the
+    run (chainguard/collectors/dask_tree.py). Exit 3: nothing was verified."""
+
+
 class StateError(ChainguardError):
     """The local state store (rollback high-water marks, attestation log) is unusable."""
 
@@ -130,11 +141,37 @@ class VerificationFailure(ChainguardError):
         self.actual = actual
 
 
+# The largest input file read whole (an SBOM, a signature bundle, a key, a trusted root): a
+# signed SBOM of ~3,000,000 files as `sbom build` writes them. Checked before reading.
+MAX_INPUT_BYTES = 1 << 30
+
+
+def refuse_oversized(
+    path: Path, what: str, error: type[InputError] = InputError, size: int | None = None
+) -> None:
+    """Raise ``error`` if the file at ``path`` (or ``size``, when known) is over
+    MAX_INPUT_BYTES; a file that cannot be stat'ed is left to the reader to report."""
+    if size is None:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+    if size > MAX_INPUT_BYTES:
+        raise error(
+            f"{path}: {what} of {size} bytes is over the {MAX_INPUT_BYTES // 2**20} MiB limit; "
+            "not read"
+        )
+
+
 def read_input(path: Path, what: str, error: type[InputError] = InputError) -> bytes:
-    """The bytes of a file the user named: missing, a directory or unreadable is one line
-    naming the file and what it was meant to be."""
+    """The bytes of a file the user named (at most MAX_INPUT_BYTES): missing, a directory,
+    unreadable or too large is one line naming the file and what it was meant to be."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            refuse_oversized(path, what, error, os.fstat(f.fileno()).st_size)
+            data = f.read(MAX_INPUT_BYTES + 1)  # a FIFO or a device has no size to check first
+        refuse_oversized(path, what, error, len(data))
+        return data
     except FileNotFoundError as e:
         raise error(f"{path}: no such {what}") from e
     except IsADirectoryError as e:

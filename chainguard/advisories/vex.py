@@ -10,6 +10,7 @@ at hand). A document of the wrong shape is an AdvisoryError naming the file and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +57,16 @@ def read_vex(path: Path, *, max_bytes: int = MAX_VEX_BYTES) -> list[VexStatement
     """The statements of one OpenVEX or CycloneDX VEX file that name a PyPI package."""
     try:
         with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
+            # the size first: a regular file over the cap is refused unread
+            too_large = os.fstat(f.fileno()).st_size > max_bytes
+            data = b"" if too_large else f.read(max_bytes + 1)
     except FileNotFoundError as e:
         raise AdvisoryError(f"{path}: no such VEX document") from e
     except IsADirectoryError as e:
         raise AdvisoryError(f"{path}: is a directory, not a VEX document") from e
     except OSError as e:
         raise AdvisoryError(f"{path}: cannot read VEX document: {e.strerror or e}") from e
-    if len(data) > max_bytes:
+    if too_large or len(data) > max_bytes:
         raise AdvisoryError(f"{path}: VEX document larger than {max_bytes} bytes (the cap)")
     return parse_vex(data, str(path))
 

@@ -92,17 +92,26 @@ def verify_model_oms(
 def _verify_signature(signature: Path, policy: TrustPolicy, kind: TrustKind) -> VerifiedStatement:
     """The signed statement, verified by the one backend the policy names (or raise)."""
     from chainguard import oms
-    from chainguard.errors import BundleError
+    from chainguard.errors import BundleError, VerificationFailure, refuse_oversized
+    from chainguard.oms.legacy import verify_v0_2_key_bundle
     from chainguard.trust.bundle import read_bundle, verify_key_bundle
 
     label = str(signature)
+    refuse_oversized(signature, "signature bundle", BundleError)
     try:
         bundle_bytes = signature.read_bytes()
     except OSError as e:
         raise BundleError(f"{signature}: cannot read: {e.strerror or e}") from e
     bundle = read_bundle(bundle_bytes, label)
     if kind == "keys":
-        return verify_key_bundle(bundle, policy.trusted_keys(), source=label)
+        try:
+            return verify_key_bundle(bundle, policy.trusted_keys(), source=label)
+        except VerificationFailure:
+            # model-signing 0.2 signed a malformed encoding (oms/legacy.py)
+            legacy = verify_v0_2_key_bundle(bundle, policy.trusted_keys(), label)
+            if legacy is None:
+                raise
+            return legacy
     if kind == "certificates":
         return oms.verify_certificate_bundle(bundle, policy.certificate_anchors(), source=label)
     from chainguard.trust.sigstore import verify_sigstore_dsse

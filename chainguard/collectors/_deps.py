@@ -8,6 +8,7 @@ trips over ordering or spelling.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,14 +30,16 @@ def read_bounded(path: Path, what: str = "file") -> bytes:
     """The bytes of a manifest, or a one-line LockfileError naming the path."""
     try:
         with path.open("rb") as f:
-            data = f.read(MAX_MANIFEST_BYTES + 1)
+            # the size first: a regular file over the cap is refused unread
+            too_large = os.fstat(f.fileno()).st_size > MAX_MANIFEST_BYTES
+            data = b"" if too_large else f.read(MAX_MANIFEST_BYTES + 1)
     except FileNotFoundError as e:
         raise LockfileError(f"{path}: no such {what}") from e
     except IsADirectoryError as e:
         raise LockfileError(f"{path}: is a directory, not a {what}") from e
     except OSError as e:
         raise LockfileError(f"{path}: cannot read: {e.strerror or e}") from e
-    if len(data) > MAX_MANIFEST_BYTES:
+    if too_large or len(data) > MAX_MANIFEST_BYTES:
         raise LockfileError(f"{path}: larger than {MAX_MANIFEST_BYTES // 2**20} MiB; not a {what}")
     return data
 

@@ -8,8 +8,10 @@ narrow, because the endpoint belongs to the host whose claims are being checked:
   credentials in the URL (they would end up in reports);
 - no proxy from the environment unless asked (``--claim-env-proxy``), TLS verified with the
   default context;
-- ``timeout`` for connecting and for each read, and the whole body within
-  ``DEADLINE_FACTOR`` times it from the start, so a server dripping bytes cannot hold verify;
+- ``timeout`` for connecting and for each read, and the whole exchange (connect, TLS, status
+  line, headers, body, redirects) within ``DEADLINE_FACTOR`` times it from the start: a
+  watchdog shuts the connection's socket down at that deadline, so a server dripping bytes
+  (a header line one byte per second, say) cannot hold verify;
 - at most ``max_bytes`` of body: a larger Content-Length is refused before reading, and the
   body is read in pieces, never holding more than ``max_bytes + 1`` bytes;
 - redirects only to the same scheme, host and port, at most ``MAX_REDIRECTS`` of them.
@@ -17,8 +19,11 @@ narrow, because the endpoint belongs to the host whose claims are being checked:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import stat
+import threading
 import time
 from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -147,12 +152,22 @@ def _fetch(url: str, shown: str, *, timeout: float, max_bytes: int, env_proxy: b
             "User-Agent": f"chainguard/{chainguard.__version__} (claim check)",
         },
     )
-    opener = _opener(_origin(url), shown, env_proxy)
+    watchdog = _Watchdog(DEADLINE_FACTOR * timeout)
+    opener = _opener(_origin(url), shown, env_proxy, watchdog)
     deadline = time.monotonic() + DEADLINE_FACTOR * timeout
     try:
-        with opener.open(request, timeout=timeout) as response:
-            _refuse_declared_length(response.headers, shown, max_bytes)
-            return read_capped(response, shown, max_bytes, deadline)
+        with watchdog:
+            try:
+                with opener.open(request, timeout=timeout) as response:
+                    _refuse_declared_length(response.headers, shown, max_bytes)
+                    body = read_capped(response, shown, max_bytes, deadline)
+            except Exception as e:
+                if watchdog.fired:  # whatever the cut connection made urllib raise
+                    raise ClaimError(f"{shown}: {watchdog.late()}") from e
+                raise
+            if watchdog.fired:  # the body was cut short by the watchdog, not ended
+                raise ClaimError(f"{shown}: {watchdog.late()}")
+            return body
     except ClaimError:
         raise
     except urllib.error.HTTPError as e:
@@ -169,13 +184,86 @@ def _fetch(url: str, shown: str, *, timeout: float, max_bytes: int, env_proxy: b
         raise ClaimError(f"{shown}: cannot read the claim: {_one_line(e)}") from e
 
 
+class _Watchdog:
+    """Shuts down every socket the fetch opens once ``seconds`` have passed since it was
+    entered: a blocked read then returns or fails at once, wherever it is (connect, TLS
+    handshake, a header line, the body). ``fired`` tells the caller why."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        # A duplicate of the descriptor: TLS wrapping detaches the socket object it is given,
+        # while shutting down any descriptor of a connection ends it for all of them.
+        dup = sock.dup()
+        with self._lock:
+            self._sockets.append(dup)
+            if self.fired:
+                _shutdown(dup)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def late(self) -> str:
+        return f"no complete answer within {self.seconds:g} s (the whole exchange's deadline)"
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the other end
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def _opener(
-    origin: tuple[str, str, int | None], shown: str, env_proxy: bool
+    origin: tuple[str, str, int | None], shown: str, env_proxy: bool, watchdog: _Watchdog
 ) -> urllib.request.OpenerDirector:
     """Only what an http(s) GET needs: no proxy unless asked, no file/ftp/data handlers, TLS
-    verified, redirects kept to ``origin``."""
+    verified, redirects kept to ``origin``; every connection watched by ``watchdog``."""
+    import http.client
     import ssl
     import urllib.request
+
+    def watched(sock: socket.socket) -> socket.socket:
+        watchdog.watch(sock)
+        return sock
+
+    class HTTPConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            create = self._create_connection  # type: ignore[has-type]
+            self._create_connection = lambda *a, **k: watched(create(*a, **k))
+            super().connect()
+
+    class HTTPSConnection(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            create = self._create_connection  # type: ignore[has-type]
+            self._create_connection = lambda *a, **k: watched(create(*a, **k))
+            super().connect()
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(HTTPConnection, req)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(HTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
 
     class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         max_redirections = MAX_REDIRECTS
@@ -206,8 +294,8 @@ def _opener(
         # the environment's proxies only when asked (ProxyHandler() reads them)
         urllib.request.ProxyHandler() if env_proxy else urllib.request.ProxyHandler({}),
         urllib.request.UnknownHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+        HTTPHandler(),
+        HTTPSHandler(context=ssl.create_default_context()),
         urllib.request.HTTPDefaultErrorHandler(),
         SameOriginRedirects(),
         urllib.request.HTTPErrorProcessor(),

@@ -25,6 +25,11 @@ from chainguard.models import SafetensorsInfo
 # The same bound the reference implementation enforces: a larger header is an attack on the
 # reader's memory, not a model.
 MAX_HEADER_BYTES = 100_000_000
+# Parsed, 100 MB of JSON can hold 33 million empty objects (some 2.5 GB of dicts): the values a
+# header may hold are bounded too, counted in the raw bytes before parsing. A tensor takes one
+# object, two arrays and some eight commas: these allow 300,000 tensors in one file.
+MAX_HEADER_CONTAINERS = 1_000_000  # "{" and "[" bytes
+MAX_HEADER_COMMAS = 4_000_000
 _METADATA_KEY = "__metadata__"
 # Every dtype the format defines (BF16, F8_E4M3, ...) fits this; anything else would also break
 # the comma-separated dtype list in the SBOM.
@@ -99,6 +104,12 @@ def _read_header(path: Path, *, strict: bool) -> SafetensorsInfo:
         raise SafetensorsError(f"{path}: cannot read: {e.strerror or e}") from e
     if len(raw) != header_len:
         raise _Malformed("truncated: file shrank while reading the header")
+    containers, commas = raw.count(b"{") + raw.count(b"["), raw.count(b",")
+    if containers > MAX_HEADER_CONTAINERS or commas > MAX_HEADER_COMMAS:
+        raise _Malformed(
+            f"header holds {containers} objects/arrays and {commas} commas: over the "
+            f"{MAX_HEADER_CONTAINERS} and {MAX_HEADER_COMMAS} read"
+        )
     try:
         # Two entries for one tensor would be read differently by different loaders.
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=reject_duplicates)

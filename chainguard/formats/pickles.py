@@ -10,7 +10,10 @@ stop is unanalysable, and unanalysable is unsafe, never clean.
 
 Containers are looked into without extracting to disk: PyTorch zips (`*/data.pkl`), `.npy`
 object arrays (the pickle after the header), zip/npz members and 7z members (py7zr, into
-memory), each bounded by `MAX_MEMBER_BYTES`, `MAX_MEMBERS` and `MAX_ARCHIVE_BYTES`.
+memory), each bounded by `MAX_MEMBER_BYTES`, `MAX_MEMBERS` and `MAX_ARCHIVE_BYTES`. A file's
+pickles together are analysed up to `MAX_PICKLE_OPS` opcodes: picklescan holds every opcode of
+a stream as a tuple (some 200 bytes each), so a stream of a billion one-byte opcodes would
+otherwise take minutes and gigabytes; past the cap the file is unanalysable.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import logging
 import pickletools
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
+from lzma import LZMAError
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -29,8 +34,14 @@ from chainguard.formats.detect import HEAD_BYTES, detect_format, npy_header_has_
 # A pickle member (data.pkl, an .npy inside an archive) is read into memory to be analysed.
 MAX_MEMBER_BYTES: Final = 256 * 1024 * 1024
 MAX_MEMBERS: Final = 100_000
-# What one 7z archive may decompress to, in all (7z members have no streaming reader).
+# What one archive's pickle members may decompress to, in all (7z: every member, since they
+# have no streaming reader; zip: the pickle members read).
 MAX_ARCHIVE_BYTES: Final = 1024 * 1024 * 1024
+# Opcodes analysed in one file, all its pickles together: a PyTorch checkpoint needs some 30 per
+# tensor (this allows a 30,000-tensor state dict); picklescan keeps ~200 bytes per opcode.
+MAX_PICKLE_OPS: Final = 1_000_000
+# Pickles analysed in one archive (each costs picklescan a fresh pass): a PyTorch zip has one.
+MAX_PICKLE_MEMBERS: Final = 1_000
 # An .npy version 2/3 header may claim 4 GiB; NumPy itself refuses headers over 10,000 bytes
 # unless told otherwise.
 MAX_NPY_HEADER: Final = 1024 * 1024
@@ -151,10 +162,32 @@ class _Unanalysable(Exception):
     """Why a stream or container cannot be fully analysed."""
 
 
-def analyse_stream(data: bytes, where: str = "") -> PickleAnalysis:
-    """Analyse one pickle stream (one or more pickles back to back, nothing after them)."""
+class _Budget:
+    """What is left to analyse in one file, all its pickles together: opcodes
+    (MAX_PICKLE_OPS), archive members read (MAX_PICKLE_MEMBERS) and their bytes
+    (MAX_ARCHIVE_BYTES)."""
+
+    def __init__(self) -> None:
+        self.ops = MAX_PICKLE_OPS
+        self.bytes = MAX_ARCHIVE_BYTES
+        self.members = MAX_PICKLE_MEMBERS
+
+    def read(self, n: int, where: str) -> None:
+        self.members -= 1
+        if self.members < 0:
+            raise _Unanalysable(f"over {MAX_PICKLE_MEMBERS} pickle members: not analysed")
+        self.bytes -= n
+        if self.bytes < 0:
+            raise _Unanalysable(
+                _at(where, f"pickle members over {MAX_ARCHIVE_BYTES} bytes in all: not analysed")
+            )
+
+
+def analyse_stream(data: bytes, where: str = "", budget: _Budget | None = None) -> PickleAnalysis:
+    """Analyse one pickle stream (one or more pickles back to back, nothing after them);
+    ``budget``: what the file it is in has left (a fresh one by default)."""
     try:
-        imports = _stream_imports(data)
+        imports = _stream_imports(data, budget or _Budget())
     except _Unanalysable as e:
         return PickleAnalysis(imports=(), unsafe=(), error=_at(where, str(e)), where=(where,))
     found = tuple(sorted(imports))
@@ -166,8 +199,8 @@ def _at(where: str, message: str) -> str:
     return f"{where}: {message}" if where else message
 
 
-def _stream_imports(data: bytes) -> set[str]:
-    _check_structure(data)
+def _stream_imports(data: bytes, budget: _Budget) -> set[str]:
+    _check_structure(data, budget)
     from picklescan.scanner import scan_pickle_bytes  # type: ignore[import-untyped]
 
     # picklescan logs what it finds; chainguard reports it as findings instead.
@@ -186,8 +219,9 @@ def _stream_imports(data: bytes) -> set[str]:
     return names
 
 
-def _check_structure(data: bytes) -> None:
-    """Every pickle in `data` parses to STOP and nothing follows the last one."""
+def _check_structure(data: bytes, budget: _Budget) -> None:
+    """Every pickle in `data` parses to STOP and nothing follows the last one, within the
+    budget's opcodes (checked first: picklescan holds every opcode)."""
     if not data:
         raise _Unanalysable("empty pickle stream")
     stream = io.BytesIO(data)
@@ -197,6 +231,11 @@ def _check_structure(data: bytes) -> None:
             last = None
             for opcode, _arg, _pos in pickletools.genops(stream):
                 last = opcode.name
+                budget.ops -= 1
+                if budget.ops < 0:
+                    raise _Unanalysable(
+                        f"pickles of more than {MAX_PICKLE_OPS} opcodes in one file: not analysed"
+                    )
         except (ValueError, KeyError, struct.error, UnicodeDecodeError, EOFError) as e:
             raise _Unanalysable(
                 f"broken pickle stream after byte {start} ({e}): pickle.load runs what "
@@ -226,17 +265,18 @@ def _merge(parts: list[PickleAnalysis]) -> PickleAnalysis | None:
 def analyse_file(path: Path, fmt: str) -> PickleAnalysis | None:
     """The pickles inside a file of format `fmt` (from `detect_format`), analysed; None when the
     file bears none (a zip of text files, an .npy whose full header shows no objects)."""
+    budget = _Budget()
     try:
         with open(path, "rb") as f:
             match fmt:
                 case "pickle":
-                    return analyse_stream(_read_capped(f, ""))
+                    return analyse_stream(_read_capped(f, ""), "", budget)
                 case "numpy-pickle" | "numpy":
-                    return _numpy(f, "")
+                    return _numpy(f, "", budget)
                 case "pytorch-zip" | "zip" | "npz" | "keras-zip":
-                    return _zip(f)
+                    return _zip(f, budget)
                 case "7z":
-                    return _sevenzip(f)
+                    return _sevenzip(f, budget)
                 case _:
                     return None
     except _Unanalysable as e:
@@ -252,12 +292,14 @@ def _read_capped(f: BinaryIO, where: str) -> bytes:
     return data
 
 
-def _numpy(f: BinaryIO, where: str) -> PickleAnalysis | None:
+def _numpy(f: BinaryIO, where: str, budget: _Budget) -> PickleAnalysis | None:
     prefix = f.read(12)
     if len(prefix) < 10 or not prefix.startswith(b"\x93NUMPY"):
         raise _Unanalysable(_at(where, "truncated .npy header"))
     if prefix[6] == 1:
         (length,), start = struct.unpack("<H", prefix[8:10]), 10
+    elif len(prefix) < 12:  # versions 2 and 3: a 4-byte header length
+        raise _Unanalysable(_at(where, "truncated .npy header"))
     else:
         (length,), start = struct.unpack("<I", prefix[8:12]), 12
     if length > MAX_NPY_HEADER:
@@ -268,38 +310,60 @@ def _numpy(f: BinaryIO, where: str) -> PickleAnalysis | None:
         raise _Unanalysable(_at(where, "truncated .npy header"))
     if not npy_header_has_objects(header):
         return None
-    return analyse_stream(_read_capped(f, where), where)
+    return analyse_stream(_read_capped(f, where), where, budget)
 
 
-def _zip(f: BinaryIO) -> PickleAnalysis | None:
+def _zip(f: BinaryIO, budget: _Budget) -> PickleAnalysis | None:
     try:
         archive = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, ValueError, EOFError) as e:
+    # NotImplementedError: a member needs a zip version zipfile lacks (read at open)
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, OSError) as e:
         raise _Unanalysable(f"unreadable zip: {e}") from None
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         raise _Unanalysable(f"{len(infos)} zip members: over the {MAX_MEMBERS} analysed")
     parts: list[PickleAnalysis] = []
     for info in infos:
-        if info.is_dir():
+        if info.filename.endswith("/"):  # (ZipInfo.is_dir raises IndexError on a "" name)
             continue
+        if info.flag_bits & 0x1:  # (zipfile's own error about it reprs the ZipInfo: is_dir)
+            raise _Unanalysable(f"{info.filename or '(no name)'}: encrypted zip member")
         try:
             with archive.open(info) as member:
                 head = member.read(HEAD_BYTES)
                 kind = detect_format(head, info.file_size)
                 if kind not in ("pickle", "numpy-pickle") and not _pickle_name(info.filename):
                     continue
+                # The size the member claims bounds what zipfile decompresses (a bomb's
+                # claim is refused here, before any of it is inflated).
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise _Unanalysable(
+                        f"{info.filename}: pickle of {info.file_size} bytes (over "
+                        f"{MAX_MEMBER_BYTES}): not analysed"
+                    )
+                budget.read(info.file_size, info.filename)
                 rest = _read_capped(member, info.filename)  # type: ignore[arg-type]
         # NotImplementedError: zipfile's word for a compression method it lacks; unanalysable
-        except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, OSError) as e:
+        # zlib.error / LZMAError: a corrupt compressed member (not subclasses of the others);
+        # RuntimeError: an encrypted one
+        except (
+            zipfile.BadZipFile,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            OSError,
+            RuntimeError,
+            zlib.error,
+            LZMAError,
+        ) as e:
             raise _Unanalysable(f"{info.filename}: unreadable zip member: {e}") from None
         data = head + rest
         if kind == "numpy-pickle":
-            found = _numpy(io.BytesIO(data), info.filename)
+            found = _numpy(io.BytesIO(data), info.filename, budget)
             if found is not None:
                 parts.append(found)
         else:
-            parts.append(analyse_stream(data, info.filename))
+            parts.append(analyse_stream(data, info.filename, budget))
     return _merge(parts)
 
 
@@ -309,7 +373,7 @@ def _pickle_name(name: str) -> bool:
     return name.rsplit("/", 1)[-1] == "data.pkl" or name.endswith((".pkl", ".pickle"))
 
 
-def _sevenzip(f: BinaryIO) -> PickleAnalysis | None:
+def _sevenzip(f: BinaryIO, budget: _Budget) -> PickleAnalysis | None:
     import py7zr
     from py7zr.io import BytesIOFactory
 
@@ -337,14 +401,16 @@ def _sevenzip(f: BinaryIO) -> PickleAnalysis | None:
         if len(data) > MAX_MEMBER_BYTES:
             raise _Unanalysable(f"{name}: 7z member over {MAX_MEMBER_BYTES} bytes")
         kind = detect_format(data[:HEAD_BYTES], len(data))
+        if kind in ("numpy-pickle", "pickle") or _pickle_name(name):
+            budget.read(0, name)  # one more member (its bytes: within the archive's total)
         if kind == "numpy-pickle":
-            found = _numpy(io.BytesIO(data), name)
+            found = _numpy(io.BytesIO(data), name, budget)
             if found is not None:
                 parts.append(found)
         elif kind == "pickle" or _pickle_name(name):
-            parts.append(analyse_stream(data, name))
+            parts.append(analyse_stream(data, name, budget))
         elif kind in ("zip", "pytorch-zip", "npz", "keras-zip"):
-            nested = _zip(io.BytesIO(data))
+            nested = _zip(io.BytesIO(data), budget)
             if nested is not None:
                 parts.append(nested)
     return _merge(parts)

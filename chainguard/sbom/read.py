@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chainguard._strictjson import DuplicateKeyError, reject_duplicates
-from chainguard.errors import SbomError
+from chainguard.errors import SbomError, refuse_oversized
 from chainguard.models import (
     ComponentKind,
     DeclaredPatch,
@@ -85,6 +85,7 @@ def read_sbom_document(doc: object, sbom_sha256: str, source: str) -> ExpectedSt
 
 def read_sbom_file(path: Path) -> tuple[bytes, ExpectedState]:
     """Read an SBOM file; return its exact bytes (to compare with what was signed) and contents."""
+    refuse_oversized(path, "SBOM", SbomError)
     try:  # any failure, a missing file included, is "cannot read SBOM" (a stable message)
         data = path.read_bytes()
     except OSError as e:

@@ -18,7 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chainguard.errors import BundleError, SbomError, UsageError, VerificationFailure, read_input
+from chainguard.errors import (
+    BundleError,
+    SbomError,
+    UsageError,
+    VerificationFailure,
+    read_input,
+    refuse_oversized,
+)
 from chainguard.findings import (
     Finding,
     Severity,
@@ -140,6 +147,7 @@ def _verify_one(path: Path, policy: TrustPolicy, expect: Expect | None = None) -
     from chainguard.trust.stream import large, verify_key_bundle_streamed
 
     label = str(path)
+    refuse_oversized(path, "signature bundle", BundleError)  # before any of it is read
     keys = policy.trusted_keys()
     if keys and large(path):  # never held whole (trust/stream.py), if it is a plain key bundle
         streamed = verify_key_bundle_streamed(path, keys, source=label, expect=expect)
@@ -174,6 +182,18 @@ def _verify_one(path: Path, policy: TrustPolicy, expect: Expect | None = None) -
         except OSError as e:
             raise BundleError(f"{path}: cannot read: {e.strerror or e}") from e
     return verify_sigstore_dsse(data, label, policy.identities, policy.sigstore_root())
+
+
+# The largest SBOM file parsed when it is not the signed one (only to tell malformed from
+# mismatched; its digest was already compared).
+MAX_UNSIGNED_SBOM_PARSED = 64 * 1024 * 1024
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read_input words the error
 
 
 def establish_trust(
@@ -347,7 +367,9 @@ def _accept(
     if inputs.sbom is not None and sbom_digest is not None and sbom_digest != signed_digest:
         # A malformed SBOM file is bad input (exit 3), not a mismatch: parse it to tell,
         # but use nothing from it — the expected state comes from the signed payload only.
-        read_sbom(read_input(inputs.sbom, "SBOM", SbomError), str(inputs.sbom))
+        # Parsed whole, JSON takes ~8 times its size: a larger file is a mismatch unparsed.
+        if _file_size(inputs.sbom) <= MAX_UNSIGNED_SBOM_PARSED:
+            read_sbom(read_input(inputs.sbom, "SBOM", SbomError), str(inputs.sbom))
         findings.append(
             Finding(
                 "sbom-mismatch",

@@ -7,6 +7,9 @@ Each path is one behaviour of a host's status endpoint, honest or hostile:
     /hang                accepts, then answers nothing until the test ends (at most HANG_S)
     /big                 200, 12 MB declared in Content-Length
     /big-undeclared      200, 12 MB with no Content-Length (ends when the connection closes)
+    /endless             200, no Content-Length, a body that never ends (until HANG_S)
+    /drip-headers        200, then one header byte every DRIP_S (until HANG_S)
+    /drip-body           200, headers, then one body byte every DRIP_S (until HANG_S)
     /redirect-away       302 to /claim on another host name (localhost, not 127.0.0.1)
     /redirect-here       302 to /claim on this server
     /redirect-loop       302 to itself, forever
@@ -26,6 +29,7 @@ from typing import Any
 
 BIG = 12 * 1000 * 1000
 HANG_S = 10.0  # a hanging answer gives up by itself after this long
+DRIP_S = 0.05  # a dripping answer's pause between bytes: far below any read timeout
 MAX_REQUESTS = 40
 
 
@@ -75,6 +79,22 @@ def _handler(server: ClaimServer) -> type[BaseHTTPRequestHandler]:
                     piece = b" " * 65536
                     for _ in range(BIG // len(piece)):
                         self.wfile.write(piece)
+                case "/endless":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    piece = b" " * 65536
+                    while not server.release.wait(0):
+                        self.wfile.write(piece)
+                case "/drip-headers":
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                    self._drip(b"X-Padding: " + b"a" * 60000 + b"\r\n")
+                case "/drip-body":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "60000")
+                    self.end_headers()
+                    self._drip(b" " * 60000)
                 case "/redirect-away":
                     self._redirect(server.url("/claim", host="localhost"))
                 case "/redirect-here":
@@ -87,6 +107,13 @@ def _handler(server: ClaimServer) -> type[BaseHTTPRequestHandler]:
                     self._send(200, b"<html><body>status: patched</body></html>", "text/html")
                 case _:
                     self._send(404, b"not found")
+
+        def _drip(self, data: bytes) -> None:
+            for i in range(len(data)):
+                if server.release.wait(DRIP_S):
+                    return
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
 
         def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
             self.send_response(status)
