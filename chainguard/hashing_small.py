@@ -149,7 +149,10 @@ class _SmallFiles:
             reply = self.results.get(timeout=timeout)
         except queue.Empty:
             if not any(w.thread.is_alive() for w in self.workers):
-                raise HashingError("every hashing worker process has stopped") from None
+                raise HashingError(
+                    "every hashing worker process has stopped (killed, or out of memory?); "
+                    "free memory and run the command again"
+                ) from None
             return
         self._handle(reply)
 

@@ -56,7 +56,7 @@ class ModelConfig:
 
 
 class _Unreadable(InputError):
-    pass
+    """config.json is not strict JSON: caught here and turned into a note, never raised on."""
 
 
 def read_model_config(
