@@ -26,7 +26,7 @@ import struct
 # The imports from chainguard: the shape of a file entry, which imports nothing itself, and
 # format detection (stdlib only), run on the bytes read here.
 from chainguard.formats.detect import HEAD_BYTES, detect_format
-from chainguard.sbom.fileshape import json_verbatim, render_element
+from chainguard.sbom.fileshape import MODE_BITS, json_verbatim, recorded_mode, render_element
 
 # typing.TYPE_CHECKING without importing typing, which would add a good part of a worker's
 # start-up (mypy knows the name). The aliases below exist for the type checker only.
@@ -39,14 +39,15 @@ if TYPE_CHECKING:
     # What crosses the process boundary: plain tuples marshal far faster than dataclasses.
     # In: (path to open, size, ino, dev, mtime_ns, small limit); size -1 = not stat'ed by the
     # walk, the identity is then taken by fstat at open. Out, per file, one of:
-    #   (HASHED, sha256, blake3 or None, size, format)
+    #   (HASHED, sha256, blake3 or None, size, format, mode: fileshape.recorded_mode)
     #   (ANOMALY, kind, detail)
-    #   (LARGE, size, ino, dev, mtime_ns)  -- larger than the limit: for the thread pool
+    #   (LARGE, size, ino, dev, mtime_ns, st_mode)  -- larger than the limit: the thread pool
     _SmallItem = tuple[str, int, int, int, int, int]
     _SmallResult = tuple[Any, ...]
     # A ListedFiles chunk hashed (_hash_listed): one line per file read consistently
     # ("rel \0 size \0 sha256 \n", as in the root digest), their BLAKE3 digests in the same
-    # order (or None), (index, result) for every other file, the bytes hashed, the SHA-256
+    # order (or None), (index, result) for every other file (an executable one among them,
+    # HASHED: it is not plain, fileshape.MODE), the bytes of the lines' files, the SHA-256
     # (of its UTF-8) and length in characters of the files as signed JSON (render_element,
     # joined by ",") when asked for and every file of the chunk was hashed, and the format
     # of each file read consistently ("rel \0 format \n", in the same order as the lines).
@@ -134,7 +135,7 @@ def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _S
                     raise _Changed("replaced after it was listed")
                 size, ino, dev, mtime_ns = st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns
                 if size > limit:
-                    return (LARGE, size, ino, dev, mtime_ns)
+                    return (LARGE, size, ino, dev, mtime_ns, st.st_mode)
             else:
                 _check_identity(st, size, ino, dev, mtime_ns)
             # Ask for one byte more than listed: a regular file returns fewer bytes than asked
@@ -159,7 +160,7 @@ def _hash_small_file(item: _SmallItem, buf: memoryview, with_blake3: bool) -> _S
         return (ANOMALY, "changed-during-hash", str(e))
     except OSError as e:
         return (ANOMALY, *_os_problem(e))
-    return (HASHED, sha, b3, size, fmt)
+    return (HASHED, sha, b3, size, fmt, recorded_mode(st.st_mode))
 
 
 def _hash_small_batch(items: Sequence[_SmallItem], with_blake3: bool) -> list[_SmallResult]:
@@ -246,7 +247,7 @@ def _hash_in_directory(
     formats: list[str] = []
     element, detect, head = render_element, detect_format, HEAD_BYTES
     open_, fstat, readv, close, lstat = os.open, os.fstat, os.readv, os.close, os.stat
-    sha256, is_regular = hashlib.sha256, stat.S_ISREG
+    sha256, is_regular, mode_bits = hashlib.sha256, stat.S_ISREG, MODE_BITS
     for i, name in enumerate(names):
         try:
             fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
@@ -256,7 +257,8 @@ def _hash_in_directory(
                     raise _Changed("replaced after it was listed")
                 size = st.st_size
                 if size > limit:
-                    others.append((i, (LARGE, size, st.st_ino, st.st_dev, st.st_mtime_ns)))
+                    large = (LARGE, size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_mode)
+                    others.append((i, large))
                     continue
                 # One byte more than listed: a short read proves the end (_hash_small_file).
                 view = buf[: size + 1]
@@ -281,6 +283,11 @@ def _hash_in_directory(
         except OSError as e:
             others.append((i, (ANOMALY, *_os_problem(e))))
             continue
+        if st.st_mode & mode_bits:
+            # Not plain (its mode is recorded): a FileDigest of its own, and no rendered run
+            # for this chunk, whose signed text differs from a plain one's either way.
+            others.append((i, (HASHED, digest, b3, size, fmt, recorded_mode(st.st_mode))))
+            continue
         lines.append(f"{prefix}{name}\0{size}\0{digest}\n")
         formats.append(f"{prefix}{name}\0{fmt}\n")
         nbytes += size
@@ -293,12 +300,21 @@ def _hash_in_directory(
 
 
 def _detect_listed(
-    base: str, names: Sequence[str], listed_as: tuple[int, int], nofollow: bool
+    base: str,
+    names: Sequence[str],
+    listed_as: tuple[int, int],
+    nofollow: bool,
+    keep: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> tuple[str, list[tuple[int, str]], int]:
     """The format of every file of one directory from its first HEAD_BYTES (chainguard scan):
     ("name \0 format \n" for each file read, (index, why) for each that could not be, bytes).
     Opened relative to the directory as _hash_listed does, without following links (the
-    directory's own path too, unless ``nofollow`` is false: the root, which may be one)."""
+    directory's own path too, unless ``nofollow`` is false: the root, which may be one).
+
+    ``keep`` = (formats, name suffixes): only the lines of files of one of these formats, or
+    whose lowercased name ends with one of the suffixes, are returned (what api/_formats.py's
+    default selection may pick, a superset of it): a benign file then costs no string here nor
+    a regular expression match in the parent. None: every line."""
     path = base[:-1] if len(base) > 1 else base
     try:
         dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if nofollow else 0))
@@ -309,6 +325,15 @@ def _detect_listed(
     nbytes = 0
     open_, fstat, read, close, is_regular = os.open, os.fstat, os.read, os.close, stat.S_ISREG
     detect, head = detect_format, HEAD_BYTES
+    every = keep is None
+    inspected: frozenset[str] = frozenset(keep[0] if keep is not None else ())
+    named: frozenset[str] = frozenset()
+    if keep is not None:
+        suffixes = tuple(keep[1])
+        lowered = "\n".join(names).lower() + "\n"
+        # One search a suffix (at a name's end), not one call a name.
+        if any(s + "\n" in lowered for s in suffixes):
+            named = frozenset(n for n in names if n.lower().endswith(suffixes))
     try:
         opened = fstat(dir_fd)
         if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
@@ -327,8 +352,11 @@ def _detect_listed(
             except OSError as e:
                 problems.append((i, e.strerror or str(e)))
                 continue
-            nbytes += st.st_size
-            formats.append(f"{name}\0{detect(data, st.st_size)}\n")
+            size = st.st_size
+            nbytes += size
+            fmt = detect(data, size)
+            if every or fmt in inspected or name in named:
+                formats.append(f"{name}\0{fmt}\n")
     finally:
         close(dir_fd)
     return "".join(formats), problems, nbytes
@@ -364,8 +392,8 @@ def _hash_request(request: tuple[Any, ...]) -> Any:
             base, prefix, names, (ino, dev), limit, with_blake3, _process_buffer, render, recheck
         )
     if request[0] == "heads":
-        _, base, names, ino, dev, nofollow = request
-        return _detect_listed(base, names, (ino, dev), nofollow)
+        _, base, names, ino, dev, nofollow, keep = request
+        return _detect_listed(base, names, (ino, dev), nofollow, keep)
     _, items, with_blake3 = request
     return _hash_small_batch(items, with_blake3)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from chainguard.findings import Finding
 from chainguard.models import Anomaly, ExpectedComponent, FileDigest, FileList, ObservedTree
+from chainguard.sbom.fileshape import MODE_BITS
 
 _ANOMALY_RULES = {
     "symlink-escape": "symlink-escape",
@@ -55,6 +56,8 @@ def compare_tree(expected: ExpectedComponent, observed: ObservedTree) -> list[Fi
     diff = _TreeDiff(expected, observed)
     findings.extend(_modified_findings(diff, comp))
     findings.extend(_format_findings(diff, comp))
+    if _compares_modes(expected, observed):
+        findings.extend(_mode_findings(diff, comp))
     findings.extend(_unexpected_findings(diff, comp))
     findings.extend(_missing_findings(diff, comp))
     return sorted(findings, key=lambda f: (f.path, f.rule))
@@ -143,6 +146,51 @@ def _format_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
             )
 
 
+def _compares_modes(expected: ExpectedComponent, observed: ObservedTree) -> bool:
+    """Whether both sides know file modes (an OMS manifest records none, an object store has
+    none). A chainguard SBOM without any mode property is compared: it cannot be told from one
+    whose files are all ordinary (docs/formats.md)."""
+    return expected.modes_recorded and observed.modes_observed
+
+
+def _modes(files: Iterable[FileDigest]) -> dict[str, int]:
+    """Path → MODE_BITS of every file with one of them (a plain file has none)."""
+    return {f.path: f.mode & MODE_BITS for f in files if f.mode & MODE_BITS}
+
+
+_MODE_BIT_NAMES = (
+    (0o4000, "setuid"),
+    (0o2000, "setgid"),
+    (0o1000, "sticky"),
+    (0o100, "owner execute"),
+    (0o010, "group execute"),
+    (0o001, "others execute"),
+)
+
+
+def _bit_names(bits: int) -> str:
+    return ", ".join(name for bit, name in _MODE_BIT_NAMES if bits & bit)
+
+
+def _mode_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
+    """A signed file whose setuid, setgid, sticky or execute bits changed, whatever its content
+    (read and write bits are not recorded: they follow the umask)."""
+    for path in sorted(diff.exp.keys() & diff.obs.keys()):
+        signed, now = diff.exp[path].mode & MODE_BITS, diff.obs[path].mode & MODE_BITS
+        if signed == now:
+            continue
+        changes = [f"{_bit_names(now & ~signed)} added"] if now & ~signed else []
+        changes += [f"{_bit_names(signed & ~now)} removed"] if signed & ~now else []
+        yield Finding(
+            "mode-changed",
+            path,
+            f"file mode changed: {'; '.join(changes)}",
+            expected=f"{signed:04o}",
+            actual=f"{now:04o}",
+            component=comp,
+        )
+
+
 def _unexpected_findings(diff: _TreeDiff, comp: str) -> Iterator[Finding]:
     """A file the SBOM does not list: a signed file renamed (which explains that one missing),
     or unexpected."""
@@ -200,6 +248,12 @@ def _identical(expected: ExpectedComponent, observed: ObservedTree) -> bool:
         return False
     if not expected.root_digest:
         return False
+    # Modes are outside the root digest: the few files with any (never plain) compared here.
+    if _compares_modes(expected, observed):
+        signed_files = expected.files
+        signed = signed_files.extra if isinstance(signed_files, FileList) else signed_files
+        if _modes(files.extra) != _modes(signed):
+            return False
     shard_only = [f for f in files.extra if f.sha256 is None]
     if shard_only:
         signed = expected.files.extra if isinstance(expected.files, FileList) else expected.files

@@ -50,6 +50,7 @@ from chainguard.errors import HashingError, UsageError
 from chainguard.formats.detect import HEAD_BYTES, detect_format
 from chainguard.hashing_small import _SmallFiles
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
+from chainguard.sbom.fileshape import recorded_mode
 
 if TYPE_CHECKING:
     from chainguard._hashworker import _ListedResult, _SmallResult
@@ -95,10 +96,13 @@ class FileEntry:
     ino: int
     dev: int
     mtime_ns: int
+    # as listed (the files the engine opens itself take it from their fstat); 0: none known
+    # (an object store)
+    st_mode: int = 0
 
     @classmethod
     def from_stat(cls, rel: str, abs_path: str, st: os.stat_result) -> FileEntry:
-        return cls(rel, abs_path, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns)
+        return cls(rel, abs_path, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_mode)
 
     @classmethod
     def listed_by_type(cls, rel: str, abs_path: str) -> FileEntry:
@@ -353,14 +357,16 @@ class _Results:
     def small_result(self, entry: FileEntry, result: _SmallResult) -> None:
         code = result[0]
         if code == HASHED:
-            _, sha, b3, size, fmt = result
+            _, sha, b3, size, fmt, mode = result
             # positional: hot loop
-            self.digests.append(FileDigest(entry.rel, size, sha, b3, self.shard_size, format=fmt))
+            f = FileDigest(entry.rel, size, sha, b3, self.shard_size, format=fmt, mode=mode)
+            self.digests.append(f)
             self.total += size
             self.report(size)
         elif code == LARGE:
-            _, size, ino, dev, mtime_ns = result
-            self.add_large(FileEntry(entry.rel, entry.abs_path, size, ino, dev, mtime_ns))
+            _, size, ino, dev, mtime_ns, st_mode = result
+            large = FileEntry(entry.rel, entry.abs_path, size, ino, dev, mtime_ns, st_mode)
+            self.add_large(large)
         else:
             self.anomalies.append(Anomaly(entry.rel, result[1], result[2]))
 
@@ -406,6 +412,7 @@ class _Results:
                     shard_size=self.shard_size,
                     shards=tuple(s for s in job.shards if s is not None),
                     format=job.format,
+                    mode=recorded_mode(e.st_mode),
                 )
             )
 

@@ -75,6 +75,9 @@ class FileDigest:
     # what the bytes are (chainguard.formats.detect's vocabulary); None: not recorded (an SBOM
     # written before formats were) or not detected
     format: str | None = None
+    # permission bits (st_mode & 0o7777) of a file with a setuid, setgid, sticky or execute bit
+    # (sbom/fileshape.MODE_BITS), 0 for any other file (recorded only then: fileshape.MODE)
+    mode: int = 0
 
     def content_id(self) -> str:
         """A digest that identifies the content however it was measured.
@@ -135,9 +138,9 @@ class FileList(Sequence[FileDigest]):
     FileDigest objects they cost about a microsecond and 300 bytes each, on both sides of a
     verify; here those "plain" files are one string of their ``chainguard-tree-v1`` lines
     (``path \\0 size \\0 sha256 \\n``, sorted; see tree_digest), and only files that carry more
-    (shards, BLAKE3, format facts) are FileDigest objects. Iterating or indexing makes the
-    FileDigest objects once (a report of differences, an SBOM being written); compare's fast
-    path hashes the lines instead (``tree_digest``).
+    (shards, BLAKE3, format facts, an executable mode) are FileDigest objects. Iterating or
+    indexing makes the FileDigest objects once (a report of differences, an SBOM being
+    written); compare's fast path hashes the lines instead (``tree_digest``).
 
     Every path here is safe (paths.py): no NUL, newline or other control character, so
     the lines split and sort exactly like the paths.
@@ -306,6 +309,8 @@ class ObservedTree:
     files: Sequence[FileDigest]  # a tuple, or a FileList (compact) from collect_tree
     anomalies: tuple[Anomaly, ...] = ()
     bytes_hashed: int = 0
+    # False where the source has no file modes (an object store, the Hub): none is compared
+    modes_observed: bool = True
 
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
@@ -330,6 +335,8 @@ class ExpectedComponent:
     properties: tuple[Property, ...] = ()
     # paths in the SBOM that were unsafe (escape, absolute, NUL...): reported, never opened
     unsafe_paths: tuple[str, ...] = ()
+    # False where the signed source records no file modes (an OMS manifest): none is compared
+    modes_recorded: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 What counts as part of the tree:
 - regular files, recorded under their relative POSIX path;
 - symbolic links whose target stays inside the tree and is a regular file, recorded under the
-  link's own path with the target's content (Hugging Face style layouts use such links);
+  link's own path with the target's content (Hugging Face style layouts use such links), when
+  every link on the way stays inside too;
 - everything else is an anomaly, never silently skipped: links leaving the tree
   (``symlink-escape``), links to directories, fifos, sockets and devices (``special-file``), and
   entries that cannot be read (``unreadable``).
@@ -35,6 +36,7 @@ from chainguard.hashing import (
 from chainguard.hashing_runs import RenderedRuns
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList, ObservedTree
 from chainguard.paths import MAX_PATH_BYTES, unsafe_reason
+from chainguard.sbom.fileshape import recorded_mode
 
 if TYPE_CHECKING:
     from chainguard.attest.cache import CachedDigest, TreeHashCache
@@ -222,6 +224,10 @@ def _symlink(
     target = os.path.realpath(path)
     if not _within(target, real_root) and not (real_links and _within(target, real_links)):
         return Anomaly(rel, "symlink-escape", f"points to {os.readlink(path)} ({target})")
+    hop = _hop_outside(path, real_root, real_links)
+    if hop is not None:
+        detail = f"points to {os.readlink(path)} ({target}) through {hop}, a link outside"
+        return Anomaly(rel, "symlink-escape", detail)
     try:
         st = os.stat(target, follow_symlinks=False)
     except OSError:
@@ -232,6 +238,27 @@ def _symlink(
         return Anomaly(rel, "special-file", f"symbolic link loop via {os.readlink(path)}")
     what = "directory" if stat.S_ISDIR(st.st_mode) else _kind_of(st.st_mode)
     return Anomaly(rel, "special-file", f"symbolic link to a {what} is not followed")
+
+
+def _hop_outside(path: str, real_root: str, real_links: str | None) -> str | None:
+    """The first link on the way from the link ``path`` to its target that lies outside the
+    tree (and ``real_links``), or None. A target inside the tree reached through such a link is
+    still an escape: whoever controls that link redirects this one after verification."""
+    current = path
+    for _ in range(40):  # a longer chain is a loop: the caller's stat says so
+        try:
+            text = os.readlink(current)
+        except OSError:
+            return None  # the end of the chain (or gone: the caller's stat says so)
+        hop = os.path.join(os.path.dirname(current), text)
+        name = os.path.basename(hop)
+        if name in ("", ".", ".."):
+            return None  # a directory: the caller refuses it
+        where = os.path.join(os.path.realpath(os.path.dirname(hop)), name)
+        if not _within(where, real_root) and not (real_links and _within(where, real_links)):
+            return where
+        current = where
+    return None
 
 
 def _kind_of(mode: int) -> str:
@@ -365,6 +392,9 @@ def _through_cache(
                         settings.shard_size,
                         found.shards if job.shard_count else (),
                         format=found.format,
+                        # the mode as stat'ed now, never cached (a chmod changes the ctime of
+                        # the cache's identity anyway)
+                        mode=recorded_mode(st.st_mode),
                     )
                 )
                 continue
@@ -447,6 +477,7 @@ def rehash(
         files=files,
         anomalies=tuple(sorted(anomalies, key=lambda a: a.path)),
         bytes_hashed=files.total_size(),
+        modes_observed=tree.modes_observed,
     )
 
 

@@ -74,6 +74,7 @@ def expected_component(
         root_digest=tree_digest(whole) if len(whole) == len(safe) else "",
         files=tuple(safe),
         unsafe_paths=tuple(unsafe),
+        modes_recorded=False,  # an OMS manifest records no file modes
     )
     return component, findings
 

@@ -423,6 +423,9 @@ def _check_file(f: FileDigest, where: str) -> None:
         v.format_parquet_columns(f.parquet.columns)  # raises for a type outside the vocabulary
     if f.format is not None and not fileshape.is_format_id(f.format):
         raise ValueError(f"{where}: format {f.format!r} is not a format id")
+    if f.mode and (f.mode & ~0o7777 or not f.mode & fileshape.MODE_BITS):
+        # what read.py would refuse: permission bits, recorded only with an execute-like bit
+        raise ValueError(f"{where}: mode {f.mode:o} is not fileshape.recorded_mode of a file")
 
 
 def _in_range(n: int) -> bool:

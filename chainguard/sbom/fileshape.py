@@ -17,11 +17,11 @@ its properties written, and read back with checks). Every other form is derived 
 - ``file_component``: the same entry through cyclonedx's model (build's cross-check);
 - ``read_facts``: a parsed entry's properties back into ``FileDigest`` fields (sbom/read.py);
 - a *plain* file is one with a SHA-256, a size and at most a format (``FORMAT``), which is
-  what datasets hold by the 100,000: ``render_element`` writes one as the signed statement
-  holds it (compact JSON; the hashing workers render whole directories so),
-  ``plain_file_pattern`` recognises that text (sbom/packed.py) and ``plain_file_parser`` its
-  parsed form (sbom/read.py). The first two are cut from ``entry``'s compact text, so they
-  cannot drift from it.
+  what datasets hold by the 100,000 (an executable file, which records its ``MODE``, is not):
+  ``render_element`` writes one as the signed statement holds it (compact JSON; the hashing
+  workers render whole directories so), ``plain_file_pattern`` recognises that text
+  (sbom/packed.py) and ``plain_file_parser`` its parsed form (sbom/read.py). The first two are
+  cut from ``entry``'s compact text, so they cannot drift from it.
 
 Hashing worker processes import this module (chainguard/_hashworker.py): fresh interpreters
 that start in ~10 ms, where ``re``, ``typing`` or chainguard's models would cost several times
@@ -77,6 +77,14 @@ PQ_COLUMNS: Final = "chainguard:parquet:columns"
 # What the file's bytes are (chainguard/formats/detect.py's vocabulary: "safetensors",
 # "pickle", ...). Absent in SBOMs written before formats were recorded: then nothing is compared.
 FORMAT: Final = "chainguard:format"
+# The file's permission bits (st_mode & 0o7777, 4 octal digits: "0755"), recorded only for a
+# file with one of MODE_BITS set: setuid, setgid, sticky or any execute bit, what changes what
+# the file can do. Read and write bits follow the umask of whoever copied the tree, so they are
+# neither compared nor a reason to record the mode; an ordinary file has no such property and
+# stays plain. Absent: none of MODE_BITS (SBOMs written before modes were recorded say the same,
+# and have no marker to tell them apart: verify compares anyway, docs/formats.md).
+MODE: Final = "chainguard:mode"
+MODE_BITS: Final = 0o7111
 # A format id as a property value: short, lowercase, no character JSON would escape.
 _FORMAT_ID = "[a-z0-9][a-z0-9._+-]{0,39}"
 
@@ -244,6 +252,31 @@ def _read_format(props: dict[str, str], fields: Fields, where: str) -> None:
     fields["format"] = props[FORMAT]
 
 
+def recorded_mode(st_mode: int) -> int:
+    """What FileDigest.mode holds for a file of ``st_mode``: its permission bits when one of
+    MODE_BITS is set, else 0 (an ordinary file, nothing recorded)."""
+    return st_mode & 0o7777 if st_mode & MODE_BITS else 0
+
+
+def _write_mode(f: FileDigest) -> Pairs:
+    return [(MODE, f"{f.mode:04o}")] if f.mode & MODE_BITS else []
+
+
+def _read_mode(props: dict[str, str], fields: Fields, where: str) -> None:
+    from chainguard.sbom import vocabulary as v
+
+    if MODE not in props:
+        return  # none of MODE_BITS (models.FileDigest's default)
+    value = props[MODE]
+    # one spelling only, as _write_mode writes it: a plain file has no mode property at all
+    if len(value) != 4 or not all(c in "01234567" for c in value):
+        raise v.Malformed(f"{where}: {MODE} is not 4 octal digits")
+    mode = int(value, 8)
+    if not mode & MODE_BITS:
+        raise v.Malformed(f"{where}: {MODE} {value} has no setuid, setgid, sticky or execute bit")
+    fields["mode"] = mode
+
+
 # Read in this order (a file's size comes first: the shards are checked against it).
 FACTS: Final = (
     Fact(_write_size, _read_size),
@@ -251,6 +284,7 @@ FACTS: Final = (
     Fact(_write_safetensors, _read_safetensors),
     Fact(_write_parquet, _read_parquet),
     Fact(_write_format, _read_format),
+    Fact(_write_mode, _read_mode),
 )
 
 
