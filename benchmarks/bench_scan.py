@@ -12,10 +12,14 @@ best wall time:
          directories with os.scandir and reading the first 4 KiB of every file
   scan   ``chainguard scan DIR --format json -o /dev/null``
   start  the same scan of an empty directory: the command's fixed cost (interpreter, imports)
+  baseline  with --baseline DIR: the same scan run by the chainguard package under DIR (a
+         checkout or a copy of an earlier tree, put first on sys.path; its worker processes
+         inherit it), for a before/after ratio measured in the same run
 
     python benchmarks/bench_scan.py            # 100,000 files
     python benchmarks/bench_scan.py --quick    # 10,000 files
     python benchmarks/bench_scan.py --profile  # also cProfile one in-process scan
+    python benchmarks/bench_scan.py --baseline /tmp/cg-baseline  # before/after, interleaved
 """
 
 from __future__ import annotations
@@ -70,6 +74,16 @@ def make_tree(root: Path, files: int, size: int = 4096, dirs: int = 100) -> Path
     return tree
 
 
+# The chainguard entry point, importing the package from a given source tree first.
+BASELINE = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+sys.argv[0] = "chainguard"
+from chainguard._launch import main
+main()
+"""
+
+
 def floor_commands(tree: Path, cores: int) -> list[list[str]]:
     entries = sorted(str(p) for p in tree.iterdir())
     shares = [entries[i::cores] for i in range(cores)]
@@ -95,6 +109,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--profile", action="store_true", help="cProfile one in-process scan")
+    parser.add_argument(
+        "--baseline", type=Path, help="a source tree whose chainguard scans too (before/after)"
+    )
     args = parser.parse_args()
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,18 +129,32 @@ def main() -> int:
     # Warm the page cache and the bytecode of both sides.
     run_timed(floor, cwd)
     run_timed([scan], cwd)
-    results = {"floor": Measure(), "scan": Measure(), "start": Measure()}
+    cases: list[tuple[str, list[list[str]]]] = [
+        ("floor", floor),
+        ("scan", [scan]),
+        ("start", [start]),
+    ]
+    if args.baseline is not None:
+        source = str(args.baseline.resolve())
+        before = [sys.executable, "-c", BASELINE, source, *scan[1:]]
+        run_timed([before], cwd)  # warm its bytecode too
+        cases.append(("baseline", [before]))
+    results = {name: Measure() for name, _ in cases}
     for _ in range(args.runs):
-        for name, commands in (("floor", floor), ("scan", [scan]), ("start", [start])):
+        for name, commands in cases:
             wall, rss, ok = run_timed(commands, cwd)
             results[name].add(wall, rss, ok)
     load = os.getloadavg()[0]
     print(f"best of {args.runs}, {cores} cores, load average {load:.2f}")
     for name, m in results.items():
-        print(f"  {name:6} {m.seconds:7.3f}s  peak RSS {m.rss_mb:6.1f} MiB  ok={m.ok}")
+        print(f"  {name:8} {m.seconds:7.3f}s  peak RSS {m.rss_mb:6.1f} MiB  ok={m.ok}")
     ratio = results["scan"].seconds / results["floor"].seconds
     work = (results["scan"].seconds - results["start"].seconds) / results["floor"].seconds
     print(f"  scan / floor = {ratio:.2f}x; without the fixed start-up cost {work:.2f}x")
+    if args.baseline is not None:
+        base = results["baseline"].seconds
+        print(f"  baseline / floor = {base / results['floor'].seconds:.2f}x")
+        print(f"  scan / baseline = {results['scan'].seconds / base:.2f}x")
     if args.profile:
         profile(tree)
     return 0 if all(m.ok for m in results.values()) else 1

@@ -215,6 +215,12 @@ RULES: dict[str, Rule] = _rules(
         "Restore the signed file; a changed format can change what loading it does.",
     ),
     Rule(
+        "mode-changed",
+        "A file's setuid, setgid, sticky or execute bits differ from the signed ones",
+        "Restore the signed mode (chmod) and find out who changed it: an execute or setuid bit "
+        "appearing changes what the file can do.",
+    ),
+    Rule(
         "template-review",
         "A chat template uses constructs seen in template-injection exploits",
         "Review the template (CVE-2024-34359) before serving the model.",
@@ -255,6 +261,44 @@ RULES: dict[str, Rule] = _rules(
         "The signed attestation could not be delivered to the webhook",
         "It is kept and sent with the next run; check the receiver.",
         Severity.WARNING,
+    ),
+    Rule(
+        "attestation-unpublished",
+        "The signed attestation could not be pushed to the OCI registry (attest --publish)",
+        "It is kept and pushed with the next run; check the registry and its credentials.",
+        Severity.WARNING,
+    ),
+    # --- fleet status: a host's attestations in the OCI registry ---------------------------------
+    Rule(
+        "attestation-untrusted",
+        "An attestation in the registry does not verify under the host's enrolled key",
+        "It is never counted as the host's state. Someone altered the registry, or the host "
+        "signs with another key than the one enrolled: find out which before re-enrolling.",
+    ),
+    Rule(
+        "host-silent",
+        "No trusted attestation from the host within --stale (or since --since)",
+        "Check that the host's attest timer runs and can push to the registry; a host that "
+        "stops attesting may be down or compromised.",
+    ),
+    Rule(
+        "host-failed",
+        "The host's newest trusted attestation is FAILED",
+        "Its findings say what does not match the signed release; fix the host and attest again.",
+    ),
+    Rule(
+        "registry-listing-truncated",
+        "The repository holds more tags than fleet status reads: a host's newest attestation "
+        "may be beyond the cut",
+        "Prune old attestation tags (keep a retention window longer than --stale), or publish "
+        "to one repository per part of the fleet.",
+    ),
+    Rule(
+        "host-unenrolled",
+        "Attestations in the registry from a host with no enrolled key",
+        "Enroll the host (its host.pub as NAME.pub in the --host-keys directory) if it is "
+        "yours; otherwise find out who pushes under that name.",
+        Severity.NOTE,
     ),
     Rule(
         "cache-tampered",

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from chainguard.findings import Finding
 from chainguard.formats.detect import PICKLE_BEARING
-from chainguard.formats.inspect import Inspection
 from chainguard.formats.policy import _NAMED, FormatPolicy, evaluate, scan_file
 from chainguard.models import FileDigest, FileList
 
@@ -38,6 +37,8 @@ def format_findings(
     """The policy's findings for the files of the tree at ``root`` (a directory, or the one
     file of a single-file model), in path order. Files without a detected format (measured
     through a hash cache) are not checked."""
+    from chainguard.formats.inspect import Inspection
+
     policy = policy or _DEFAULT
     findings: list[Finding] = []
     for path, fmt in sorted(_selected(files, policy)):
@@ -72,10 +73,37 @@ def _selected(files: Sequence[FileDigest], policy: FormatPolicy) -> Iterator[tup
 def format_lines(piece: str, policy: FormatPolicy) -> Iterator[tuple[str, str]]:
     """(path, format) of the lines of ``piece`` ("path \0 format \n" each) the policy may have
     something to say about (what chainguard scan evaluates, too)."""
-    pattern = _ANY_LINE if policy.allow or policy.deny or policy.paths else _RELEVANT_LINE
-    for m in pattern.finditer(piece):
+    if policy.allow or policy.deny or policy.paths:
+        yield from _split(_ANY_LINE.finditer(piece))
+        return
+    # Two searches for what sets a line apart (its format; the end of its path, lowercased)
+    # rather than a match tried at every line: a dataset verify's hot path, where most pieces
+    # hold no such line at all.
+    lowered = piece.lower()
+    if len(lowered) != len(piece):  # a name whose lowercase is longer: positions differ
+        yield from _split(_RELEVANT_LINE.finditer(piece))
+        return
+    starts = {piece.rfind("\n", 0, m.start()) + 1 for m in _INSPECTED_FORMAT.finditer(piece)}
+    starts.update(piece.rfind("\n", 0, m.start()) + 1 for m in _NAMED_END.finditer(lowered))
+    for start in sorted(starts):
+        end = piece.find("\n", start)
+        path, fmt = piece[start : end if end >= 0 else len(piece)].split("\0")
+        yield path, fmt
+
+
+def _split(matches: Iterator[re.Match[str]]) -> Iterator[tuple[str, str]]:
+    for m in matches:
         path, fmt = m.group(0).split("\0")
         yield path, fmt
+
+
+def line_filter(policy: FormatPolicy) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """What the readers of format lines may leave out before format_lines sees them, as
+    (formats, lowercase name suffixes) whose lines to keep (a superset of what format_lines
+    selects), or None: keep every line (the policy has lists)."""
+    if policy.allow or policy.deny or policy.paths:
+        return None
+    return tuple(sorted(INSPECTED)), tuple(sorted(_NAMED))
 
 
 def _relevant(path: str, fmt: str) -> bool:
@@ -90,3 +118,6 @@ _NAMED_ALT = "|".join(re.escape(s) for s in sorted(_NAMED))
 _RELEVANT_LINE = re.compile(
     rf"^(?:[^\0\n]*\0(?:{_INSPECTED_ALT})|[^\0\n]*(?i:{_NAMED_ALT})\0[^\n]*)$", re.MULTILINE
 )
+# The same selection, by what ends a path (lowercased) or is a whole format (format_lines).
+_INSPECTED_FORMAT = re.compile(rf"\0(?:{_INSPECTED_ALT})(?=\n|\Z)")
+_NAMED_END = re.compile(rf"(?:{_NAMED_ALT})\0")

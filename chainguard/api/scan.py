@@ -6,12 +6,13 @@ snapshots) is walked snapshot by snapshot, each snapshot's links allowed into it
 `blobs/` only. Each file costs one read of `detect.HEAD_BYTES`; only pickle-bearing files,
 safetensors and GGUF files are read further (formats/inspect.py).
 
-A scan runs at the speed of the walk (benchmarks/README.md, "Scan"): the walk's directory
-listings go, in chunks, to the hashing engine's worker processes (once there are enough files
-for their start to pay), which read each file's head and detect its format
-(_hashworker._detect_listed); this side then evaluates only the files the policy may have
-something to say about, picked from the returned format lines as verify picks them
-(api/_formats.py), not a Python call per file.
+A scan aims at the speed of the walk (benchmarks/README.md, "Scan", says how close): the
+walk's directory listings go, in chunks, to the hashing engine's worker processes (once there
+are enough files for their start to pay), which read each file's head and detect its format
+(_hashworker._detect_listed). A worker returns a format line only for the files the policy
+may have something to say about (api/_formats.line_filter: pickle-bearing and other inspected
+formats, names that promise a format), and counts the others; this side evaluates those lines
+as verify picks them (api/_formats.format_lines), not a Python call per file.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainguard.errors import HashingError, InputError
 from chainguard.findings import Finding, Report, Stats
-from chainguard.formats.policy import FormatPolicy, evaluate, scan_file
+
+if TYPE_CHECKING:  # imported when used: a scan of benign files never inspects one
+    from chainguard.formats.policy import FormatPolicy
 
 # Names per request to a worker: framing costs little per file, the cores finish together.
 _CHUNK = 1024
@@ -36,6 +39,8 @@ _ANOMALY_RULES = {"symlink-escape": "symlink-escape", "special-file": "special-f
 
 def scan_path(path: Path, policy: FormatPolicy | None = None) -> Report:
     """Scan a file or a directory. Raises InputError when `path` cannot be read at all."""
+    from chainguard.formats.policy import FormatPolicy, scan_file
+
     policy = policy or FormatPolicy()
     started = time.monotonic()
     findings: list[Finding] = []
@@ -91,10 +96,13 @@ _Unit = tuple[str, Any] | Finding
 
 def _scan_tree(root: Path, policy: FormatPolicy, findings: list[Finding]) -> tuple[int, int]:
     """Scan every file under ``root`` into ``findings`` (in path order): (files read, bytes)."""
+    from chainguard.api._formats import line_filter
+    from chainguard.formats.policy import scan_file
     from chainguard.hashing import HashSettings
 
     settings = HashSettings()
-    heads = _HeadReaders(settings.workers if settings.workers > 1 else 0, settings)
+    workers = settings.workers if settings.workers > 1 else 0
+    heads = _HeadReaders(workers, settings, line_filter(policy))
     results: list[list[Finding] | None] = []
     files = size = 0
     try:
@@ -128,6 +136,7 @@ def _chunk_findings(
     lines the policy may have something to say about are evaluated (api/_formats.py)."""
     from chainguard.api._formats import INSPECTED, format_lines
     from chainguard.formats.inspect import Inspection
+    from chainguard.formats.policy import evaluate, scan_file
 
     piece, problems, nbytes = payload
     base, rel_prefix = listed.base, prefix + listed.prefix
@@ -153,9 +162,15 @@ class _HeadReaders:
     """Reads and detects the heads of listed files: in this thread, or on the hashing engine's
     worker processes once the file count reaches the engine's ``process_min_files``."""
 
-    def __init__(self, workers: int, settings: Any) -> None:
+    def __init__(
+        self, workers: int, settings: Any, keep: tuple[tuple[str, ...], tuple[str, ...]] | None
+    ) -> None:
+        import itertools
+
         from chainguard.hashing_pool import _WorkerProcess
 
+        self.keep = keep  # api/_formats.line_filter
+        self.keys = itertools.count()
         self.count = 0
         self.processes = workers
         self.min_files = max(1, settings.process_min_files)
@@ -189,8 +204,8 @@ class _HeadReaders:
     def _submit(self, index: int, chunk: tuple[str, Any]) -> None:
         listed = chunk[1]
         nofollow = bool(listed.prefix)  # the root itself may be a link
-        request = ("heads", listed.base, listed.names, listed.ino, listed.dev, nofollow)
-        key = len(self.units)
+        request = ("heads", listed.base, listed.names, listed.ino, listed.dev, nofollow, self.keep)
+        key = next(self.keys)  # unique while in flight (a count of the pending ones is not)
         self.units[key] = (index, chunk)
         while True:
             try:
@@ -205,7 +220,10 @@ class _HeadReaders:
             key, status, payload = self.results.get(timeout=timeout)
         except queue.Empty:
             if not any(w.thread.is_alive() for w in self.workers):
-                raise HashingError("every format-detecting worker process has stopped") from None
+                raise HashingError(
+                    "every format-detecting worker process has stopped (killed, or out of "
+                    "memory?); free memory and run scan again"
+                ) from None
             return
         self.inflight -= 1
         if status != "ok":
@@ -218,7 +236,8 @@ class _HeadReaders:
 
         for index, (prefix, listed) in self.held:
             nofollow = bool(listed.prefix)
-            payload = _detect_listed(listed.base, listed.names, (listed.ino, listed.dev), nofollow)
+            identity = (listed.ino, listed.dev)
+            payload = _detect_listed(listed.base, listed.names, identity, nofollow, self.keep)
             self.done.append((index, (prefix, listed), payload))
         self.held = []
         while self.inflight:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainguard.findings import Finding
 from chainguard.formats.detect import PICKLE_BEARING
-from chainguard.formats.gguf import template_risks
-from chainguard.formats.inspect import Inspection
+
+if TYPE_CHECKING:  # inspect imports the pickle analysis: only a file inspected needs it
+    from chainguard.formats.inspect import Inspection
 
 PICKLE = "pickle"
 
@@ -97,6 +99,8 @@ def evaluate(rel: str, inspection: Inspection, policy: FormatPolicy) -> list[Fin
         )
     findings += _pickle_findings(rel, inspection, denied=bool(denied))
     if inspection.gguf is not None and inspection.gguf.chat_template is not None:
+        from chainguard.formats.gguf import template_risks
+
         risks = template_risks(inspection.gguf.chat_template)
         if risks:
             findings.append(
