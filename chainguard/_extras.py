@@ -20,7 +20,7 @@ _EXTRAS: dict[Extra, tuple[tuple[str, ...], str]] = {
     # json-validation's jsonschema: sbom build validates against the CycloneDX schema
     "build": (("cyclonedx", "jsonschema"), "sbom build"),
     # oras: the OCI registry client of attest --publish and fleet status (chainguard/fleet/oci.py)
-    "fleet": (("oras",), "attest --publish and fleet status"),
+    "fleet": (("oras",), "publishing to an OCI registry (attest --publish, fleet status)"),
 }
 
 

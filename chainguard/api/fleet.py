@@ -64,6 +64,18 @@ def fleet_status(
     keys = enrolled_keys(host_keys)
     registry = Registry(ref, username=username, password=password)
     tags, truncated = registry.tags()
+    tags_listed = len(tags)
+    if truncated:
+        # A fleet outgrows one listing: read each enrolled host's own run of tags instead
+        # ("HOST_..." sort together). Unenrolled names are then those of the first listing.
+        own: list[str] = []
+        truncated = False
+        for host in keys:
+            host_tags, cut = registry.tags(prefix=f"{host}_")
+            own += host_tags
+            truncated |= cut
+        tags_listed = max(tags_listed, len(own))
+        tags = [t for t in tags if _host_of(t) not in keys] + own
     by_host: dict[str, list[tuple[str, datetime, int]]] = defaultdict(list)
     for tag in tags:
         info = parse_tag(tag)
@@ -89,9 +101,14 @@ def fleet_status(
         now=now or datetime.now(timezone.utc),
         stale=stale,
         since=since,
-        tags_listed=len(tags),
+        tags_listed=tags_listed,
         tags_truncated=truncated,
     )
+
+
+def _host_of(tag: str) -> str | None:
+    info = parse_tag(tag)
+    return None if info is None else info.host
 
 
 def _fetch_and_verify(registry: Registry, host: str, key: TrustedKey, tag: str) -> Attestation:

@@ -313,12 +313,17 @@ class Registry:
 
     # -------------------------------------------------------------------------------- read
 
-    def tags(self) -> tuple[list[str], bool]:
+    def tags(self, prefix: str | None = None) -> tuple[list[str], bool]:
         """The repository's tags (none when it does not exist yet), and whether the listing
-        was cut at MAX_TAGS / MAX_PAGES."""
+        was cut at MAX_TAGS / MAX_PAGES. With ``prefix``, only the tags starting with it: the
+        listing starts after ``prefix`` (the distribution API's ``last``; tags are listed in
+        lexical order, so they are one run) and stops past the run."""
         import json
+        from urllib.parse import quote
 
         url = f"{self.ref.base}/tags/list?n={TAGS_PER_PAGE}"
+        if prefix is not None:
+            url += f"&last={quote(prefix, safe='')}"
         found: list[str] = []
         for _ in range(MAX_PAGES):
             response = self._request("GET", url)
@@ -335,10 +340,16 @@ class Registry:
                 raise RegistryError(f"{self.ref}: the tag list is not JSON: {e}") from e
             if not isinstance(tags, list):
                 raise RegistryError(f"{self.ref}: the tag list is not a list")
-            found += [t for t in tags if isinstance(t, str) and _TAG.fullmatch(t)]
+            names = [t for t in tags if isinstance(t, str) and _TAG.fullmatch(t)]
+            past_run = False
+            if prefix is not None:
+                # a registry that ignores `last` lists earlier tags too: skipped, not trusted
+                past_run = any(t > prefix and not t.startswith(prefix) for t in names)
+                names = [t for t in names if t.startswith(prefix)]
+            found += names
             if len(found) >= MAX_TAGS:
                 return found[:MAX_TAGS], True
-            if not link or not tags:
+            if not link or not tags or past_run:
                 return found, False
             url = urljoin(f"{self.ref.base}/", link)
             if _origin(url) != _origin(self.ref.base):

@@ -310,8 +310,9 @@ def judge(
             Finding(
                 "registry-listing-truncated",
                 registry,
-                f"only the first {tags_listed} tags were read: newer attestations may be "
-                "beyond the cut, so no host's state is certain",
+                f"the tag listing was cut at {tags_listed} tags (an enrolled host's own tags "
+                "included): newer attestations may be beyond the cut, so no host's state is "
+                "certain",
             )
         )
     return FleetStatus(

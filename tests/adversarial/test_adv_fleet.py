@@ -286,15 +286,35 @@ def test_flood_of_tags_is_bounded(
     assert row(out, "zulu")["state"] == "unenrolled"
 
 
-def test_tag_listing_is_bounded(
+def test_a_fleet_beyond_one_listing_reads_each_enrolled_hosts_own_tags(
+    registry: RegistryServer, alpha: FleetHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More tags than one listing may hold: each enrolled host's run ("HOST_...") is listed
+    on its own (the API's `last`), so a big fleet does not hide a host's newest attestation."""
+    import chainguard.fleet.oci as oci
+
+    (tag,) = tags(registry)
+    doc = manifest(registry, tag)
+    for i in range(6):
+        put_manifest(registry, f"zulu_20260101T000000Z_{i}", doc)
+    monkeypatch.setattr(oci, "MAX_TAGS", 3)
+    monkeypatch.setattr(oci, "TAGS_PER_PAGE", 2)
+    code, out = status(registry, enroll(tmp_path / "keys", alpha))
+    assert out["tags_truncated"] is False
+    assert row(out, "alpha")["state"] == "passing"
+    assert row(out, "zulu")["state"] == "unenrolled"  # from the first (cut) listing
+    assert code == 0
+
+
+def test_a_hosts_own_tags_beyond_the_bound_fail_closed(
     registry: RegistryServer, alpha: FleetHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import chainguard.fleet.oci as oci
 
     (tag,) = tags(registry)
     doc = manifest(registry, tag)
-    for i in range(6):
-        put_manifest(registry, f"other_20260101T000000Z_{i}", doc)
+    for i in range(5):
+        put_manifest(registry, newer_tag(tag, -3600 * (i + 1)), doc)  # older names, same VSA
     monkeypatch.setattr(oci, "MAX_TAGS", 3)
     monkeypatch.setattr(oci, "TAGS_PER_PAGE", 2)
     code, out = status(registry, enroll(tmp_path / "keys", alpha))

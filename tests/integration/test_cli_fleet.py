@@ -242,7 +242,8 @@ def test_without_the_fleet_extra_both_commands_say_which_extra(tmp_path: Path) -
     host = make_fleet_host(tmp_path, "alpha")
     url = f"oci://127.0.0.1:{free_port()}/fleet/attestations"
     needed = (
-        "attest --publish and fleet status needs the 'fleet' extra: pip install 'chainguard[fleet]'"
+        "publishing to an OCI registry (attest --publish, fleet status) needs the 'fleet' extra: "
+        "pip install 'chainguard[fleet]'"
     )
     out = run_without_oras(
         tmp_path, "attest", "--config", host.config, "--state", host.state, "--publish", url
