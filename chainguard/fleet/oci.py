@@ -336,8 +336,9 @@ class Registry:
             body = self._read(response, MAX_TAG_PAGE, "a tag list page")
             try:
                 tags = json.loads(body).get("tags") or []
-            except (ValueError, AttributeError) as e:
-                raise RegistryError(f"{self.ref}: the tag list is not JSON: {e}") from e
+            except (ValueError, AttributeError, RecursionError) as e:
+                what = "nested too deep" if isinstance(e, RecursionError) else str(e)[:200]
+                raise RegistryError(f"{self.ref}: the tag list is not JSON: {what}") from None
             if not isinstance(tags, list):
                 raise RegistryError(f"{self.ref}: the tag list is not a list")
             names = [t for t in tags if isinstance(t, str) and _TAG.fullmatch(t)]

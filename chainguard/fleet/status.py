@@ -75,8 +75,8 @@ def bundle_of_manifest(data: bytes) -> tuple[str, int]:
     """The signed attestation's (digest, size) named by an artifact manifest, or Untrusted."""
     try:
         doc = json.loads(data)
-    except ValueError as e:
-        raise Untrusted(f"manifest is not JSON ({e})") from None
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
+        raise Untrusted(f"manifest is not JSON ({_short(str(e))})") from None
     if not isinstance(doc, dict):
         raise Untrusted("manifest is not a JSON object")
     if doc.get("mediaType", OCI_MANIFEST) != OCI_MANIFEST:
@@ -151,8 +151,8 @@ def verify_attestation(host: str, key: TrustedKey, tag: str, bundle: bytes) -> A
 def _loads(payload: bytes) -> Any:
     try:
         return json.loads(payload)
-    except ValueError as e:
-        raise Untrusted(f"the signed statement is not JSON ({e})") from None
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
+        raise Untrusted(f"the signed statement is not JSON ({_short(str(e))})") from None
 
 
 def _object(value: object, what: str) -> dict[str, Any]:
@@ -170,7 +170,10 @@ def _signed_time(value: object) -> datetime:
         raise Untrusted(f"timeVerified {_short(value, 40)!r} is not RFC 3339") from None
     if when.tzinfo is None:
         raise Untrusted("timeVerified has no time zone")
-    return when.astimezone(timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC datetime
+        raise Untrusted(f"timeVerified {_short(value, 40)!r} is out of range") from None
 
 
 def _host_finding(value: object) -> HostFinding:

@@ -308,6 +308,40 @@ def procfs_maps() -> Seeds:
     )
 
 
+def fleet_artifact() -> Seeds:
+    """A manifest as attest --publish pushes it, a NUL, and a VSA bundle signed for "alpha"."""
+    import hashlib
+
+    from chainguard.api.attestation import sign_bundle
+    from chainguard.attest.vsa import VERIFIER_ID, VSA_PREDICATE_TYPE
+    from chainguard.fleet.publish import artifact_manifest
+    from chainguard.trust.keys import load_private_key
+
+    key = load_private_key(FIXTURES / "keys" / "release.key", None)
+    for result, findings in (("PASSED", []), ("FAILED", [{"rule": "artifact-modified"}])):
+        statement = {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "svc", "digest": {"sha256": "00" * 32}}],
+            "predicateType": VSA_PREDICATE_TYPE,
+            "predicate": {
+                "verifier": {"id": VERIFIER_ID},
+                "timeVerified": "2026-12-01T10:00:00Z",
+                "verificationResult": result,
+                "chainguard": {
+                    "deployment": "svc@1",
+                    "host": {"hostname": "alpha"},
+                    "findings": findings,
+                    "drift": {"new": [], "resolved": [], "unchanged": 3},
+                    "log": {"entry": 7},
+                },
+            },
+        }
+        signed = sign_bundle(json.dumps(statement).encode(), "application/vnd.in-toto+json", key)
+        digest = "sha256:" + hashlib.sha256(signed).hexdigest()
+        manifest = artifact_manifest(digest, len(signed), {"host": "alpha"})
+        yield f"{result.lower()}.bin", manifest + b"\0" + signed
+
+
 def hub() -> Seeds:
     responses = HERE.parent / "support" / "hub_responses"
     yield "model_info.json", (responses / "model_info.json").read_bytes()
@@ -337,6 +371,7 @@ SEEDS = {
     "hash_cache": hash_cache,
     "procfs_maps": procfs_maps,
     "hub": hub,
+    "fleet_artifact": fleet_artifact,
 }
 
 

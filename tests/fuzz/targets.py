@@ -454,6 +454,19 @@ def hub(data: bytes) -> None:
         hub_listing("hf://org/name", ref, info, lambda _: False, 1024 * 1024)
 
 
+def fleet_artifact(data: bytes) -> None:
+    """What a registry serves for one attestation, read as ``fleet status`` reads it
+    (fleet/status.py): the manifest, then the bundle it names, verified under an enrolled key.
+    The two halves are split at the first NUL byte."""
+    from chainguard.fleet.status import Untrusted, bundle_of_manifest, verify_attestation
+
+    manifest, _, bundle = data.partition(b"\0")
+    with suppress(Untrusted):
+        bundle_of_manifest(manifest)
+    with suppress(Untrusted):
+        verify_attestation("alpha", _signing_key().trusted_key, "alpha_20260101T000000Z_1", bundle)
+
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
@@ -490,6 +503,12 @@ TARGETS: dict[str, Target] = {
         Target("hash_cache", hash_cache, 4 * 1024, "attest/cache.py lookup of a tampered row"),
         Target("procfs_maps", procfs_maps, 16 * 1024, "collectors/procfs.py parse_maps"),
         Target("hub", hub, 32 * 1024, "collectors/hfhub.py hub_listing of a Hub answer"),
+        Target(
+            "fleet_artifact",
+            fleet_artifact,
+            64 * 1024,
+            "fleet/status.py bundle_of_manifest, verify_attestation",
+        ),
     )
 }
 

@@ -220,3 +220,43 @@ def test_encrypted_zip_member_is_unanalysable(tmp_path: Path) -> None:
     analysis = analyse_file(model, "pytorch-zip")
     assert analysis is not None and analysis.error is not None
     assert analysis.error == "(no name): encrypted zip member"
+
+
+# --- fleet status: what a registry (or an enrolled host) serves ---------------------------------
+
+
+def test_a_manifest_nested_too_deep_is_untrusted_not_a_crash() -> None:
+    from chainguard.fleet.status import Untrusted, bundle_of_manifest
+
+    # within the 64 KiB manifest bound; json raised RecursionError
+    with pytest.raises(Untrusted, match="manifest is not JSON"):
+        bundle_of_manifest(b"[" * 60_000)
+
+
+def test_a_signed_time_with_no_utc_equivalent_is_untrusted_not_a_crash(tmp_path: Path) -> None:
+    """A host's own key signing timeVerified 0001-01-01T00:00:00+05:00: astimezone raised
+    OverflowError, which stopped fleet status for the whole fleet."""
+    from chainguard.api.attestation import sign_bundle
+    from chainguard.attest.vsa import VERIFIER_ID, VSA_PREDICATE_TYPE
+    from chainguard.fleet.status import Untrusted, verify_attestation
+    from chainguard.trust.keys import load_private_key, load_public_key
+
+    private, public = generate_keypair(tmp_path / "alpha")
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "svc", "digest": {"sha256": "00" * 32}}],
+        "predicateType": VSA_PREDICATE_TYPE,
+        "predicate": {
+            "verifier": {"id": VERIFIER_ID},
+            "timeVerified": "0001-01-01T00:00:00+05:00",
+            "verificationResult": "PASSED",
+            "chainguard": {"host": {"hostname": "alpha"}, "findings": []},
+        },
+    }
+    bundle = sign_bundle(
+        json.dumps(statement).encode(),
+        "application/vnd.in-toto+json",
+        load_private_key(private, None),
+    )
+    with pytest.raises(Untrusted, match="out of range"):
+        verify_attestation("alpha", load_public_key(public), "t", bundle)
