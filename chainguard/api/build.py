@@ -113,30 +113,11 @@ def build_sbom(
     manifests = collect_manifests(requirements=requirements, locks=locks, envs=envs)
     _refuse_unapplied(declared, manifests, None)
     settings = HashSettings(shard_size=shard_size, blake3=blake3)
-    inputs: list[ComponentInput] = []
-    warnings: list[str] = []
     kinds: list[tuple[ComponentKind, Path | str]] = [("model", m) for m in models]
     kinds += [("dataset", d) for d in datasets]
-    client = None
-    if dask is not None and datasets:
-        from chainguard.collectors.dask_tree import connect
-
-        client = connect(dask)  # an unreachable scheduler: exit 3 before anything is hashed
-    try:
-        for kind, source in kinds:
-            if client is not None and dask is not None and kind == "dataset":
-                component, notes = _dask_component(
-                    source, settings, ignore, output, formats, progress, dask, client
-                )
-            else:
-                component, notes = _component(
-                    kind, source, settings, ignore, output, revision, formats, progress
-                )
-            _add_component(inputs, component)
-            warnings += notes
-    finally:
-        if client is not None:
-            client.close()
+    inputs, warnings = _components(
+        kinds, settings, ignore, output, revision, formats, progress, dask
+    )
     _refuse_unapplied(declared, manifests, inputs)
     deployment = DeploymentInfo(
         name=name, version=version, serial=serial if serial is not None else 0, expires=expires
@@ -157,6 +138,43 @@ def build_sbom(
         dependencies=len(dependencies),
         notes=(*(n for m in manifests for n in m.notes), *warnings),
     )
+
+
+def _components(
+    kinds: Sequence[tuple[ComponentKind, Path | str]],
+    settings: HashSettings,
+    ignore: Sequence[str],
+    output: Path,
+    revision: str | None,
+    formats: FormatPolicy | None,
+    progress: Progress | None,
+    dask: DaskCluster | None,
+) -> tuple[list[ComponentInput], list[str]]:
+    """Every model and dataset hashed into its component, in order, and the notes on them;
+    datasets on the Dask cluster when one is given."""
+    inputs: list[ComponentInput] = []
+    warnings: list[str] = []
+    client = None
+    if dask is not None and any(kind == "dataset" for kind, _ in kinds):
+        from chainguard.collectors.dask_tree import connect
+
+        client = connect(dask)  # an unreachable scheduler: exit 3 before anything is hashed
+    try:
+        for kind, source in kinds:
+            if client is not None and dask is not None and kind == "dataset":
+                component, notes = _dask_component(
+                    source, settings, ignore, output, formats, progress, dask, client
+                )
+            else:
+                component, notes = _component(
+                    kind, source, settings, ignore, output, revision, formats, progress
+                )
+            _add_component(inputs, component)
+            warnings += notes
+    finally:
+        if client is not None:
+            client.close()
+    return inputs, warnings
 
 
 def _add_component(inputs: list[ComponentInput], component: ComponentInput) -> None:
