@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import unquote
 
 from chainguard._strictjson import loads_strict, shown
@@ -99,7 +99,7 @@ def _openvex(doc: dict[str, Any], source: str) -> Iterator[VexStatement]:
             raise AdvisoryError(f"{where}: must be an object")
         name, aliases = _openvex_vulnerability(raw.get("vulnerability"), where)
         status = raw.get("status")
-        if status not in OPENVEX_STATUSES:
+        if not isinstance(status, str) or status not in OPENVEX_STATUSES:  # a dict: unhashable
             raise AdvisoryError(
                 f"{where}: status must be one of {', '.join(sorted(OPENVEX_STATUSES))}, "
                 f"got {shown(status)}"
@@ -111,7 +111,9 @@ def _openvex(doc: dict[str, Any], source: str) -> Iterator[VexStatement]:
         if not isinstance(products, list) or not products:
             raise AdvisoryError(f"{where}: products must be a non-empty list")
         for package, version in _openvex_packages(products, f"{where}.products"):
-            yield VexStatement(name, aliases, package, version, status, justification, where)
+            yield VexStatement(
+                name, aliases, package, version, cast(VexStatus, status), justification, where
+            )
 
 
 def _openvex_vulnerability(raw: object, where: str) -> tuple[str, tuple[str, ...]]:
@@ -198,7 +200,7 @@ def _cyclonedx(doc: dict[str, Any], source: str) -> Iterator[VexStatement]:
         state = analysis.get("state")
         if state is None:
             continue
-        if state not in CYCLONEDX_STATES:
+        if not isinstance(state, str) or state not in CYCLONEDX_STATES:
             raise AdvisoryError(
                 f"{where}: analysis.state must be one of {', '.join(sorted(CYCLONEDX_STATES))}, "
                 f"got {shown(state)}"

@@ -260,3 +260,28 @@ def test_a_signed_time_with_no_utc_equivalent_is_untrusted_not_a_crash(tmp_path:
     )
     with pytest.raises(Untrusted, match="out of range"):
         verify_attestation("alpha", load_public_key(public), "t", bundle)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # OpenVEX: a status that is an object (found by the CI fuzz run: `in` a frozenset
+        # raised "unhashable type: 'dict'")
+        {
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "statements": [
+                {"vulnerability": {"name": "CVE-1"}, "status": {}, "products": ["pkg:pypi/a"]}
+            ],
+        },
+        # CycloneDX VEX: an analysis state that is a list (the same bug)
+        {
+            "bomFormat": "CycloneDX",
+            "vulnerabilities": [{"id": "CVE-1", "analysis": {"state": []}}],
+        },
+    ],
+)
+def test_a_vex_status_of_the_wrong_type_is_an_advisory_error(document: object) -> None:
+    from chainguard.advisories.vex import parse_vex
+
+    with pytest.raises(AdvisoryError, match="must be one of"):
+        parse_vex(json.dumps(document).encode(), "vex.json")
