@@ -25,7 +25,7 @@ import struct
 
 # The imports from chainguard: the shape of a file entry, which imports nothing itself, and
 # format detection (stdlib only), run on the bytes read here.
-from chainguard.formats.detect import HEAD_BYTES, detect_format
+from chainguard.formats.detect import HEAD_BYTES, TEXTUAL, detect_format, detect_structured
 from chainguard.sbom.fileshape import MODE_BITS, json_verbatim, recorded_mode, render_element
 
 # typing.TYPE_CHECKING without importing typing, which would add a good part of a worker's
@@ -314,7 +314,8 @@ def _detect_listed(
     ``keep`` = (formats, name suffixes): only the lines of files of one of these formats, or
     whose lowercased name ends with one of the suffixes, are returned (what api/_formats.py's
     default selection may pick, a superset of it): a benign file then costs no string here nor
-    a regular expression match in the parent. None: every line."""
+    a regular expression match in the parent; a file kept by neither is not told apart from
+    text (detect.detect_structured). None: every line, each file's format fully detected."""
     path = base[:-1] if len(base) > 1 else base
     try:
         dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if nofollow else 0))
@@ -324,9 +325,12 @@ def _detect_listed(
     problems: list[tuple[int, str]] = []
     nbytes = 0
     open_, fstat, read, close, is_regular = os.open, os.fstat, os.read, os.close, stat.S_ISREG
-    detect, head = detect_format, HEAD_BYTES
+    head = HEAD_BYTES
     every = keep is None
     inspected: frozenset[str] = frozenset(keep[0] if keep is not None else ())
+    # A line asked for by format alone is never one of TEXTUAL: then the pass over the head
+    # that tells those apart is only needed for a file kept by its name.
+    detect = detect_format if every or inspected & TEXTUAL else detect_structured
     named: frozenset[str] = frozenset()
     if keep is not None:
         suffixes = tuple(keep[1])
@@ -356,7 +360,7 @@ def _detect_listed(
             nbytes += size
             fmt = detect(data, size)
             if every or fmt in inspected or name in named:
-                formats.append(f"{name}\0{fmt}\n")
+                formats.append(f"{name}\0{fmt or detect_format(data, size)}\n")
     finally:
         close(dir_fd)
     return "".join(formats), problems, nbytes

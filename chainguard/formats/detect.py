@@ -82,12 +82,24 @@ _JSON_SAMPLE = 24
 _PICKLE_MIN_OPS = 8
 
 
+# What detect_format tells apart only by its last pass over the whole head (_textual).
+TEXTUAL: Final = frozenset({"text", "json", "unknown"})
+
+
 def detect_format(head: bytes, size: int) -> str:
     """The format of a file whose first bytes are `head` and whose length is `size`."""
+    return detect_structured(head, size) or _textual(head, size) or "unknown"
+
+
+def detect_structured(head: bytes, size: int) -> str | None:
+    """detect_format's answer when it is not one of TEXTUAL, else None: everything but the
+    pass over the head that tells text, JSON and unknown bytes apart. `chainguard scan`, under
+    a policy that asks nothing of those three formats, needs no more (about 3 µs a text file)."""
     if size == 0:
         return "empty"
     # The checks in order of cost: one C call each for the magic numbers, then the few bytes
-    # safetensors, pickle and ONNX start with; the text check (a pass over the head) last.
+    # safetensors, pickle and ONNX start with (the text check, a pass over the head, is last:
+    # detect_format).
     # Each detector is called only when the byte it requires first is there (this function
     # runs once per file of a dataset: a Python call saved is a tenth of a microsecond).
     if head.startswith(_PREFIX_MAGICS):
@@ -118,7 +130,7 @@ def detect_format(head: bytes, size: int) -> str:
         found = _onnx(head, size)
         if found is not None:
             return found
-    return _textual(head, size) or "unknown"
+    return None
 
 
 def _magic(head: bytes, size: int) -> str | None:

@@ -79,3 +79,14 @@ def test_random_heads_too(head: bytes, extra: int) -> None:
 @given(st.binary(max_size=300))
 def test_has_control_is_the_byte_set(text: bytes) -> None:
     assert d._has_control(text) == any(b in d._CONTROL for b in text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(heads())
+def test_detect_structured_is_detect_format_short_of_the_text_check(
+    case: tuple[bytes, int],
+) -> None:
+    # chainguard scan relies on it: a file it does not fully detect is one of TEXTUAL.
+    head, size = case
+    full = d.detect_format(head, size)
+    assert d.detect_structured(head, size) == (None if full in d.TEXTUAL else full)
