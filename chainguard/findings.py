@@ -474,6 +474,7 @@ class TrustSummary:
     allow_expired: bool = False
     min_serial: int | None = None
     state: str | None = None  # rollback state directory
+    policy: str | None = None  # the format policy applied, described (scan; not in JSON v2)
 
 
 @dataclass(frozen=True, slots=True)

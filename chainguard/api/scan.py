@@ -28,6 +28,7 @@ from chainguard.errors import HashingError, InputError
 from chainguard.findings import Finding, Report, Stats
 
 if TYPE_CHECKING:  # imported when used: a scan of benign files never inspects one
+    from chainguard.config import Config
     from chainguard.formats.policy import FormatPolicy
 
 # Names per request to a worker: framing costs little per file, the cores finish together.
@@ -37,11 +38,24 @@ _INFLIGHT_PER_WORKER = 4
 _ANOMALY_RULES = {"symlink-escape": "symlink-escape", "special-file": "special-file"}
 
 
-def scan_path(path: Path, policy: FormatPolicy | None = None) -> Report:
-    """Scan a file or a directory. Raises InputError when `path` cannot be read at all."""
+def scan_path(
+    path: Path, policy: FormatPolicy | None = None, *, config: Config | None = None
+) -> Report:
+    """Scan a file or a directory. Raises InputError when `path` cannot be read at all.
+
+    ``config``: the chainguard.toml this run read (config.load_config, or one passed over):
+    its ``[formats]`` policy applies unless ``policy`` is given, and the report names it."""
+    from chainguard.findings import TrustSummary
     from chainguard.formats.policy import FormatPolicy, scan_file
 
-    policy = policy or FormatPolicy()
+    policy = policy or (config.formats if config is not None else None) or FormatPolicy()
+    read = config.path if config is not None else None
+    trust = TrustSummary(
+        source="config" if read else "none",
+        config=str(read) if read else None,
+        config_note=config.skipped if config is not None else None,
+        policy=policy.describe(),
+    )
     started = time.monotonic()
     findings: list[Finding] = []
     files = size = 0
@@ -61,6 +75,7 @@ def scan_path(path: Path, policy: FormatPolicy | None = None) -> Report:
         target=str(path),
         findings=tuple(findings),
         stats=Stats(files=files, bytes=size, seconds=time.monotonic() - started),
+        trust=trust,
     )
 
 

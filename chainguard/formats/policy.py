@@ -51,6 +51,14 @@ class FormatPolicy:
     deny: tuple[str, ...] = ()
     paths: tuple[PathRule, ...] = ()
 
+    def describe(self) -> str:
+        """One line for a report: what this policy allows and denies."""
+        parts = [f"allow {', '.join(self.allow)}"] if self.allow else []
+        parts += [f"deny {', '.join(self.deny)}"] if self.deny else []
+        if self.paths:
+            parts.append(f"{len(self.paths)} path rule{'s' if len(self.paths) > 1 else ''}")
+        return "; ".join(parts) or "default (every format allowed; pickles analysed)"
+
     def lists_for(self, rel: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         from chainguard.collectors.tree import IgnoreRules
 

@@ -125,17 +125,27 @@ def format_bytes(n: int) -> str:
     return f"{size:.1f} TiB"
 
 
-def format_stats(stats: Stats) -> str:
-    """Throughput for the human formats: "12 files, 1.4 GiB hashed in 2.31 s (612 MiB/s)"."""
+def format_stats(stats: Stats, verb: str = "hashed") -> str:
+    """Throughput for the human formats: "12 files, 1.4 GiB hashed in 2.31 s (612 MiB/s)"
+    (a scan reads each file's head: "read")."""
     if stats.files == 0 and stats.bytes == 0:
-        return "no files hashed"
+        return f"no files {verb}"
     files = "1 file" if stats.files == 1 else f"{stats.files} files"
     seconds = stats.seconds
-    line = f"{files}, {format_bytes(stats.bytes)} hashed in {seconds:.2f} s"
+    line = f"{files}, {format_bytes(stats.bytes)} {verb} in {seconds:.2f} s"
     if seconds > 0:
         rate = stats.bytes / (1024 * 1024) / seconds
         line += f" ({rate:.0f} MiB/s)" if rate >= 10 else f" ({rate:.1f} MiB/s)"
     return line
+
+
+def is_scan(report: Report) -> bool:
+    """A `chainguard scan` report: it verifies nothing against an SBOM, and says so."""
+    return report.command == "scan"
+
+
+def stats_line(report: Report) -> str:
+    return format_stats(report.stats, "read" if is_scan(report) else "hashed")
 
 
 def describe_trust(report: Report) -> list[tuple[str, str]]:
@@ -147,6 +157,8 @@ def describe_trust(report: Report) -> list[tuple[str, str]]:
     config = trust.config or "none"
     if trust.config_note:
         config += f" ({trust.config_note})"
+    if is_scan(report):  # no SBOM, no signature: the config's format policy decides
+        return [("config", config), ("policy", trust.policy or "default")]
     anchors = [
         f"key {k.path} " + (f"sha256:{k.fingerprint[:16]}…" if k.fingerprint else "(unreadable)")
         for k in trust.keys

@@ -15,10 +15,11 @@ from chainguard.reporters.interface import (
     by_severity,
     count_summary,
     describe_trust,
-    format_stats,
+    is_scan,
     printable,
     remediations,
     shorten_digests,
+    stats_line,
 )
 
 # Report data is shown as `code` unless it is plain prose: GitHub forms no link, mention or
@@ -75,6 +76,12 @@ class MarkdownReporter:
 
 
 def _heading(report: Report) -> str:
+    if is_scan(report):
+        if report.error is not None:
+            return f"## ⚠️ chainguard could not scan {_text(report.target)}"
+        if report.ok:
+            return f"## ✅ chainguard scan: nothing unsafe in {_text(report.target)}"
+        return f"## ❌ chainguard scan: unsafe files in {_text(report.target)}"
     if report.error is not None:
         return f"## ⚠️ chainguard could not verify {_text(report.target)}"
     if report.ok:
@@ -90,9 +97,9 @@ def _facts(report: Report) -> str:
         facts.append(f"deployment {_literal(report.deployment)}")
     if report.signers:
         facts.append(f"signed by {', '.join(_text(s) for s in report.signers)}")
-    else:
+    elif not is_scan(report):
         facts.append("no verified signer")
-    facts.append(format_stats(report.stats))
+    facts.append(stats_line(report))
     return " · ".join(facts)
 
 

@@ -15,10 +15,11 @@ from chainguard.reporters.interface import (
     count_summary,
     describe_trust,
     display_width,
-    format_stats,
+    is_scan,
     printable,
     remediations,
     shorten_digests,
+    stats_line,
 )
 
 _GAP = "  "
@@ -63,7 +64,7 @@ class TextReporter:
         lines = _header(report, paint)
         if findings:
             lines += ["", *self._table(findings, paint), "", *self._advice(findings, paint)]
-        lines += ["", paint(format_stats(report.stats), _DIM)]
+        lines += ["", paint(stats_line(report), _DIM)]
         return "\n".join(lines) + "\n"
 
     def _table(self, findings: list[Finding], paint: _Paint) -> list[str]:
@@ -105,12 +106,13 @@ class TextReporter:
 
 
 def _header(report: Report, paint: _Paint) -> list[str]:
+    scan = is_scan(report)
     if report.error is not None:
-        status = paint("✘ could NOT verify", _BOLD, _RED)
+        status = paint("✘ could NOT scan" if scan else "✘ could NOT verify", _BOLD, _RED)
     elif report.ok:
-        status = paint("✔ verified", _BOLD, _GREEN)
+        status = paint("✔ nothing unsafe" if scan else "✔ verified", _BOLD, _GREEN)
     else:
-        status = paint("✘ verification FAILED", _BOLD, _RED)
+        status = paint("✘ UNSAFE files" if scan else "✘ verification FAILED", _BOLD, _RED)
     first = f"{status}  {printable(report.target)}"
     if report.findings:
         first += f"  ({count_summary(report.findings)})"
@@ -121,9 +123,10 @@ def _header(report: Report, paint: _Paint) -> list[str]:
         lines.append(f"  deployment  {printable(report.deployment)}")
     if report.components:
         lines.append(f"  components  {', '.join(printable(c) for c in report.components)}")
-    signers = [printable(s) for s in report.signers] or ["(no verified signer)"]
-    lines.append(f"  signed by   {signers[0]}")
-    lines.extend(f"              {s}" for s in signers[1:])
+    if not scan:
+        signers = [printable(s) for s in report.signers] or ["(no verified signer)"]
+        lines.append(f"  signed by   {signers[0]}")
+        lines.extend(f"              {s}" for s in signers[1:])
     lines.extend(f"  {label:<11} {printable(value)}" for label, value in describe_trust(report))
     return lines
 

@@ -51,3 +51,76 @@ def test_hub_cache_snapshot_links_stay_in_their_repo(tmp_path: Path) -> None:
 
 def test_unreadable_input_exits_3(tmp_path: Path) -> None:
     assert_one_line_error(cli("scan", tmp_path / "missing"), 3, "missing")
+
+
+def _pickles(root: Path) -> Path:
+    write_benign(root)
+    return root
+
+
+def _config(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_scan_applies_the_config_format_policy(tmp_path: Path) -> None:
+    tree = _pickles(tmp_path / "m")
+    deny = _config(tmp_path / "deny.toml", '[formats]\ndeny = ["pickle"]\n')
+    outcome = cli("scan", tree, "--config", deny, "--format", "json")
+    assert outcome.code == 1
+    assert {r for r, _ in outcome.rules} == {"unsafe-format"}
+    assert outcome.report["config"] == str(deny)
+    # the same tree under the default policy: warnings only
+    default = cli("scan", tree, "--no-config", "--format", "json")
+    assert default.code == 0 and {r for r, _ in default.rules} == {"pickle-format"}
+    text = cli("scan", tree, "--config", deny)
+    assert text.stdout.startswith("✘ UNSAFE files") and "policy      deny pickle" in text.stdout
+    assert "signed by" not in text.stdout and "hashed" not in text.stdout
+
+
+def test_scan_reads_the_config_of_the_environment_and_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _pickles(tmp_path / "m")
+    monkeypatch.chdir(tmp_path)
+    _config(tmp_path / "chainguard.toml", '[formats]\ndeny = ["pickle"]\n')
+    assert cli("scan", tree, "--format", "json").code == 1
+    assert cli("scan", tree, "--no-config", "--format", "json").code == 0
+    allow = _config(tmp_path / "allow.toml", "[formats]\n")
+    monkeypatch.setenv("CHAINGUARD_CONFIG", str(allow))
+    outcome = cli("scan", tree, "--format", "json")
+    assert outcome.code == 0 and outcome.report["config"] == str(allow)
+
+
+def test_a_scanned_tree_cannot_configure_its_own_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The operator's policy denies pickles; a config shipped inside the model would clear it.
+    tree = tmp_path / "m"
+    write_unsafe(tree)
+    _config(tree / "chainguard.toml", '[formats]\nallow = ["pickle", "pytorch-zip"]\n')
+    monkeypatch.chdir(tree)
+    outcome = cli("scan", ".", "--format", "json")
+    assert outcome.code == 1
+    assert outcome.report["config"] is None
+    assert "not read" in outcome.report["trust"]["config_note"]
+    assert "unsafe-format" not in {r for r, _ in outcome.rules}
+
+
+def test_a_config_others_may_write_is_refused(tmp_path: Path) -> None:
+    tree = _pickles(tmp_path / "m")
+    loose = _config(tmp_path / "loose.toml", "[formats]\n")
+    loose.chmod(0o666)
+    assert_one_line_error(cli("scan", tree, "--config", loose), 3, "chmod go-w")
+
+
+def test_scan_of_nothing_unsafe_says_so(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.json").write_text("{}")
+    outcome = cli("scan", tmp_path / "m", "--no-config")
+    assert outcome.code == 0
+    assert outcome.stdout.startswith("✔ nothing unsafe")
+    assert "1 file, 2 B read" in outcome.stdout
+    markdown = cli("scan", tmp_path / "m", "--no-config", "--format", "markdown")
+    assert markdown.stdout.startswith("## ✅ chainguard scan: nothing unsafe in")
