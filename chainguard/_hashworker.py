@@ -325,7 +325,9 @@ def _detect_listed(
     problems: list[tuple[int, str]] = []
     nbytes = 0
     open_, fstat, read, close, is_regular = os.open, os.fstat, os.read, os.close, stat.S_ISREG
+    lseek, SEEK_END = os.lseek, os.SEEK_END
     head = HEAD_BYTES
+    over = head + 1
     every = keep is None
     inspected: frozenset[str] = frozenset(keep[0] if keep is not None else ())
     # A line asked for by format alone is never one of TEXTUAL: then the pass over the head
@@ -346,17 +348,25 @@ def _detect_listed(
             try:
                 fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
                 try:
-                    st = fstat(fd)
-                    if not is_regular(st.st_mode):
-                        problems.append((i, "not a regular file"))
-                        continue
-                    data = read(fd, head)
+                    # The size without an fstat (a third of the time of a 4 KiB file): a read
+                    # shorter than asked is the whole file; a longer file seeks to its end.
+                    data = read(fd, over)
+                    size = len(data)
+                    if size > head:
+                        size, data = lseek(fd, 0, SEEK_END), data[:head]
+                    if not size:
+                        # Empty, or not a file (a fifo reads as empty, a device seeks to 0):
+                        # the listing said regular file, fstat says whether it still is one.
+                        st = fstat(fd)
+                        if not is_regular(st.st_mode):
+                            problems.append((i, "not a regular file"))
+                            continue
+                        size = st.st_size
                 finally:
                     close(fd)
             except OSError as e:
                 problems.append((i, e.strerror or str(e)))
                 continue
-            size = st.st_size
             nbytes += size
             fmt = detect(data, size)
             if every or fmt in inspected or name in named:
