@@ -101,3 +101,27 @@ def test_many_chunks_in_flight_each_answered_once(
     assert [(f.rule, f.path) for f in report.findings] == [
         ("unsafe-pickle", f"d{d:03d}/x.pkl") for d in range(200)
     ]
+
+
+def test_sizes_without_fstat_and_what_is_no_longer_a_file(tmp_path: Path) -> None:
+    # A file's size comes from its read (shorter than asked: the whole file) or a seek to its
+    # end; only an empty read asks fstat whether the name is still a regular file.
+    root = tmp_path / "t"
+    root.mkdir()
+    sizes = {"empty": 0, "short": 10, "page": 4096, "page1": 4097, "big": 100_000}
+    for name, size in sizes.items():
+        (root / name).write_bytes(b"\x00" * size)
+    os.mkfifo(root / "fifo")  # listed as a file, swapped for a fifo before it was read
+    (root / "dir").mkdir()
+    names = sorted([*sizes, "fifo", "dir"])
+    st = os.stat(root)
+    every, problems, nbytes = _detect_listed(
+        str(root) + "/", names, (st.st_ino, st.st_dev), False, None
+    )
+    assert nbytes == sum(sizes.values())
+    assert {names[i]: why for i, why in problems} == {
+        "fifo": "not a regular file",
+        "dir": os.strerror(21),  # EISDIR: read refuses a directory
+    }
+    formats = dict(line.split("\0") for line in every.splitlines())
+    assert formats == {name: "empty" if not size else "unknown" for name, size in sizes.items()}
