@@ -321,6 +321,19 @@ def _detect_listed(
         dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if nofollow else 0))
     except OSError as e:
         return "", [(i, e.strerror or str(e)) for i in range(len(names))], 0
+    try:
+        opened = os.fstat(dir_fd)
+        if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
+            return "", [(i, "its directory was replaced") for i in range(len(names))], 0
+        return _detect_in(dir_fd, names, keep)
+    finally:
+        os.close(dir_fd)
+
+
+def _detect_in(
+    dir_fd: int, names: Sequence[str], keep: tuple[Sequence[str], Sequence[str]] | None
+) -> tuple[str, list[tuple[int, str]], int]:
+    """_detect_listed's work once its directory is open."""
     formats: list[str] = []
     problems: list[tuple[int, str]] = []
     nbytes = 0
@@ -340,40 +353,109 @@ def _detect_listed(
         # One search a suffix (at a name's end), not one call a name.
         if any(s + "\n" in lowered for s in suffixes):
             named = frozenset(n for n in names if n.lower().endswith(suffixes))
-    try:
-        opened = fstat(dir_fd)
-        if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
-            return "", [(i, "its directory was replaced") for i in range(len(names))], 0
-        for i, name in enumerate(names):
+    for i, name in enumerate(names):
+        try:
+            fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
             try:
-                fd = open_(name, _OPEN_FLAGS, dir_fd=dir_fd)
-                try:
-                    # The size without an fstat (a third of the time of a 4 KiB file): a read
-                    # shorter than asked is the whole file; a longer file seeks to its end.
-                    data = read(fd, over)
-                    size = len(data)
-                    if size > head:
-                        size, data = lseek(fd, 0, SEEK_END), data[:head]
-                    if not size:
-                        # Empty, or not a file (a fifo reads as empty, a device seeks to 0):
-                        # the listing said regular file, fstat says whether it still is one.
-                        st = fstat(fd)
-                        if not is_regular(st.st_mode):
-                            problems.append((i, "not a regular file"))
-                            continue
-                        size = st.st_size
-                finally:
-                    close(fd)
-            except OSError as e:
-                problems.append((i, e.strerror or str(e)))
-                continue
-            nbytes += size
-            fmt = detect(data, size)
-            if every or fmt in inspected or name in named:
-                formats.append(f"{name}\0{fmt or detect_format(data, size)}\n")
-    finally:
-        close(dir_fd)
+                # The size without an fstat (a third of the time of a 4 KiB file): a read
+                # shorter than asked is the whole file; a longer file seeks to its end.
+                data = read(fd, over)
+                size = len(data)
+                if size > head:
+                    size, data = lseek(fd, 0, SEEK_END), data[:head]
+                if not size:
+                    # Empty, or not a file (a fifo reads as empty, a device seeks to 0):
+                    # the listing said regular file, fstat says whether it still is one.
+                    st = fstat(fd)
+                    if not is_regular(st.st_mode):
+                        problems.append((i, "not a regular file"))
+                        continue
+                    size = st.st_size
+            finally:
+                close(fd)
+        except OSError as e:
+            problems.append((i, e.strerror or str(e)))
+            continue
+        nbytes += size
+        fmt = detect(data, size)
+        if every or fmt in inspected or name in named:
+            formats.append(f"{name}\0{fmt or detect_format(data, size)}\n")
     return "".join(formats), problems, nbytes
+
+
+# A directory of chainguard scan, listed by a worker: (format lines, problems (name, why),
+# files read, bytes, subdirectories (name, st_ino, st_dev), names left to the parent, regular
+# files beyond the limit left to the parent). See _scan_directory.
+ScannedDirectory = tuple[
+    str, list[tuple[str, str]], int, int, list[tuple[str, int, int]], list[str], list[str]
+]
+
+# Names that are safe in any position without further checks (ASCII, no control characters, no
+# backslash or colon): collectors/tree.py's rule, here so a worker need not import it.
+PLAIN_NAME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+=@,~ -"
+MAX_PATH_BYTES = 4096  # paths.MAX_PATH_BYTES (importing paths costs a worker 25 ms)
+
+
+def plain_names(names: Sequence[str], prefix: str) -> bool:
+    """Every name is plain (PLAIN_NAME_BYTES only) and every path fits MAX_PATH_BYTES, checked
+    at once: deleting the allowed bytes from all names leaves nothing (names are never empty)."""
+    # (plain names are ASCII; the prefix may not be: its length in UTF-8 bytes)
+    if len(prefix.encode()) + max(map(len, names)) > MAX_PATH_BYTES:
+        return False
+    joined = "".join(names)
+    return joined.isascii() and not joined.encode("ascii").translate(None, PLAIN_NAME_BYTES)
+
+
+def _scan_directory(
+    path: str,
+    prefix: str,
+    listed_as: tuple[int, int],
+    nofollow: bool,
+    keep: tuple[Sequence[str], Sequence[str]] | None,
+    limit: int,
+) -> ScannedDirectory:
+    """List one directory of chainguard scan and detect the format of its regular files (as
+    _detect_listed; at most ``limit`` of them, the rest are returned by name for the parent
+    to hand out in chunks). Only what the listing types plainly is handled here: regular files
+    and directories with plain names (PLAIN_NAME_BYTES, paths within MAX_PATH_BYTES). Every
+    other name (links, special files, untyped entries, names that need unsafe_reason) goes
+    back to the parent, which classifies it as the tree collector's walk does. Opened without
+    following links, and checked to be the directory its parent listed (``listed_as``); a
+    problem named "" is the directory's own (it could not be opened or listed, or was replaced)."""
+    try:
+        dir_fd = os.open(path, _DIR_FLAGS | (_NOFOLLOW if nofollow else 0))
+    except OSError as e:
+        return "", [("", e.strerror or str(e))], 0, 0, [], [], []
+    try:
+        opened = os.fstat(dir_fd)
+        if listed_as != (0, 0) and (opened.st_ino, opened.st_dev) != listed_as:
+            return "", [("", "its directory was replaced")], 0, 0, [], [], []
+        with os.scandir(dir_fd) as it:
+            entries = list(it)
+        names = [e.name for e in entries]
+        if not names or not plain_names(names, prefix):
+            return "", [], 0, 0, [], sorted(names), []
+        files = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+        subdirs: list[tuple[str, int, int]] = []
+        others: list[str] = []
+        if len(files) < len(entries):
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)  # its identity, checked when opened
+                    if stat.S_ISDIR(st.st_mode):
+                        subdirs.append((entry.name, st.st_ino, st.st_dev))
+                        continue
+                others.append(entry.name)
+        read, rest = files[:limit], files[limit:]
+        lines, problems, nbytes = _detect_in(dir_fd, read, keep)
+        failed = [(read[i], why) for i, why in problems]
+        return lines, failed, len(read) - len(failed), nbytes, subdirs, others, rest
+    except OSError as e:
+        return "", [("", e.strerror or str(e))], 0, 0, [], [], []
+    finally:
+        os.close(dir_fd)
 
 
 def _rendered(
@@ -408,6 +490,9 @@ def _hash_request(request: tuple[Any, ...]) -> Any:
     if request[0] == "heads":
         _, base, names, ino, dev, nofollow, keep = request
         return _detect_listed(base, names, (ino, dev), nofollow, keep)
+    if request[0] == "scan":
+        _, path, prefix, ino, dev, nofollow, keep, limit = request
+        return _scan_directory(path, prefix, (ino, dev), nofollow, keep, limit)
     _, items, with_blake3 = request
     return _hash_small_batch(items, with_blake3)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainguard._hashworker import plain_names
 from chainguard.errors import HashingError
 from chainguard.hashing import (
     CHUNK_SIZE,
@@ -101,9 +102,9 @@ def _glob_match(pattern: str, text: str) -> bool:
 
 
 # Names that are safe in any position without further checks (ASCII, no control characters, no
-# backslash or colon); anything else goes through unsafe_reason.
+# backslash or colon); anything else goes through unsafe_reason. (The same bytes as
+# _hashworker.PLAIN_NAME_BYTES, which checks a whole listing at once.)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.+=@,~ -]+")
-_PLAIN_NAME_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+=@,~ -"
 
 
 def _within(path: str, root: str) -> bool:
@@ -150,7 +151,7 @@ def walk(
             continue
         # Most directories hold only plain names: check them all at once, and then regular
         # files need nothing but their names taken (the common case, kept to one pass in C).
-        names_plain = bool(entries) and _plain_names([e.name for e in entries], prefix)
+        names_plain = bool(entries) and plain_names([e.name for e in entries], prefix)
         listed: list[str] = []
         subdirs: list[tuple[str, str, int, int]] = []
         if names_plain and not filtered:
@@ -180,14 +181,11 @@ def walk(
             except OSError as e:
                 yield Anomaly(rel, "unreadable", e.strerror or str(e))
                 continue
-            if stat.S_ISDIR(st.st_mode):
+            kind = _classified(entry.path, rel, st, real_root, real_links)
+            if isinstance(kind, os.stat_result):
                 subdirs.append((entry.path, rel + "/", st.st_ino, st.st_dev))
-            elif stat.S_ISREG(st.st_mode):
-                yield FileEntry.from_stat(rel, entry.path, st)
-            elif stat.S_ISLNK(st.st_mode):
-                yield _symlink(entry.path, rel, real_root, real_links)
             else:
-                yield Anomaly(rel, "special-file", _kind_of(st.st_mode))
+                yield kind
         # Files and subdirectories in path order: the files that sort before a subdirectory's
         # paths come before it. Chunks of files then come (and finish hashing) in the order a
         # signed file list has them, which verify reads while the hashing goes on
@@ -208,14 +206,34 @@ def walk(
         stack += reversed(ordered)
 
 
-def _plain_names(names: list[str], prefix: str) -> bool:
-    """Every name matches _PLAIN_NAME and every path fits MAX_PATH_BYTES, checked at once:
-    deleting the allowed bytes from all names leaves nothing (names are never empty)."""
-    # (plain names are ASCII; the prefix may not be: its length in UTF-8 bytes)
-    if len(prefix.encode()) + max(map(len, names)) > MAX_PATH_BYTES:
-        return False
-    joined = "".join(names)
-    return joined.isascii() and not joined.encode("ascii").translate(None, _PLAIN_NAME_BYTES)
+def classify(
+    path: str, rel: str, real_root: str, real_links: str | None = None
+) -> FileEntry | Anomaly | os.stat_result:
+    """What walk makes of one entry, by its path: a regular file, an anomaly, or (a directory)
+    its lstat, for the caller to list. chainguard scan's worker processes list directories and
+    leave it every entry they cannot type plainly (_hashworker._scan_directory)."""
+    name = rel.rsplit("/", 1)[-1]
+    if not (_PLAIN_NAME.fullmatch(name) and len(rel.encode()) <= MAX_PATH_BYTES):
+        reason = unsafe_reason(rel)
+        if reason is not None:
+            return Anomaly(rel, "special-file", f"unsafe file name: {reason}")
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError as e:
+        return Anomaly(rel, "unreadable", e.strerror or str(e))
+    return _classified(path, rel, st, real_root, real_links)
+
+
+def _classified(
+    path: str, rel: str, st: os.stat_result, real_root: str, real_links: str | None
+) -> FileEntry | Anomaly | os.stat_result:
+    if stat.S_ISDIR(st.st_mode):
+        return st
+    if stat.S_ISREG(st.st_mode):
+        return FileEntry.from_stat(rel, path, st)
+    if stat.S_ISLNK(st.st_mode):
+        return _symlink(path, rel, real_root, real_links)
+    return Anomaly(rel, "special-file", _kind_of(st.st_mode))
 
 
 def _symlink(

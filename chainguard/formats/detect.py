@@ -101,13 +101,10 @@ def detect_structured(head: bytes, size: int) -> str | None:
     # (the text check, a pass over the head, is last: detect_format). This runs once per file
     # of a dataset: a C call saved is a tenth of a microsecond.
     first = head[0] if head else -1
-    if first in _MAGIC_FIRST and head.startswith(_PREFIX_MAGICS):
-        found = _magic(head, size)
-        if found is not None:
-            return found
-    elif (
+    if (first in _MAGIC_FIRST and head.startswith(_PREFIX_MAGICS)) or (
+        # the magics found further in: HDF5 after a user block, tar
         len(head) <= 2048
-        or head[512] == 0x89  # HDF5 after a user block, tar: the magics found further in
+        or head[512] == 0x89
         or head[1024] == 0x89
         or head[2048] == 0x89
         or head[257] == 0x75
