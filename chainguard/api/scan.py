@@ -227,7 +227,7 @@ class _TreeScan:
                 start_workers(self.workers, self.processes, self.jobs, self.results)
             if self.workers and self.todo and self.inflight < self.jobs.maxsize:
                 self._submit(*self.todo.popleft())
-            elif self.todo and not self.answered:
+            elif self.todo and not self.answered and self.results.empty():
                 # No worker has answered yet (they take tens of milliseconds to start): go on
                 # here meanwhile. Once they answer, this thread only hands out and evaluates.
                 request, d, names = self.todo.popleft()

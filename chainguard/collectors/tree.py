@@ -244,7 +244,7 @@ def _symlink(
         return Anomaly(rel, "symlink-escape", f"points to {os.readlink(path)} ({target})")
     hop = _hop_outside(path, real_root, real_links)
     if hop is not None:
-        detail = f"points to {os.readlink(path)} ({target}) through {hop}, a link outside"
+        detail = f"points to {os.readlink(path)} ({target}) through {hop}"
         return Anomaly(rel, "symlink-escape", detail)
     try:
         st = os.stat(target, follow_symlinks=False)
@@ -260,22 +260,46 @@ def _symlink(
 
 def _hop_outside(path: str, real_root: str, real_links: str | None) -> str | None:
     """The first link on the way from the link ``path`` to its target that lies outside the
-    tree (and ``real_links``), or None. A target inside the tree reached through such a link is
-    still an escape: whoever controls that link redirects this one after verification."""
+    tree (and ``real_links``), or leads outside it (a directory link the way passes through),
+    described; None when there is none. A target inside the tree reached through such a link
+    is still an escape: whoever controls what lies outside redirects this link after
+    verification."""
+
+    def inside(where: str) -> bool:
+        return _within(where, real_root) or bool(real_links and _within(where, real_links))
+
     current = path
     for _ in range(40):  # a longer chain is a loop: the caller's stat says so
         try:
             text = os.readlink(current)
         except OSError:
             return None  # the end of the chain (or gone: the caller's stat says so)
+        through = _directory_link_out(os.path.dirname(current), text, inside)
+        if through is not None:
+            return through
         hop = os.path.join(os.path.dirname(current), text)
         name = os.path.basename(hop)
         if name in ("", ".", ".."):
             return None  # a directory: the caller refuses it
         where = os.path.join(os.path.realpath(os.path.dirname(hop)), name)
-        if not _within(where, real_root) and not (real_links and _within(where, real_links)):
-            return where
+        if not inside(where):
+            return f"{where}, a link outside"
         current = where
+    return None
+
+
+def _directory_link_out(start: str, text: str, inside: Callable[[str], bool]) -> str | None:
+    """The first directory link that the directories of the link text ``text`` (read from the
+    directory ``start``) pass through and that leads outside, described, or None: with
+    ``hop -> /elsewhere``, ``hop/../model/blob`` ends inside, by way of /elsewhere's parent."""
+    current = "/" if text.startswith("/") else start
+    for part in text.split("/")[:-1]:
+        if part in ("", "."):
+            continue
+        step = os.path.join(current, part)
+        current = os.path.realpath(step)
+        if part != ".." and os.path.islink(step) and not inside(current):
+            return f"{step}, a directory link leading outside ({current})"
     return None
 
 

@@ -54,3 +54,23 @@ def test_links_that_stay_inside_over_several_hops_still_verify(release: Release)
         ("artifact-unexpected", "blobs/abc"),
         ("artifact-unexpected", "blobs/current"),
     ]
+
+
+@pytest.mark.parametrize("dir_link", ["inside", "outside"])
+def test_a_link_whose_way_passes_through_a_directory_link_outside_escapes(
+    release: Release, dir_link: str
+) -> None:
+    # ``hop`` leads to a directory outside; the weights link goes through it and back in
+    # (``hop/../model/blob``). Whoever controls that directory's place redirects the link.
+    elsewhere = release.root / "elsewhere" / "d"
+    elsewhere.mkdir(parents=True)
+    shutil.move(release.model / WEIGHTS, release.model / "blob")
+    hop = (release.model if dir_link == "inside" else release.root) / "hop"
+    hop.symlink_to(elsewhere)
+    way = "hop" if dir_link == "inside" else "../hop"
+    (release.model / WEIGHTS).symlink_to(f"{way}/../../{release.model.name}/blob")
+    assert (release.model / WEIGHTS).read_bytes() == (release.model / "blob").read_bytes()
+    verdict = release.verify(json=True)
+    assert verdict.code == 1
+    f = verdict.finding("symlink-escape", WEIGHTS)
+    assert "a directory link leading outside" in f["actual"]
