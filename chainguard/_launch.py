@@ -3,8 +3,9 @@
 Before the command line interface is imported (typer and chainguard's own modules take ~0.1 s,
 while the other cores idle), a `verify dataset DIR` with a large signed SBOM starts hashing DIR
 (observe.prestart_dataset) and hashes the SBOM file, and hands that work to the CLI as an
-EarlyStart. The CLI then parses the command line as usual; verify adopts the work only if it is
-exactly what it would have started itself (see api.verify_tree).
+EarlyStart; a `scan DIR` starts its walk (collectors/scanwalk.EarlyScan). The CLI then parses
+the command line as usual; verify and scan adopt the work only if it is exactly what they
+would have started themselves (see api.verify_tree, api.scan). Work not adopted is stopped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from chainguard.collectors.scanwalk import EarlyScan
     from chainguard.observe import EarlyStart
 
 # api.OVERLAP_FROM_BYTES, without importing api to find out
@@ -22,13 +24,18 @@ _LARGE_BUNDLE = 1024 * 1024
 
 
 def main() -> None:
-    early = None
+    early: EarlyStart | EarlyScan | None = None
     # An optimisation only: whatever goes wrong here, the CLI finds and reports properly.
     with contextlib.suppress(Exception):
-        early = _prestart(sys.argv[1:])
+        early = _prestart_scan(sys.argv[1:]) or _prestart(sys.argv[1:])
     from chainguard.cli import main as cli_main
 
-    cli_main(early=early)
+    try:
+        cli_main(early=early)
+    finally:
+        if early is not None:  # not adopted (a usage error, another path): stop it
+            with contextlib.suppress(Exception):
+                early.cancel()
 
 
 def _option(argv: list[str], name: str) -> list[str]:
@@ -40,6 +47,43 @@ def _option(argv: list[str], name: str) -> list[str]:
         elif arg.startswith(name + "="):
             values.append(arg[len(name) + 1 :])
     return values
+
+
+# The options of `scan` that take a value (cli/scan.py): its PATH is the first other argument.
+_SCAN_VALUED = frozenset({"-f", "--format", "-o", "--output", "--config"})
+
+
+def _prestart_scan(argv: list[str]) -> EarlyScan | None:
+    """The walk of ``scan DIR``, started now (collectors/scanwalk.EarlyScan), or None. Should
+    this reading of the command line be wrong, scan does not adopt the walk (another PATH)."""
+    if argv[:1] != ["scan"] or "--help" in argv or "--" in argv:
+        return None
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in _SCAN_VALUED:
+            next(args, None)
+        elif not arg.startswith("-"):
+            if not _worth_a_walk(arg):
+                return None
+            from pathlib import Path
+
+            from chainguard.collectors.scanwalk import EarlyScan
+
+            return EarlyScan(Path(arg))
+    return None
+
+
+def _worth_a_walk(path: str) -> bool:
+    """A directory with a subdirectory or a few hundred entries: worth starting the worker
+    processes for (a file, a small directory or a typo is scanned, or reported, as usual)."""
+    try:
+        with os.scandir(path) as it:
+            for n, entry in enumerate(it):
+                if n >= 256 or entry.is_dir(follow_symlinks=False):
+                    return True
+    except OSError:
+        pass
+    return False
 
 
 def _prestart(argv: list[str]) -> EarlyStart | None:

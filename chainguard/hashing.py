@@ -48,6 +48,7 @@ from chainguard._hashworker import (
 from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
 from chainguard.formats.detect import HEAD_BYTES, detect_format
+from chainguard.hashing_pool import default_workers
 from chainguard.hashing_small import _SmallFiles
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
 from chainguard.sbom.fileshape import recorded_mode
@@ -69,12 +70,6 @@ PROCESS_MIN_FILES_ENV = "CHAINGUARD_PROCESS_MIN_FILES"
 Mode = Literal["build", "verify"]
 ProgressCallback = Callable[[int], None]
 ListedCallback = Callable[[int, int], None]
-
-
-def _default_workers() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def _default_process_min_files() -> int:
@@ -139,7 +134,7 @@ class HashSettings:
 
     shard_size: int = DEFAULT_SHARD_SIZE
     blake3: bool = False
-    workers: int = field(default_factory=_default_workers)
+    workers: int = field(default_factory=default_workers)
     small_file_size: int = SMALL_FILE_SIZE
     process_min_files: int = field(default_factory=_default_process_min_files)
     # A shard size dictated by another format (OpenSSF model signing defaults to 10**9 bytes,

@@ -124,6 +124,13 @@ class _WorkerProcess:
             self.proc.wait()
 
 
+def default_workers() -> int:
+    """The cores this process may run on: HashSettings.workers by default."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def start_workers(
     workers: list[_WorkerProcess], count: int, jobs: queue.Queue[Any], results: queue.Queue[Any]
 ) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chainguard.api._formats import _DEFAULT, INSPECTED, _selected
+from chainguard.api._formats import _DEFAULT, _selected
 from chainguard.collectors import _daskworker, dask_tree
 from chainguard.collectors.dask_tree import DaskCluster
+from chainguard.formats.detect import INSPECTED
 from chainguard.models import ObservedTree
 
 if TYPE_CHECKING:

@@ -18,12 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from chainguard.findings import Finding
-from chainguard.formats.detect import PICKLE_BEARING
-from chainguard.formats.policy import _NAMED, FormatPolicy, evaluate, scan_file
+from chainguard.formats.detect import INSPECTED, NAMED
+from chainguard.formats.policy import FormatPolicy, evaluate, scan_file
 from chainguard.models import FileDigest, FileList
-
-# Formats read again (scan_file): what the first bytes cannot clear (chainguard scan too).
-INSPECTED = PICKLE_BEARING | {"zip", "npz", "keras-zip", "7z", "safetensors", "gguf"}
 
 _DEFAULT = FormatPolicy()
 
@@ -97,24 +94,15 @@ def _split(matches: Iterator[re.Match[str]]) -> Iterator[tuple[str, str]]:
         yield path, fmt
 
 
-def line_filter(policy: FormatPolicy) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """What the readers of format lines may leave out before format_lines sees them, as
-    (formats, lowercase name suffixes) whose lines to keep (a superset of what format_lines
-    selects), or None: keep every line (the policy has lists)."""
-    if policy.allow or policy.deny or policy.paths:
-        return None
-    return tuple(sorted(INSPECTED)), tuple(sorted(_NAMED))
-
-
 def _relevant(path: str, fmt: str) -> bool:
-    return fmt in INSPECTED or Path(path).suffix.lower() in _NAMED
+    return fmt in INSPECTED or Path(path).suffix.lower() in NAMED
 
 
 # Format lines are "path \0 format \n" (models.FileList). _RELEVANT_LINE selects a superset
 # of what _relevant accepts (evaluate decides).
 _ANY_LINE = re.compile(r"^[^\0\n]*\0[^\n]*$", re.MULTILINE)
 _INSPECTED_ALT = "|".join(re.escape(f) for f in sorted(INSPECTED))
-_NAMED_ALT = "|".join(re.escape(s) for s in sorted(_NAMED))
+_NAMED_ALT = "|".join(re.escape(s) for s in sorted(NAMED))
 _RELEVANT_LINE = re.compile(
     rf"^(?:[^\0\n]*\0(?:{_INSPECTED_ALT})|[^\0\n]*(?i:{_NAMED_ALT})\0[^\n]*)$", re.MULTILINE
 )

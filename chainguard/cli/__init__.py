@@ -19,13 +19,14 @@ from chainguard.cli._app import app, one_line
 from chainguard.errors import ChainguardError, ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from chainguard.collectors.scanwalk import EarlyScan
     from chainguard.observe import EarlyStart
 
 
 # -------------------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None, early: EarlyStart | None = None) -> NoReturn:
+def main(argv: list[str] | None = None, early: EarlyStart | EarlyScan | None = None) -> NoReturn:
     """Entry point: run the app and map every error to one line and a documented exit code.
 
     ``early``: work started before the CLI was imported (chainguard/_launch.py), handed to the

@@ -15,6 +15,7 @@ from chainguard.cli._output import reports_failure
 @app.command("scan")
 @reports_failure("scan")
 def scan(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="PATH", help="A file or directory to scan.")],
     format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
@@ -30,7 +31,9 @@ def scan(
     verify (never one inside the scanned directory)."""
     from chainguard.api.scan import scan_path
     from chainguard.cli._output import emit
+    from chainguard.collectors.scanwalk import EarlyScan
     from chainguard.config import load_config
 
+    early = ctx.obj if isinstance(ctx.obj, EarlyScan) else None  # started by _launch.py
     cfg = load_config(config, no_config=no_config, trees=[file] if file.is_dir() else [])
-    emit(scan_path(file, config=cfg), format_, output)
+    emit(scan_path(file, config=cfg, early=early), format_, output)

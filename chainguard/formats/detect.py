@@ -55,6 +55,18 @@ FORMATS: Final = frozenset(
 # Formats whose loading runs a pickle. Archives (zip, npz, 7z, keras-zip) may hold such members:
 # the policy looks inside them.
 PICKLE_BEARING: Final = frozenset({"pickle", "pytorch-zip", "numpy-pickle"})
+# Formats read again by the policy (formats/policy.scan_file): what the first bytes cannot clear.
+INSPECTED: Final = PICKLE_BEARING | {"zip", "npz", "keras-zip", "7z", "safetensors", "gguf"}
+# What a file's name says it is, for the formats whose loaders trust the name: bytes of
+# another format under such a name are a disguise (a pickle renamed .safetensors).
+NAMED: Final[dict[str, frozenset[str]]] = {
+    ".safetensors": frozenset({"safetensors"}),
+    ".gguf": frozenset({"gguf"}),
+    ".onnx": frozenset({"onnx"}),
+    ".parquet": frozenset({"parquet"}),
+    ".npy": frozenset({"numpy", "numpy-pickle"}),
+    ".npz": frozenset({"npz", "zip"}),
+}
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_LOCAL = b"PK\x03\x04"

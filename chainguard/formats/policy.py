@@ -19,23 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainguard.findings import Finding
-from chainguard.formats.detect import PICKLE_BEARING
+from chainguard.formats.detect import NAMED, PICKLE_BEARING
 
 if TYPE_CHECKING:  # inspect imports the pickle analysis: only a file inspected needs it
     from chainguard.formats.inspect import Inspection
 
 PICKLE = "pickle"
-
-# What a file's name says it is, for the formats whose loaders trust the name: bytes of
-# another format under such a name are a disguise (a pickle renamed .safetensors).
-_NAMED: dict[str, frozenset[str]] = {
-    ".safetensors": frozenset({"safetensors"}),
-    ".gguf": frozenset({"gguf"}),
-    ".onnx": frozenset({"onnx"}),
-    ".parquet": frozenset({"parquet"}),
-    ".npy": frozenset({"numpy", "numpy-pickle"}),
-    ".npz": frozenset({"npz", "zip"}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +80,7 @@ def evaluate(rel: str, inspection: Inspection, policy: FormatPolicy) -> list[Fin
             Finding("unsafe-format", rel, f"{fmt} file: format not in the allowed list", actual=fmt)
         )
     suffix = os.path.splitext(rel)[1].lower()
-    if suffix in _NAMED and fmt not in _NAMED[suffix]:
+    if suffix in NAMED and fmt not in NAMED[suffix]:
         findings.append(
             Finding(
                 "malformed-artifact",

@@ -12,8 +12,8 @@ import pytest
 from support.unsafe_artifacts import OS_SYSTEM
 
 from chainguard._hashworker import _scan_directory
-from chainguard.api._formats import line_filter
-from chainguard.api.scan import _ANOMALY_RULES, _CHUNK, scan_path
+from chainguard.api.scan import _ANOMALY_RULES, scan_path
+from chainguard.collectors.scanwalk import _CHUNK, line_filter
 from chainguard.collectors.tree import IgnoreRules, walk
 from chainguard.findings import Finding
 from chainguard.formats.policy import FormatPolicy, scan_file

@@ -36,7 +36,9 @@ NO_INPUT_TO_NAME = {
     "caller never reads the result (observe.TreeObservation)",
     ("hashing_small.py", "every hashing worker process has stopped"): "the processes are "
     "chainguard's own; what the command was reading is in the command line",
-    ("api/scan.py", "every format-detecting worker process has stopped"): "as above",
+    ("collectors/scanwalk.py", "every format-detecting worker process has stopped"): "as above",
+    ("collectors/scanwalk.py", "scan cancelled"): "control flow: raised only after cancel(), "
+    "when scan does not adopt the early walk (collectors/scanwalk.EarlyScan)",
     ("sbom/compact.py", "the temporary file holding the compact SBOM"): "chainguard's own "
     "temporary file (sign names the SBOM it reads in its other errors)",
     ("trust/sigstore.py", "the OIDC identity token expired"): "the token is not a file",

@@ -11,8 +11,9 @@ import pytest
 from support.unsafe_artifacts import OS_SYSTEM
 
 from chainguard._hashworker import _detect_listed
-from chainguard.api._formats import _RELEVANT_LINE, format_lines, line_filter
+from chainguard.api._formats import _RELEVANT_LINE, format_lines
 from chainguard.api.scan import scan_path
+from chainguard.collectors.scanwalk import line_filter
 from chainguard.formats.policy import FormatPolicy
 from chainguard.hashing import PROCESS_MIN_FILES_ENV
 
