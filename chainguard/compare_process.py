@@ -33,6 +33,10 @@ class VerifiedTree:
     # relative path → the on-disk file verify found holding the signed content, unchanged since
     verified: Mapping[str, FileIdentity]
     ignored: frozenset[str] = frozenset()  # relative paths the ignore rules leave out
+    # A hub cache snapshot: its repository's blobs/ (real path), and for each blob the process
+    # has, the relative path of the snapshot's link to it (/proc shows the blob, not the link)
+    blobs: str | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +84,12 @@ def compare_process(
     result = ProcessComparison()
     for loaded in sorted(snapshot.files, key=lambda f: f.path):
         for tree in trees:
-            rel = _under(loaded.path, tree.root)
+            rel = _under(loaded.path, tree.root) or tree.aliases.get(loaded.path)
             if rel is not None:
                 _artifact(snapshot.pid, loaded, tree, rel, result)
+                break
+            if tree.blobs is not None and _under(loaded.path, tree.blobs) is not None:
+                result.findings.append(_unlinked_blob(snapshot.pid, loaded, tree))
                 break
         else:
             if loaded.executable and loaded.path != snapshot.executable:
@@ -117,6 +124,22 @@ def _artifact(
     verified = tree.verified.get(rel)
     if loaded.deleted or verified != (loaded.dev, loaded.inode):
         result.to_hash.append(ToHash(loaded, tree, rel, signed))
+
+
+def _unlinked_blob(pid: int, loaded: LoadedFile, tree: VerifiedTree) -> Finding:
+    """A blob of the verified snapshot's repository that none of the snapshot's links lead to:
+    another revision's weights, or a file dropped in, that the signed SBOM does not vouch for."""
+    return Finding(
+        "loaded-artifact-unexpected",
+        loaded.path,
+        f"process {pid} has {loaded.path} loaded"
+        + (" (deleted on disk since)" if loaded.deleted else "")
+        + f", a blob of the hub cache repository of {tree.bom_ref} that no file of the "
+        "verified snapshot links to",
+        expected=f"a blob a file of {tree.bom_ref} links to",
+        actual=loaded.path,
+        component=tree.component,
+    )
 
 
 def judge_hashed(pid: int, item: ToHash, sha256: str) -> Finding | None:

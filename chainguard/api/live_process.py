@@ -201,18 +201,51 @@ def _verified_trees(
         c = components[ref]
         directory = check.paths[c.kind, c.name]
         root = os.path.realpath(directory)
-        wanted = {r for r in (_relative(p, root) for p in loaded_paths) if r is not None}
-        signed = _files_at(c.files, wanted)
-        seen = _files_at(observed.files, wanted)
+        blobs = _hub_blobs(directory)
+        aliases = _blob_links(root, blobs, loaded_paths) if blobs is not None else {}
+        # where each file the process may have is on disk (a hub cache's: the blob it links to)
+        at = {r: os.path.join(root, r) for r in (_relative(p, root) for p in loaded_paths) if r}
+        at.update((rel, blob) for blob, rel in aliases.items())
+        signed = _files_at(c.files, set(at))
+        seen = _files_at(observed.files, set(at))
         rules = ignore_rules(directory, where.ignore, where.own)
         verified: dict[str, FileIdentity] = {}
         for rel, s in signed.items():
-            o, key = seen.get(rel), unchanged.get(os.path.join(root, rel))
+            o, key = seen.get(rel), unchanged.get(at[rel])
             if o is not None and key is not None and same_content(s, o):
                 verified[rel] = (key[0], key[1])
-        ignored = frozenset(r for r in wanted if rules.matches(r))
-        trees.append(VerifiedTree(ref, c.name, root, signed, verified, ignored))
+        ignored = frozenset(r for r in at if rules.matches(r))
+        trees.append(VerifiedTree(ref, c.name, root, signed, verified, ignored, blobs, aliases))
     return trees
+
+
+def _hub_blobs(directory: Path) -> str | None:
+    """The real path of the blobs/ of the hub cache repository whose snapshot ``directory``
+    is, or None (not a snapshot)."""
+    from chainguard.collectors.hfcache import local_root
+
+    _, blobs = local_root(directory)
+    return os.path.realpath(blobs) if blobs is not None else None
+
+
+def _blob_links(root: str, blobs: str, loaded_paths: Sequence[str]) -> dict[str, str]:
+    """For each loaded path that is a blob under ``blobs``, the relative path of the first
+    link (in path order) of the snapshot ``root`` that resolves to it."""
+    loaded = {p for p in loaded_paths if _relative(p, blobs) is not None}
+    if not loaded:
+        return {}
+    names = {os.path.basename(p) for p in loaded}
+    links: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):  # never into a linked directory
+        for name in sorted([*dirnames, *filenames]):
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path) or os.path.basename(os.readlink(path)) not in names:
+                continue
+            target = os.path.realpath(path)
+            rel = os.path.relpath(path, root)
+            if target in loaded and (target not in links or rel < links[target]):
+                links[target] = rel
+    return links
 
 
 def _relative(path: str, root: str) -> str | None:
