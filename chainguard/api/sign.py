@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 def keygen(prefix: Path, algorithm: str = "ecdsa-p256") -> tuple[Path, Path]:
     from chainguard.trust.keys import generate_keypair
 
-    if algorithm not in ("ecdsa-p256", "ed25519"):
-        raise UsageError(f"unknown key algorithm {algorithm!r}; use ecdsa-p256 or ed25519")
+    if algorithm not in ("ecdsa-p256", "ecdsa-p384", "ed25519"):
+        raise UsageError(
+            f"unknown key algorithm {algorithm!r}; use ecdsa-p256, ecdsa-p384 or ed25519"
+        )
     return generate_keypair(prefix, algorithm, password())  # type: ignore[arg-type]
 
 

@@ -52,6 +52,7 @@ app.add_typer(fleet_app, name="fleet")
 
 class KeyAlgorithm(str, Enum):
     ecdsa_p256 = "ecdsa-p256"
+    ecdsa_p384 = "ecdsa-p384"
     ed25519 = "ed25519"
 
 

@@ -37,8 +37,9 @@ def sign(payload: bytes, payload_type: str, key: SigningKey) -> Envelope:
     private_key = key.private_key
     if isinstance(private_key, ed25519.Ed25519PrivateKey):
         signature = private_key.sign(message)
-    else:
-        signature = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    else:  # the digest verify expects of the curve (digest_name)
+        digest = hashes.SHA384() if key.algorithm == "ecdsa-p384" else hashes.SHA256()
+        signature = private_key.sign(message, ec.ECDSA(digest))
     return Envelope(payload_type, payload, ((key.fingerprint, signature),))
 
 

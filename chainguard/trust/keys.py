@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from chainguard.errors import KeyFileError, OutputError, UsageError, read_input
 
-SigningAlgorithm = Literal["ecdsa-p256", "ed25519"]
+SigningAlgorithm = Literal["ecdsa-p256", "ecdsa-p384", "ed25519"]
 KeyAlgorithm = Literal["ecdsa-p256", "ecdsa-p384", "ed25519"]
 PublicKey: TypeAlias = "ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey"
 PrivateKey: TypeAlias = "ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey"
@@ -135,11 +135,14 @@ def generate_keypair(
     match algorithm:
         case "ecdsa-p256":
             private_key = ec.generate_private_key(ec.SECP256R1())
+        case "ecdsa-p384":
+            private_key = ec.generate_private_key(ec.SECP384R1())
         case "ed25519":
             private_key = ed25519.Ed25519PrivateKey.generate()
         case _:
             raise UsageError(
-                f"unsupported signing algorithm {algorithm!r}; use ecdsa-p256 or ed25519"
+                f"unsupported signing algorithm {algorithm!r}; use ecdsa-p256, ecdsa-p384 or "
+                "ed25519"
             )
 
     encryption: serialization.KeySerializationEncryption = (
@@ -177,7 +180,7 @@ def _is_encrypted_pem(data: bytes) -> bool:
 
 
 def load_private_key(path: Path, password: bytes | None) -> SigningKey:
-    """Load a PEM private key for signing (ECDSA P-256 or Ed25519)."""
+    """Load a PEM private key for signing (ECDSA P-256 or P-384, or Ed25519)."""
     data = _read_key_file(path)
     if b"-----BEGIN" not in data:
         raise KeyFileError(f"{path}: not a PEM key file")
@@ -206,10 +209,12 @@ def load_private_key(path: Path, password: bytes | None) -> SigningKey:
         algorithm = "ed25519"
     elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         algorithm = "ecdsa-p256"
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP384R1):
+        algorithm = "ecdsa-p384"  # signs SHA-384, as Sigstore's clients do for this curve
     else:
         raise KeyFileError(
             f"{path}: unsupported key type {_describe(key)}; chainguard signs with ECDSA P-256 "
-            "or Ed25519"
+            "or P-384, or Ed25519"
         )
     public_key = key.public_key()
     return SigningKey(str(path), key, algorithm, public_key, fingerprint(public_key))

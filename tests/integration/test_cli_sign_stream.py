@@ -161,3 +161,22 @@ def test_a_large_sbom_is_signed_in_bounded_memory(tmp_path: Path) -> None:
     assert verified is not None
     sha256 = hashlib.sha256(sbom.read_bytes()).hexdigest()
     assert verified.subjects[0].digest == (("sha256", sha256),)
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])
+def test_a_p384_key_from_keygen_signs_and_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, streamed: bool
+) -> None:
+    # P-384 signs (and verifies) SHA-384 of PAE, streamed or whole, as Sigstore's clients do
+    release = make_release(tmp_path, datasets=dataset(12))
+    ok(cli("keygen", tmp_path / "p384", "--algorithm", "ecdsa-p384"))
+    if not streamed:
+        monkeypatch.setattr("chainguard.trust.stream_sign.streams", lambda key: False)
+    sig = tmp_path / "p384.sig"
+    ok(cli("sign", release.sbom, "--key", tmp_path / "p384.key", "--output", sig))
+    assert load_public_key(tmp_path / "p384.pub").algorithm == "ecdsa-p384"
+    assert payload(sig) == api.sbom_statement(release.sbom)
+    verify = ("verify", "dataset", release.datasets[0], "--sbom", release.sbom)
+    ok(cli(*verify, "--key", tmp_path / "p384.pub", "--signature", sig))
+    (release.datasets[0] / "d0" / "f000.txt").write_bytes(b"changed\n")
+    assert cli(*verify, "--key", tmp_path / "p384.pub", "--signature", sig).code == 1

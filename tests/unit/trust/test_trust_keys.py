@@ -186,7 +186,7 @@ def test_private_key_given_a_public_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "named"),
     [
-        (ec.generate_private_key(ec.SECP384R1()), "secp384r1"),
+        (ec.generate_private_key(ec.SECP521R1()), "secp521r1"),
         (rsa.generate_private_key(public_exponent=65537, key_size=2048), "RSA"),
     ],
 )

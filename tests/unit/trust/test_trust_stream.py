@@ -97,7 +97,7 @@ def test_streamed_verify_reads_what_the_whole_read_reads(
 
 
 def test_p384_keys_verify_their_sha384_digest(tmp_path: Path) -> None:
-    # keygen makes P-256 and Ed25519 keys; a trusted P-384 key signs SHA-384 digests
+    # a P-384 key (made by another tool here) signs SHA-384 digests
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
