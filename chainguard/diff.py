@@ -73,6 +73,7 @@ class DeploymentDiff:
 class FileState:
     size: int
     sha256: str | None
+    mode: int = 0  # the recorded permission bits (models.FileDigest.mode); 0: none recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +232,9 @@ def _state(c: ExpectedComponent) -> ComponentState:
 
 
 def diff_files(old: Sequence[FileDigest], new: Sequence[FileDigest]) -> tuple[FileChange, ...]:
-    """Files added, removed and changed, in byte order of their paths. Each side becomes one
-    dict (path → "size\\0sha256"), read straight from a FileList's lines: linear in the file
+    """Files added, removed and changed (content or recorded mode: an execute or setuid bit
+    that appears is a change), in byte order of their paths. Each side becomes one dict
+    (path → "size\\0sha256\\0mode"), read straight from a FileList's lines: linear in the file
     count, and FileState objects are made only for the files that differ."""
     before, after = _index(old), _index(new)
     changes: list[FileChange] = []
@@ -253,20 +255,20 @@ def diff_files(old: Sequence[FileDigest], new: Sequence[FileDigest]) -> tuple[Fi
 
 def _index(files: Sequence[FileDigest]) -> dict[str, str]:
     if not isinstance(files, FileList):
-        return {f.path: f"{f.size}\0{f.sha256}" for f in files}
+        return {f.path: f"{f.size}\0{f.sha256}\0{f.mode}" for f in files}
     index: dict[str, str] = {}
-    for piece in files.plain_pieces:
+    for piece in files.plain_pieces:  # plain: no mode recorded
         for line in piece.split("\n"):
             if line:
                 path, _, facts = line.partition("\0")
-                index[path] = facts
-    index.update((f.path, f"{f.size}\0{f.sha256}") for f in files.extra)
+                index[path] = facts + "\0" + "0"
+    index.update((f.path, f"{f.size}\0{f.sha256}\0{f.mode}") for f in files.extra)
     return index
 
 
 def _file_state(facts: str) -> FileState:
-    size, _, sha256 = facts.partition("\0")
-    return FileState(int(size), None if sha256 == "None" else sha256)
+    size, sha256, mode = facts.split("\0")
+    return FileState(int(size), None if sha256 == "None" else sha256, int(mode))
 
 
 # --- dependencies -------------------------------------------------------------------------------

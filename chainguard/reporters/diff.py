@@ -129,7 +129,11 @@ def _version_or_none(state: ComponentState) -> str:
 
 
 def _file_fact(state: FileState) -> str:
-    return f"{state.size} B sha256:{state.sha256}"
+    return f"{state.size} B sha256:{state.sha256}{_mode(state)}"
+
+
+def _mode(state: FileState) -> str:
+    return f" mode {state.mode:04o}" if state.mode else ""
 
 
 def _file_text(f: FileChange) -> str:
@@ -265,7 +269,10 @@ def _component_state(state: ComponentState | None) -> dict[str, Any] | None:
 
 
 def _file_state(state: FileState | None) -> dict[str, Any] | None:
-    return None if state is None else {"size": state.size, "sha256": state.sha256}
+    if state is None:
+        return None
+    mode = {"mode": f"{state.mode:04o}"} if state.mode else {}  # only where one is recorded
+    return {"size": state.size, "sha256": state.sha256, **mode}
 
 
 # --- Markdown -----------------------------------------------------------------------------------
@@ -375,7 +382,7 @@ def _component_rows(components: Sequence[ComponentChange]) -> list[tuple[str, ..
 def _file_state_md(state: FileState | None) -> str:
     if state is None:
         return _ABSENT
-    return f"{_digest(state.sha256 or '')} ({state.size} B)"
+    return f"{_digest(state.sha256 or '')} ({state.size} B{_mode(state)})"
 
 
 def _file_rows(components: Sequence[ComponentChange]) -> list[tuple[str, ...]]:

@@ -239,3 +239,22 @@ def test_patches_declared_and_withdrawn(tmp_path: Path) -> None:
     ]
     text = cli("diff", old.sbom, new.sbom).stdout
     assert "- CVE-2025-32434  torch>=2.6.0 (withdrawn)" in text
+
+
+def test_a_mode_bit_that_appears_is_a_change(tmp_path: Path) -> None:
+    # the same bytes, now executable (or setuid): the next release hands a host a program
+    def release(where: str, mode: int) -> Release:
+        weights = write_model(tmp_path / where / "weights", seed=1)
+        (weights / "run.sh").write_text("#!/bin/sh\necho hi\n")
+        (weights / "run.sh").chmod(mode)
+        return make_release(tmp_path / where, models=[weights])
+
+    old, new = release("v1", 0o644), release("v2", 0o4755)
+    doc = diff_doc(cli("diff", old.sbom, new.sbom, "--format", "json"))
+    (weights,) = doc["components"]
+    (change,) = [f for f in weights["files"] if f["path"] == "run.sh"]
+    assert change["change"] == "changed"
+    assert change["old"]["sha256"] == change["new"]["sha256"]
+    assert "mode" not in change["old"] and change["new"]["mode"] == "4755"
+    assert "mode 4755" in cli("diff", old.sbom, new.sbom).stdout
+    assert "mode 4755" in cli("diff", old.sbom, new.sbom, "--format", "markdown").stdout
