@@ -218,11 +218,19 @@ def diff_components(
         elif b is None and a is not None:
             changes.append(ComponentChange(a.kind, a.name, "removed", _state(a), None))
         elif a is not None and b is not None:
-            if a.root_digest == b.root_digest and a.version == b.version:
+            # the root digest binds paths, sizes and contents, not the recorded modes
+            same_files = a.root_digest == b.root_digest and _modes(a.files) == _modes(b.files)
+            if same_files and a.version == b.version:
                 continue
-            files = diff_files(a.files, b.files) if a.root_digest != b.root_digest else ()
+            files = () if same_files else diff_files(a.files, b.files)
             changes.append(ComponentChange(a.kind, a.name, "changed", _state(a), _state(b), files))
     return tuple(changes)
+
+
+def _modes(files: Sequence[FileDigest]) -> dict[str, int]:
+    """The recorded modes (only files with one have one: a FileList keeps them in extra)."""
+    listed = files.extra if isinstance(files, FileList) else files
+    return {f.path: f.mode for f in listed if f.mode}
 
 
 def _state(c: ExpectedComponent) -> ComponentState:

@@ -250,6 +250,17 @@ def test_a_mode_bit_that_appears_is_a_change(tmp_path: Path) -> None:
         return make_release(tmp_path / where, models=[weights])
 
     old, new = release("v1", 0o644), release("v2", 0o4755)
+    # the same files but for the mode: the root digest (paths, sizes, contents) is the same
+    model = {"weights": {"config.json": b"{}", "run.sh": b"#!/bin/sh\n"}}
+    plain = make_release(tmp_path / "p1", models=model)
+    (tmp_path / "p2" / "weights").mkdir(parents=True)
+    for name, data in model["weights"].items():
+        (tmp_path / "p2" / "weights" / name).write_bytes(data)
+    (tmp_path / "p2" / "weights" / "run.sh").chmod(0o755)
+    executable = make_release(tmp_path / "p2", models=[tmp_path / "p2" / "weights"])
+    only_mode = diff_doc(cli("diff", plain.sbom, executable.sbom, "--format", "json"))
+    (component,) = only_mode["components"]
+    assert [(f["path"], f["new"].get("mode")) for f in component["files"]] == [("run.sh", "0755")]
     doc = diff_doc(cli("diff", old.sbom, new.sbom, "--format", "json"))
     (weights,) = doc["components"]
     (change,) = [f for f in weights["files"] if f["path"] == "run.sh"]
