@@ -1,12 +1,17 @@
 """The options every verify command shares, and how a run's settings are resolved (the
-precedence itself is config.effective_trust's)."""
+precedence itself is config.effective_trust's).
+
+Options several commands take are declared once, as groups (SIGSTORE_OPTIONS, PIN_OPTIONS,
+ASSURANCE_OPTIONS), and put in a command's signature by ``with_options`` (see there)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -318,3 +323,74 @@ def resolve(
         signatures=tuple(signature or (() if sbom is not None else cfg.signatures)),
     )
     return Run(cfg, trust, effective.ignore, effective.certificate_chains)
+
+
+# ----------------------------------------------------------------------- groups of options
+
+# What a command gets for a group: each option's value by its parameter name.
+Options = dict[str, Any]
+
+
+def _option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation
+    )
+
+
+# fmt: off
+# Trusted Sigstore identities and the trusted root (resolve's parameters of the same names).
+SIGSTORE_OPTIONS = (
+    _option("identity", Annotated[Optional[list[str]], IDENTITY_OPT]),  # noqa: UP045
+    _option("issuer", Annotated[Optional[str], ISSUER_OPT]),  # noqa: UP045
+    _option("identity_regexp", Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT]),  # noqa: UP045
+    _option("repository", Annotated[Optional[str], REPOSITORY_OPT]),  # noqa: UP045
+    _option("ref", Annotated[Optional[str], REF_OPT]),  # noqa: UP045
+    _option("trusted_root", Annotated[Optional[Path], TRUSTED_ROOT_OPT]),  # noqa: UP045
+    _option("staging", Annotated[bool, STAGING_OPT], False),
+)
+# Which signed release is acceptable: expiry, rollback state, deployment and serial pins.
+PIN_OPTIONS = (
+    _option("allow_expired", Annotated[bool, ALLOW_EXPIRED_OPT], False),
+    _option("state", Annotated[Optional[Path], STATE_OPT]),  # noqa: UP045
+    _option("deployment", Annotated[Optional[str], DEPLOYMENT_OPT]),  # noqa: UP045
+    _option("min_serial", Annotated[Optional[int], MIN_SERIAL_OPT]),  # noqa: UP045
+)
+# What to check beyond the SBOM (assurance_of's parameters of the same names).
+ASSURANCE_OPTIONS = (
+    _option("require_patch", Annotated[Optional[list[str]], REQUIRE_PATCH_OPT]),  # noqa: UP045
+    _option("claim", Annotated[Optional[str], CLAIM_OPT]),  # noqa: UP045
+    _option("claim_timeout", Annotated[Optional[float], CLAIM_TIMEOUT_OPT]),  # noqa: UP045
+    _option("claim_max_bytes", Annotated[Optional[int], CLAIM_MAX_BYTES_OPT]),  # noqa: UP045
+    _option("claim_env_proxy", Annotated[bool, CLAIM_ENV_PROXY_OPT], False),
+    _option("vex", Annotated[Optional[list[Path]], VEX_OPT]),  # noqa: UP045
+    _option("advisories", Annotated[Optional[Path], ADVISORIES_OPT]),  # noqa: UP045
+)
+# fmt: on
+
+
+def with_options(
+    **groups: Sequence[inspect.Parameter],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``@with_options(sigstore=SIGSTORE_OPTIONS)`` on a command with a keyword-only parameter
+    ``sigstore: Options``: typer reads the group's options where that parameter stands in the
+    signature (``__signature__``), and the command gets their values as one mapping. So a group
+    of options is declared once, not in each command that takes it."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(fn, eval_str=True)
+        params: list[inspect.Parameter] = []
+        for p in own.parameters.values():  # a group takes its stand-in's place and kind
+            params += [q.replace(kind=p.kind) for q in groups.get(p.name, [p])]
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> None:
+            for name, group in groups.items():
+                kwargs[name] = {p.name: kwargs.pop(p.name, p.default) for p in group}
+            fn(*args, **kwargs)
+
+        signature = own.replace(parameters=params)
+        run.__signature__ = signature  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return run
+
+    return wrap

@@ -12,17 +12,13 @@ import typer
 from chainguard.cli._app import app
 from chainguard.cli._options import (
     CONFIG_OPT,
-    IDENTITY_OPT,
-    IDENTITY_REGEXP_OPT,
-    ISSUER_OPT,
     KEY_OPT,
     NO_CONFIG_OPT,
     OUTPUT_OPT,
-    REF_OPT,
-    REPOSITORY_OPT,
-    STAGING_OPT,
-    TRUSTED_ROOT_OPT,
+    SIGSTORE_OPTIONS,
+    Options,
     resolve,
+    with_options,
 )
 from chainguard.errors import ExitCode, UsageError
 
@@ -42,6 +38,7 @@ SIG_NEW_OPT = typer.Option(
 
 
 @app.command("diff")
+@with_options(sigstore=SIGSTORE_OPTIONS)
 def diff(
     old: Annotated[Path, typer.Argument(metavar="OLD", help="The earlier release's SBOM.")],
     new: Annotated[Path, typer.Argument(metavar="NEW", help="The later release's SBOM.")],
@@ -52,13 +49,8 @@ def diff(
     signature_old: Annotated[Optional[Path], SIG_OLD_OPT] = None,  # noqa: UP045
     signature_new: Annotated[Optional[Path], SIG_NEW_OPT] = None,  # noqa: UP045
     key: Annotated[Optional[list[Path]], KEY_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
+    *,
+    sigstore: Options,
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
     no_config: Annotated[bool, NO_CONFIG_OPT] = False,
 ) -> None:
@@ -75,15 +67,9 @@ def diff(
             config=config,
             no_config=no_config,
             key=key,
-            identity=identity,
-            issuer=issuer,
-            identity_regexp=identity_regexp,
-            repository=repository,
-            ref=ref,
-            trusted_root=trusted_root,
-            staging=staging,
+            **sigstore,
         ).trust
-    elif any((key, identity, identity_regexp, issuer, repository, ref, trusted_root, staging)):
+    elif key or any(sigstore.values()):
         raise UsageError("trust options apply with --signature-old or --signature-new")
     report = api.diff_sboms(
         old, new, signature_old=signature_old, signature_new=signature_new, trust=trust

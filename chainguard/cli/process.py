@@ -9,33 +9,20 @@ import typer
 
 from chainguard.cli._app import ReportFormat, verify_app
 from chainguard.cli._options import (
-    ADVISORIES_OPT,
-    ALLOW_EXPIRED_OPT,
-    CLAIM_ENV_PROXY_OPT,
-    CLAIM_MAX_BYTES_OPT,
-    CLAIM_OPT,
-    CLAIM_TIMEOUT_OPT,
+    ASSURANCE_OPTIONS,
     CONFIG_OPT,
-    DEPLOYMENT_OPT,
     FORMAT_OPT,
-    IDENTITY_OPT,
-    IDENTITY_REGEXP_OPT,
     IGNORE_OPT,
-    ISSUER_OPT,
     KEY_OPT,
-    MIN_SERIAL_OPT,
     OUTPUT_OPT,
-    REF_OPT,
-    REPOSITORY_OPT,
-    REQUIRE_PATCH_OPT,
+    PIN_OPTIONS,
     SBOM_OPT,
     SIG_OPT,
-    STAGING_OPT,
-    STATE_OPT,
-    TRUSTED_ROOT_OPT,
-    VEX_OPT,
+    SIGSTORE_OPTIONS,
+    Options,
     assurance_of,
     resolve,
+    with_options,
 )
 from chainguard.cli._output import emit, reports_failure
 from chainguard.cli._progress import ProgressBar
@@ -43,6 +30,7 @@ from chainguard.cli._progress import ProgressBar
 
 @verify_app.command("process")
 @reports_failure("verify process")
+@with_options(pins=PIN_OPTIONS, sigstore=SIGSTORE_OPTIONS, assurance=ASSURANCE_OPTIONS)
 def verify_process(
     pid: Annotated[int, typer.Argument(metavar="PID", help="The running process to check.")],
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
@@ -52,24 +40,10 @@ def verify_process(
     format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
     ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
-    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
-    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
-    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
-    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
-    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
-    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
-    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
-    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
-    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
-    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
-    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    *,
+    pins: Options,
+    sigstore: Options,
+    assurance: Options,
 ) -> None:
     """Verify the deployment of chainguard.toml on disk, then what running process PID has
     loaded of it (Linux /proc): one report, one exit code."""
@@ -81,18 +55,9 @@ def verify_process(
         sbom=sbom,
         signature=signature,
         key=key,
-        identity=identity,
-        issuer=issuer,
-        identity_regexp=identity_regexp,
-        repository=repository,
-        ref=ref,
-        trusted_root=trusted_root,
-        staging=staging,
         ignore=ignore,
-        state=state,
-        allow_expired=allow_expired,
-        deployment=deployment,
-        min_serial=min_serial,
+        **sigstore,
+        **pins,
     )
     cfg = run.config
     cfg.require_deployment_config()
@@ -107,16 +72,7 @@ def verify_process(
             environments=cfg.environments,
             ignore=run.ignore,
             progress=bar,
-            assurance=assurance_of(
-                run,
-                require_patch=require_patch,
-                claim=claim,
-                claim_timeout=claim_timeout,
-                claim_max_bytes=claim_max_bytes,
-                claim_env_proxy=claim_env_proxy,
-                vex=vex,
-                advisories=advisories,
-            ),
+            assurance=assurance_of(run, **assurance),
         )
     finally:
         bar.close()

@@ -9,43 +9,31 @@ import typer
 
 from chainguard.cli._app import ReportFormat, verify_app
 from chainguard.cli._options import (
-    ADVISORIES_OPT,
-    ALLOW_EXPIRED_OPT,
+    ASSURANCE_OPTIONS,
     CERT_CHAIN_OPT,
-    CLAIM_ENV_PROXY_OPT,
-    CLAIM_MAX_BYTES_OPT,
-    CLAIM_OPT,
-    CLAIM_TIMEOUT_OPT,
     COMPONENT_OPT,
     CONFIG_OPT,
     DASK_OPT,
     DASK_TIMEOUT_OPT,
-    DEPLOYMENT_OPT,
     FORMAT_OPT,
-    IDENTITY_OPT,
     IDENTITY_REGEXP_OPT,
     IGNORE_OPT,
-    ISSUER_OPT,
     KEY_OPT,
-    MIN_SERIAL_OPT,
     NO_CONFIG_OPT,
     OMS_SIG_OPT,
     OUTPUT_OPT,
-    REF_OPT,
-    REPOSITORY_OPT,
-    REQUIRE_PATCH_OPT,
+    PIN_OPTIONS,
     SBOM_OPT,
     SIG_OPT,
-    STAGING_OPT,
-    STATE_OPT,
+    SIGSTORE_OPTIONS,
     STORAGE_OPTION_OPT,
-    TRUSTED_ROOT_OPT,
-    VEX_OPT,
+    Options,
     Run,
     assurance_of,
     dask_cluster,
     identity_policies,
     resolve,
+    with_options,
 )
 from chainguard.cli._output import emit, reports_failure
 from chainguard.cli._progress import ProgressBar
@@ -141,6 +129,7 @@ def _refuse_dependency_checks(
 
 @verify_app.command("model")
 @reports_failure("verify model")
+@with_options(pins=PIN_OPTIONS, sigstore=SIGSTORE_OPTIONS, assurance=ASSURANCE_OPTIONS)
 def verify_model(
     ctx: typer.Context,
     directory: Annotated[
@@ -155,34 +144,20 @@ def verify_model(
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
     no_config: Annotated[bool, NO_CONFIG_OPT] = False,
     ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
-    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
-    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
-    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
-    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
+    *,
+    pins: Options,
     oms_signature: Annotated[Optional[Path], OMS_SIG_OPT] = None,  # noqa: UP045
     revision: Annotated[Optional[str], REVISION_OPT] = None,  # noqa: UP045
     certificate_chain: Annotated[Optional[list[Path]], CERT_CHAIN_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
-    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
-    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
-    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
-    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
-    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
-    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
-    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    sigstore: Options,
+    assurance: Options,
 ) -> None:
     """Verify a model directory against the signed SBOM (or an OpenSSF model signature with
     --oms-signature); exit 1 on any difference."""
     if oms_signature is not None:
         if sbom is not None or signature or component is not None:
             raise UsageError("--oms-signature replaces --sbom, --signature and --component")
-        if deployment is not None or min_serial is not None:
+        if pins["deployment"] is not None or pins["min_serial"] is not None:
             raise UsageError("--deployment and --min-serial apply to SBOMs, not --oms-signature")
         if revision is not None:
             raise UsageError("--revision applies to SBOMs, not --oms-signature")
@@ -195,40 +170,21 @@ def verify_model(
         sbom=sbom,
         signature=signature,
         key=key,
-        identity=identity,
-        issuer=issuer,
-        identity_regexp=identity_regexp,
-        repository=repository,
-        ref=ref,
         certificate_chain=certificate_chain,
-        trusted_root=trusted_root,
-        staging=staging,
         ignore=ignore,
-        state=state,
-        allow_expired=allow_expired,
-        deployment=deployment,
-        min_serial=min_serial,
+        **sigstore,
+        **pins,
     )
     if oms_signature is not None:
         emit(_verify_oms(directory, oms_signature, run), format_, output)
-    assurance = assurance_of(
-        run,
-        require_patch=require_patch,
-        claim=claim,
-        claim_timeout=claim_timeout,
-        claim_max_bytes=claim_max_bytes,
-        claim_env_proxy=claim_env_proxy,
-        vex=vex,
-        advisories=advisories,
-    )
-    _refuse_dependency_checks("verify model", vex, advisories)
-    emit(
-        _verify_tree("model", directory, run, component, ctx, assurance, revision), format_, output
-    )
+    checks = assurance_of(run, **assurance)
+    _refuse_dependency_checks("verify model", assurance["vex"], assurance["advisories"])
+    emit(_verify_tree("model", directory, run, component, ctx, checks, revision), format_, output)
 
 
 @verify_app.command("dataset")
 @reports_failure("verify dataset")
+@with_options(pins=PIN_OPTIONS, sigstore=SIGSTORE_OPTIONS, assurance=ASSURANCE_OPTIONS)
 def verify_dataset(
     ctx: typer.Context,
     source: Annotated[
@@ -248,24 +204,10 @@ def verify_dataset(
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
     no_config: Annotated[bool, NO_CONFIG_OPT] = False,
     ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
-    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
-    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
-    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
-    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
-    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
-    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
-    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
-    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
-    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
-    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
-    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    *,
+    pins: Options,
+    sigstore: Options,
+    assurance: Options,
     dask: Annotated[Optional[str], DASK_OPT] = None,  # noqa: UP045
     storage_option: Annotated[Optional[list[str]], STORAGE_OPTION_OPT] = None,  # noqa: UP045
     dask_timeout: Annotated[Optional[float], DASK_TIMEOUT_OPT] = None,  # noqa: UP045
@@ -284,34 +226,14 @@ def verify_dataset(
         sbom=sbom,
         signature=signature,
         key=key,
-        identity=identity,
-        issuer=issuer,
-        identity_regexp=identity_regexp,
-        repository=repository,
-        ref=ref,
-        trusted_root=trusted_root,
-        staging=staging,
         ignore=ignore,
-        state=state,
-        allow_expired=allow_expired,
-        deployment=deployment,
-        min_serial=min_serial,
+        **sigstore,
+        **pins,
     )
-    assurance = assurance_of(
-        run,
-        require_patch=require_patch,
-        claim=claim,
-        claim_timeout=claim_timeout,
-        claim_max_bytes=claim_max_bytes,
-        claim_env_proxy=claim_env_proxy,
-        vex=vex,
-        advisories=advisories,
-    )
-    _refuse_dependency_checks("verify dataset", vex, advisories)
+    checks = assurance_of(run, **assurance)
+    _refuse_dependency_checks("verify dataset", assurance["vex"], assurance["advisories"])
     emit(
-        _verify_tree(
-            "dataset", directory, run, component, ctx, assurance, revision, cluster, source
-        ),
+        _verify_tree("dataset", directory, run, component, ctx, checks, revision, cluster, source),
         format_,
         output,
     )
@@ -319,6 +241,7 @@ def verify_dataset(
 
 @verify_app.command("deployment")
 @reports_failure("verify deployment")
+@with_options(pins=PIN_OPTIONS, sigstore=SIGSTORE_OPTIONS, assurance=ASSURANCE_OPTIONS)
 def verify_deployment(
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
     sbom: Annotated[Optional[Path], SBOM_OPT] = None,  # noqa: UP045
@@ -327,24 +250,10 @@ def verify_deployment(
     format_: Annotated[ReportFormat, FORMAT_OPT] = ReportFormat.text,
     output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
     ignore: Annotated[Optional[list[str]], IGNORE_OPT] = None,  # noqa: UP045
-    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
-    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
-    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
-    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
-    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
-    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
-    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
-    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
-    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
-    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
-    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    *,
+    pins: Options,
+    sigstore: Options,
+    assurance: Options,
 ) -> None:
     """Verify a whole deployment described by chainguard.toml: one report, one exit code."""
     from chainguard import api
@@ -355,18 +264,9 @@ def verify_deployment(
         sbom=sbom,
         signature=signature,
         key=key,
-        identity=identity,
-        issuer=issuer,
-        identity_regexp=identity_regexp,
-        repository=repository,
-        ref=ref,
-        trusted_root=trusted_root,
-        staging=staging,
         ignore=ignore,
-        state=state,
-        allow_expired=allow_expired,
-        deployment=deployment,
-        min_serial=min_serial,
+        **sigstore,
+        **pins,
     )
     cfg = run.config
     cfg.require_deployment_config()
@@ -380,16 +280,7 @@ def verify_deployment(
             environments=cfg.environments,
             ignore=run.ignore,
             progress=bar,
-            assurance=assurance_of(
-                run,
-                require_patch=require_patch,
-                claim=claim,
-                claim_timeout=claim_timeout,
-                claim_max_bytes=claim_max_bytes,
-                claim_env_proxy=claim_env_proxy,
-                vex=vex,
-                advisories=advisories,
-            ),
+            assurance=assurance_of(run, **assurance),
         )
     finally:
         bar.close()
@@ -401,6 +292,7 @@ def verify_deployment(
 
 @verify_app.command("deps")
 @reports_failure("verify deps")
+@with_options(pins=PIN_OPTIONS, sigstore=SIGSTORE_OPTIONS, assurance=ASSURANCE_OPTIONS)
 def verify_deps(
     lockfile: Annotated[
         Optional[Path],  # noqa: UP045
@@ -432,24 +324,10 @@ def verify_deps(
     output: Annotated[Optional[Path], OUTPUT_OPT] = None,  # noqa: UP045
     config: Annotated[Optional[Path], CONFIG_OPT] = None,  # noqa: UP045
     no_config: Annotated[bool, NO_CONFIG_OPT] = False,
-    allow_expired: Annotated[bool, ALLOW_EXPIRED_OPT] = False,
-    state: Annotated[Optional[Path], STATE_OPT] = None,  # noqa: UP045
-    deployment: Annotated[Optional[str], DEPLOYMENT_OPT] = None,  # noqa: UP045
-    min_serial: Annotated[Optional[int], MIN_SERIAL_OPT] = None,  # noqa: UP045
-    identity: Annotated[Optional[list[str]], IDENTITY_OPT] = None,  # noqa: UP045
-    issuer: Annotated[Optional[str], ISSUER_OPT] = None,  # noqa: UP045
-    identity_regexp: Annotated[Optional[list[str]], IDENTITY_REGEXP_OPT] = None,  # noqa: UP045
-    repository: Annotated[Optional[str], REPOSITORY_OPT] = None,  # noqa: UP045
-    ref: Annotated[Optional[str], REF_OPT] = None,  # noqa: UP045
-    trusted_root: Annotated[Optional[Path], TRUSTED_ROOT_OPT] = None,  # noqa: UP045
-    staging: Annotated[bool, STAGING_OPT] = False,
-    require_patch: Annotated[Optional[list[str]], REQUIRE_PATCH_OPT] = None,  # noqa: UP045
-    claim: Annotated[Optional[str], CLAIM_OPT] = None,  # noqa: UP045
-    claim_timeout: Annotated[Optional[float], CLAIM_TIMEOUT_OPT] = None,  # noqa: UP045
-    claim_max_bytes: Annotated[Optional[int], CLAIM_MAX_BYTES_OPT] = None,  # noqa: UP045
-    claim_env_proxy: Annotated[bool, CLAIM_ENV_PROXY_OPT] = False,
-    vex: Annotated[Optional[list[Path]], VEX_OPT] = None,  # noqa: UP045
-    advisories: Annotated[Optional[Path], ADVISORIES_OPT] = None,  # noqa: UP045
+    *,
+    pins: Options,
+    sigstore: Options,
+    assurance: Options,
 ) -> None:
     """Verify a lockfile or an installed environment against the signed SBOM's dependencies;
     exit 1 on any difference."""
@@ -465,17 +343,8 @@ def verify_deps(
         sbom=sbom,
         signature=signature,
         key=key,
-        identity=identity,
-        issuer=issuer,
-        identity_regexp=identity_regexp,
-        repository=repository,
-        ref=ref,
-        trusted_root=trusted_root,
-        staging=staging,
-        state=state,
-        allow_expired=allow_expired,
-        deployment=deployment,
-        min_serial=min_serial,
+        **sigstore,
+        **pins,
     )
     report = api.verify_deps(
         lockfile,
@@ -483,16 +352,7 @@ def verify_deps(
         trust=run.trust,
         component=component,
         require_hashes=require_hashes,
-        assurance=assurance_of(
-            run,
-            require_patch=require_patch,
-            claim=claim,
-            claim_timeout=claim_timeout,
-            claim_max_bytes=claim_max_bytes,
-            claim_env_proxy=claim_env_proxy,
-            vex=vex,
-            advisories=advisories,
-        ),
+        assurance=assurance_of(run, **assurance),
     )
     emit(report, format_, output)
 
