@@ -188,6 +188,8 @@ class Registry:
             raise RegistryError(f"{self.ref}: cannot reach the registry: {_reason(e)}") from e
         response.close()
         challenge = response.headers.get("WWW-Authenticate", "")
+        if response.status_code == 401 and challenge.lower().startswith("bearer"):
+            self._check_realm(challenge)
         if response.status_code != 401 or not challenge.lower().startswith("basic"):
             return
         if self._basic is None:
@@ -197,6 +199,27 @@ class Registry:
             )
         self._oras.session.headers["Authorization"] = f"Basic {self._basic}"
         self._basic_challenge = True
+
+    def _check_realm(self, challenge: str) -> None:
+        """The token service a Bearer challenge names gets the credentials: over HTTPS only,
+        unless it is on this machine, or on the registry's own host when the registry was
+        allowed plain HTTP (--insecure)."""
+        import re
+        from urllib.parse import urlsplit
+
+        found = re.search(r'realm="([^"]*)"', challenge, re.IGNORECASE)
+        realm = urlsplit(found.group(1) if found else "")
+        if realm.scheme == "https":
+            return
+        own = urlsplit(f"//{self.ref.netloc}").hostname
+        plain_ok = {PLAIN_HTTP_HOST, *([own] if self.ref.plain_http else [])}
+        if realm.scheme == "http" and realm.hostname in plain_ok:
+            return
+        raise RegistryError(
+            f"{self.ref}: the registry sends clients to the token service "
+            f"{realm.geturl() or '(none named)'!r}, which would receive the credentials in the "
+            "clear; refused (it must be HTTPS)"
+        )
 
     # ------------------------------------------------------------------------------ requests
 
@@ -218,11 +241,40 @@ class Registry:
             response: requests.Response = send(
                 method=method, url=url, data=data, headers=dict(headers or {}), stream=True
             )
+            if response.status_code == 401 and not self._basic_challenge:
+                response = self._rescoped(response, method, url, headers, data)
             return response
         except requests.RequestException as e:
             raise RegistryError(f"{self.ref}: {method} failed: {_reason(e)}") from e
         except Exception as e:  # oras's auth raises ValueError and its own errors
             raise RegistryError(f"{self.ref}: {method} failed: {e}") from e
+
+    def _rescoped(
+        self,
+        response: requests.Response,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        data: bytes | None,
+    ) -> requests.Response:
+        """The request again, with a token for the scope the registry's 401 asks for. oras
+        keeps the token it holds whatever scope a 401 names (it asks again only on 403), and
+        a token registry answers a request beyond a token's scope (a push after the pull that
+        got the token) with 401 and the wider scope: GHCR, Docker Hub, distribution."""
+        challenge = response.headers.get("WWW-Authenticate", "")
+        if not challenge.lower().startswith("bearer"):
+            return response
+        self._check_realm(challenge)
+        fresh, changed = self._oras.auth.authenticate_request(
+            response, dict(headers or {}), refresh=True
+        )
+        if not changed:
+            return response
+        response.close()
+        retried: requests.Response = self._oras.session.request(
+            method=method, url=url, data=data, headers=fresh, stream=True
+        )
+        return retried
 
     def _read(self, response: requests.Response, limit: int, what: str) -> bytes:
         """The body, at most ``limit`` bytes (decoded): more is refused, not truncated; and

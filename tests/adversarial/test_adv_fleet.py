@@ -447,3 +447,44 @@ def test_registry_dripping_bytes_is_cut_off() -> None:
         with pytest.raises(RegistryError, match="timed out"):
             Registry(ref, timeout=0.2).tags()
         assert time.monotonic() - started < 4  # 6 timeouts, not 200 x 0.05 s
+
+
+def test_credentials_never_go_to_a_token_service_in_the_clear(tmp_path: Path) -> None:
+    # A registry (or whoever edits its answers) that sends clients to a plain-HTTP token
+    # service elsewhere would have them post the registry password over the network in clear.
+    from support.registry_server import start_registry, stop_registry
+    from support.token_server import ISSUER, SERVICE, TokenServer
+
+    tokens = TokenServer({"ci": "s3cret"}, tmp_path / "tokens")
+    elsewhere = (
+        "auth:\n  token:\n    realm: http://token.example.invalid/token\n"
+        f"    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {tokens.bundle}\n"
+    )
+    server = start_registry(tmp_path / "registry", auth=elsewhere)
+    try:
+        host = make_fleet_host(tmp_path, "alpha")
+        env = {"CHAINGUARD_REGISTRY_PASSWORD": "s3cret"}
+        published = cli(
+            "attest",
+            "--config",
+            host.config,
+            "--state",
+            host.state,
+            "--normal-priority",
+            "--publish",
+            server.url(),
+            "--username",
+            "ci",
+            "--format",
+            "json",
+            env=env,
+        )
+        message = published.finding("attestation-unpublished", server.url())["message"]
+        assert "in the clear" in message
+        keys = enroll(tmp_path / "keys", host)  # its key exists once it has attested
+        out = cli("fleet", "status", server.url(), "--host-keys", keys, "--username", "ci", env=env)
+        assert_one_line_error(out, 3, "in the clear")
+        assert "token.example.invalid" in out.stderr
+    finally:
+        stop_registry(server)
+        tokens.stop()

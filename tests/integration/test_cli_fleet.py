@@ -329,3 +329,59 @@ def test_bad_publish_or_host_in_the_config_is_exit_3(tmp_path: Path) -> None:
         host.config.write_text(base + f"[attest]\n{table}\n")
         out = cli("attest", "--config", host.config, "--state", host.state)
         assert_one_line_error(out, 3, "attest.")
+
+
+def test_a_registry_that_hands_out_bearer_tokens(tmp_path: Path) -> None:
+    # GHCR, Docker Hub, Harbor: a 401 names a token service (realm), the client exchanges its
+    # credentials there for a token scoped to the repository; the registry checks the token.
+    from support.registry_server import start_registry, stop_registry
+    from support.token_server import TokenServer, token_auth
+
+    tokens = TokenServer({"ci": "s3cret"}, tmp_path / "tokens")
+    server = start_registry(tmp_path / "token-registry", auth=token_auth(tokens))
+    try:
+        host = make_fleet_host(tmp_path, "alpha")
+        env = {"CHAINGUARD_REGISTRY_PASSWORD": "s3cret"}
+        attest = (
+            "attest",
+            "--config",
+            host.config,
+            "--state",
+            host.state,
+            "--normal-priority",
+            "--host",
+            "alpha",
+            "--publish",
+            server.url(),
+            "--username",
+            "ci",
+            "--format",
+            "json",
+        )
+        out = cli(*attest, env=env)
+        assert out.code == 0, out.stderr
+        assert "attestation-unpublished" not in out.rule_names
+        assert any("push" in scope for scope in tokens.issued), tokens.issued
+        keys = enroll(tmp_path / "keys", host)
+        status = cli(
+            "fleet", "status", server.url(), "--host-keys", keys, "--username", "ci", env=env
+        )
+        assert status.code == 0, status.stdout + status.stderr
+        refused_before = tokens.refused
+        wrong = cli(
+            "fleet",
+            "status",
+            server.url(),
+            "--host-keys",
+            keys,
+            "--username",
+            "ci",
+            env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"},
+        )
+        assert wrong.code == 3 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+        assert tokens.refused > refused_before  # the token service said no, not the registry
+        unpublished = cli(*attest, env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"})
+        assert "attestation-unpublished" in unpublished.rule_names
+    finally:
+        stop_registry(server)
+        tokens.stop()

@@ -70,15 +70,17 @@ def _htpasswd(path: Path, users: dict[str, str]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def start_registry(root: Path, users: dict[str, str] | None = None) -> RegistryServer:
-    """``users``: require basic auth (htpasswd) for these name: password pairs."""
+def start_registry(
+    root: Path, users: dict[str, str] | None = None, auth: str = ""
+) -> RegistryServer:
+    """``users``: require basic auth (htpasswd) for these name: password pairs. ``auth``:
+    another ``auth:`` section (support/token_server.token_auth: bearer tokens)."""
     binary = shutil.which(REGISTRY_BINARY) or shutil.which("docker-registry")
     if binary is None:
         pytest.skip(f"{REGISTRY_BINARY} is not installed (apt-get install docker-registry)")
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = root / "config.yml"
-    auth = ""
     if users:
         _htpasswd(root / "htpasswd", users)
         auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {root / 'htpasswd'}\n"
