@@ -242,7 +242,11 @@ def _symlink(
     target = os.path.realpath(path)
     if not _within(target, real_root) and not (real_links and _within(target, real_links)):
         return Anomaly(rel, "symlink-escape", f"points to {os.readlink(path)} ({target})")
-    hop = _hop_outside(path, real_root, real_links)
+    # The walk descends through directories, never links to them: the link's directory is
+    # the real root joined with the directories of its relative path.
+    above = os.path.dirname(rel)
+    real_dir = os.path.join(real_root, above) if above else real_root  # (no trailing "/")
+    hop = _hop_outside(path, real_dir, real_root, real_links)
     if hop is not None:
         detail = f"points to {os.readlink(path)} ({target}) through {hop}"
         return Anomaly(rel, "symlink-escape", detail)
@@ -258,49 +262,58 @@ def _symlink(
     return Anomaly(rel, "special-file", f"symbolic link to a {what} is not followed")
 
 
-def _hop_outside(path: str, real_root: str, real_links: str | None) -> str | None:
-    """The first link on the way from the link ``path`` to its target that lies outside the
-    tree (and ``real_links``), or leads outside it (a directory link the way passes through),
-    described; None when there is none. A target inside the tree reached through such a link
-    is still an escape: whoever controls what lies outside redirects this link after
-    verification."""
+def _hop_outside(path: str, real_dir: str, real_root: str, real_links: str | None) -> str | None:
+    """The first link on the way from the link ``path`` (in the resolved directory
+    ``real_dir``) to its target that lies outside the tree (and ``real_links``), or leads
+    outside it (a directory link the way passes through), described; None when there is none.
+    A target inside the tree reached through such a link is still an escape: whoever controls
+    what lies outside redirects this link after verification."""
 
     def inside(where: str) -> bool:
         return _within(where, real_root) or bool(real_links and _within(where, real_links))
 
-    current = path
+    current, directory = path, real_dir
     for _ in range(40):  # a longer chain is a loop: the caller's stat says so
         try:
             text = os.readlink(current)
         except OSError:
             return None  # the end of the chain (or gone: the caller's stat says so)
-        through = _directory_link_out(os.path.dirname(current), text, inside)
+        through, directory = _directory_link_out(directory, text, inside)
         if through is not None:
             return through
-        hop = os.path.join(os.path.dirname(current), text)
-        name = os.path.basename(hop)
+        name = text.rsplit("/", 1)[-1]
         if name in ("", ".", ".."):
             return None  # a directory: the caller refuses it
-        where = os.path.join(os.path.realpath(os.path.dirname(hop)), name)
+        where = os.path.join(directory, name)  # the hop's directory, resolved
         if not inside(where):
             return f"{where}, a link outside"
-        current = where
+        current = where  # (its directory is ``directory``, resolved)
     return None
 
 
-def _directory_link_out(start: str, text: str, inside: Callable[[str], bool]) -> str | None:
-    """The first directory link that the directories of the link text ``text`` (read from the
-    directory ``start``) pass through and that leads outside, described, or None: with
-    ``hop -> /elsewhere``, ``hop/../model/blob`` ends inside, by way of /elsewhere's parent."""
+def _directory_link_out(
+    start: str, text: str, inside: Callable[[str], bool]
+) -> tuple[str | None, str]:
+    """The directories of the link text ``text``, read from the resolved directory ``start``,
+    resolved one at a time: (the first directory link on the way that leads outside,
+    described, or None; the directory they resolve to). With ``hop -> /elsewhere``,
+    ``hop/../model/blob`` ends inside, by way of /elsewhere's parent. One lstat a name,
+    realpath only for links: a hub cache walks tens of thousands of links."""
     current = "/" if text.startswith("/") else start
     for part in text.split("/")[:-1]:
         if part in ("", "."):
             continue
+        if part == "..":
+            current = os.path.dirname(current)  # the parent of a resolved path is resolved
+            continue
         step = os.path.join(current, part)
+        if not os.path.islink(step):
+            current = step
+            continue
         current = os.path.realpath(step)
-        if part != ".." and os.path.islink(step) and not inside(current):
-            return f"{step}, a directory link leading outside ({current})"
-    return None
+        if not inside(current):
+            return f"{step}, a directory link leading outside ({current})", current
+    return None, current
 
 
 def _kind_of(mode: int) -> str:
