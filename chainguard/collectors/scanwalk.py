@@ -97,12 +97,13 @@ class ScanWalk:
         import collections
         import itertools
 
-        self.keep, self.processes, self.eager = keep, processes, eager
+        # (eager needs workers to hand the work to: on one core this thread lists it all)
+        self.keep, self.processes, self.eager = keep, processes, eager and processes > 0
         # Entries a listing left to this side, classified by run() unless deferred (EarlyScan's
         # thread imports nothing: the tree collector's modules are the main thread's to import).
         self.others: list[tuple[ScanDirectory, str]] = []
         self.defer_others = False
-        self.min_files = 0 if eager else max(1, min_files)
+        self.min_files = 0 if self.eager else max(1, min_files)
         self.lines: list[tuple[ScanDirectory, str]] = []
         self.unreadable: list[tuple[str, str]] = []
         self.anomalies: list[tuple[str, str, str]] = []
@@ -117,7 +118,7 @@ class ScanWalk:
         self.inflight = 0
         self.answered = False  # by a worker process
         self.cancelled = threading.Event()
-        if eager:
+        if self.eager:
             self._start_workers()
 
     def add_root(self, directory: Path, report: str, link_root: Path | None) -> None:

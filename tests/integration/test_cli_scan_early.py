@@ -6,6 +6,7 @@ the config's policy or the layout."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -126,3 +127,17 @@ def test_an_adopted_walk_raises_what_it_met(tmp_path: Path) -> None:
     gone = EarlyScan(tmp_path / "missing")  # the root vanished before the walk began
     with pytest.raises(Exception, match="cannot list directory"):
         gone.adopt(tmp_path / "missing", line_filter(FormatPolicy()))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_on_one_core_the_early_walk_lists_in_its_thread(tmp_path: Path) -> None:
+    # no worker process to hand the walk to: it must not wait for one
+    root = _tree(tmp_path / "t")
+    one_core = (
+        "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "sys.argv[0] = 'chainguard'; from chainguard._launch import main; main()"
+    )
+    argv = ["scan", str(root), "--format", "json"]
+    real = run_process([sys.executable, "-c", one_core, *argv], cwd=tmp_path)
+    assert real.code == 1, real.stderr
+    assert _findings(real.report) == _findings(cli(*argv).report)
