@@ -48,7 +48,9 @@ from chainguard._hashworker import (
 from chainguard._hashworker import CHUNK_SIZE as CHUNK_SIZE  # part of this module's API
 from chainguard.errors import HashingError, UsageError
 from chainguard.formats.detect import HEAD_BYTES, detect_format
-from chainguard.hashing_pool import default_workers
+from chainguard.hashing_pool import PROCESS_MIN_FILES as PROCESS_MIN_FILES  # (this API's)
+from chainguard.hashing_pool import PROCESS_MIN_FILES_ENV as PROCESS_MIN_FILES_ENV
+from chainguard.hashing_pool import default_process_min_files, default_workers
 from chainguard.hashing_small import _SmallFiles
 from chainguard.models import DEFAULT_SHARD_SIZE, Anomaly, FileDigest, FileList
 from chainguard.sbom.fileshape import recorded_mode
@@ -61,24 +63,10 @@ if TYPE_CHECKING:
 # Files up to this size are read in one call and hashed in batches (by worker processes when
 # there are enough of them); larger files go to the thread pool.
 SMALL_FILE_SIZE = CHUNK_SIZE
-# Below this many small files the serial loop in the calling thread wins over starting the
-# worker processes (benchmarks/README.md, "The hashing engine"). Override with the environment
-# variable below (tests use 1 to force worker processes on tiny trees).
-PROCESS_MIN_FILES = 8000
-PROCESS_MIN_FILES_ENV = "CHAINGUARD_PROCESS_MIN_FILES"
 
 Mode = Literal["build", "verify"]
 ProgressCallback = Callable[[int], None]
 ListedCallback = Callable[[int, int], None]
-
-
-def _default_process_min_files() -> int:
-    value = os.environ.get(PROCESS_MIN_FILES_ENV, "")
-    if not value:
-        return PROCESS_MIN_FILES
-    if not value.isdigit():
-        raise UsageError(f"{PROCESS_MIN_FILES_ENV} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +124,7 @@ class HashSettings:
     blake3: bool = False
     workers: int = field(default_factory=default_workers)
     small_file_size: int = SMALL_FILE_SIZE
-    process_min_files: int = field(default_factory=_default_process_min_files)
+    process_min_files: int = field(default_factory=default_process_min_files)
     # A shard size dictated by another format (OpenSSF model signing defaults to 10**9 bytes,
     # not a multiple of CHUNK_SIZE): any positive size is then accepted.
     foreign_shard_size: bool = False

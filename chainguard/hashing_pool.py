@@ -15,7 +15,7 @@ import threading
 from typing import IO, Any
 
 from chainguard._hashworker import _read_frame, _write_frame
-from chainguard.errors import HashingError
+from chainguard.errors import HashingError, UsageError
 
 # Requests written to a worker process ahead of its replies, and the pipe size that lets it
 # get that far ahead (see _WorkerProcess): enough work to outlast the longest stretch this
@@ -122,6 +122,24 @@ class _WorkerProcess:
         except Exception:
             self.proc.kill()
             self.proc.wait()
+
+
+# Below this many small files the serial loop in the calling thread wins over starting the
+# worker processes (benchmarks/README.md, "The hashing engine"). Override with the environment
+# variable below (tests use 1 to force worker processes on tiny trees).
+PROCESS_MIN_FILES = 8000
+PROCESS_MIN_FILES_ENV = "CHAINGUARD_PROCESS_MIN_FILES"
+
+
+def default_process_min_files() -> int:
+    """HashSettings.process_min_files by default: $CHAINGUARD_PROCESS_MIN_FILES, else
+    PROCESS_MIN_FILES."""
+    value = os.environ.get(PROCESS_MIN_FILES_ENV, "")
+    if not value:
+        return PROCESS_MIN_FILES
+    if not value.isdigit():
+        raise UsageError(f"{PROCESS_MIN_FILES_ENV} must be a non-negative integer, got {value!r}")
+    return int(value)
 
 
 def default_workers() -> int:

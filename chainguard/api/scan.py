@@ -95,9 +95,7 @@ def _scan_tree(
         if walk is None:
             settings = HashSettings()
             processes = settings.workers if settings.workers > 1 else 0
-            # Workers start at a quarter of the hashing engine's threshold: a file costs a scan
-            # a quarter of what hashing it does, and this thread goes on while they start.
-            walk = ScanWalk(keep, processes, settings.process_min_files // 4)
+            walk = ScanWalk(keep, processes, settings.process_min_files)
             walk_roots(walk, root)
             walk.run()
     finally:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 # Names per request to a worker: framing costs little per file, the cores finish together.
 _CHUNK = 1024
 _INFLIGHT_PER_WORKER = 4
+# Workers an eager walk starts before anything is listed; the others once the files listed
+# reach the threshold (many cores would cost a small scan their start-up).
+_EAGER_WORKERS = 2
 
 # (formats, lowercase name suffixes) whose format lines the workers return; None: every line.
 LineFilter = tuple[tuple[str, ...], tuple[str, ...]] | None
@@ -83,9 +86,11 @@ _Job = tuple[tuple[Any, ...], ScanDirectory, Any]
 
 
 class ScanWalk:
-    """The walk of one scan. Workers start once the files listed reach ``min_files`` (before
-    that, and until one answers, this thread lists too); ``eager``: at once, and this thread
-    never lists (its core has other work: EarlyScan).
+    """The walk of one scan. Workers start once the files listed reach a quarter of the
+    hashing engine's ``process_min_files``; before that, and until one answers, this thread
+    lists too. ``eager`` (EarlyScan): _EAGER_WORKERS start at once, the others at that
+    threshold, and this thread never lists (its core has other work), unless there is no
+    worker at all (one core).
 
     What it gathers, in no particular order (api/scan.py sorts the findings):
     ``lines`` (a directory, its format lines), ``unreadable`` (report path, why),
@@ -93,7 +98,9 @@ class ScanWalk:
     ``entries`` (report path, path to open, size: files to scan in this process), and the
     count and bytes of the files the workers read."""
 
-    def __init__(self, keep: LineFilter, processes: int, min_files: int, *, eager: bool = False):
+    def __init__(
+        self, keep: LineFilter, processes: int, process_min_files: int, *, eager: bool = False
+    ):
         import collections
         import itertools
 
@@ -103,7 +110,9 @@ class ScanWalk:
         # thread imports nothing: the tree collector's modules are the main thread's to import).
         self.others: list[tuple[ScanDirectory, str]] = []
         self.defer_others = False
-        self.min_files = 0 if self.eager else max(1, min_files)
+        # Workers start at a quarter of the hashing engine's threshold: a file costs a scan a
+        # quarter of what hashing it does, and this thread goes on while they start.
+        self.min_files = max(1, process_min_files // 4)
         self.lines: list[tuple[ScanDirectory, str]] = []
         self.unreadable: list[tuple[str, str]] = []
         self.anomalies: list[tuple[str, str, str]] = []
@@ -119,7 +128,7 @@ class ScanWalk:
         self.answered = False  # by a worker process
         self.cancelled = threading.Event()
         if self.eager:
-            self._start_workers()
+            self._start_workers(min(processes, _EAGER_WORKERS))
 
     def add_root(self, directory: Path, report: str, link_root: Path | None) -> None:
         """Walk ``directory`` (its paths reported under ``report``). Listed in this thread: a
@@ -150,10 +159,10 @@ class ScanWalk:
         path = d.base[:-1] if len(d.base) > 1 else d.base
         return ("scan", path, d.prefix, d.ino, d.dev, nofollow, self.keep, _CHUNK)
 
-    def _start_workers(self) -> None:
+    def _start_workers(self, count: int) -> None:
         from chainguard.hashing_pool import start_workers
 
-        start_workers(self.workers, self.processes, self.jobs, self.results)
+        start_workers(self.workers, count, self.jobs, self.results)
 
     def run(self) -> None:
         from chainguard._hashworker import _hash_request
@@ -164,8 +173,9 @@ class ScanWalk:
             if self.others and not self.defer_others:
                 self._other(*self.others.pop())
                 continue
-            if not self.workers and self.processes and self.listed >= self.min_files:
-                self._start_workers()
+            more = self.processes - len(self.workers)
+            if more > 0 and self.listed >= self.min_files:
+                self._start_workers(more)
             if self.workers and self.todo and self.inflight < self.jobs.maxsize:
                 self._submit(*self.todo.popleft())
             elif self.todo and not self.eager and not self.answered and self.results.empty():
@@ -298,13 +308,14 @@ class EarlyScan:
     filter; api/scan.py adopts it when its policy has the same one (else cancels it)."""
 
     def __init__(self, root: Path) -> None:
-        from chainguard.hashing_pool import default_workers
+        from chainguard.hashing_pool import default_process_min_files, default_workers
 
         self.root = os.path.abspath(root)
         self.keep = _DEFAULT_FILTER
         self.error: BaseException | None = None
         processes = default_workers()
-        self.walk = ScanWalk(self.keep, processes if processes > 1 else 0, 0, eager=True)
+        processes = processes if processes > 1 else 0
+        self.walk = ScanWalk(self.keep, processes, default_process_min_files(), eager=True)
         self.walk.defer_others = True  # classified once adopted, in the main thread
         self._thread = threading.Thread(target=self._run, name="chainguard-scan", daemon=True)
         self._thread.start()
