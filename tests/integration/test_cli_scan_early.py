@@ -141,3 +141,19 @@ def test_on_one_core_the_early_walk_lists_in_its_thread(tmp_path: Path) -> None:
     real = run_process([sys.executable, "-c", one_core, *argv], cwd=tmp_path)
     assert real.code == 1, real.stderr
     assert _findings(real.report) == _findings(cli(*argv).report)
+
+
+def test_many_cores_start_two_workers_until_the_tree_is_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chainguard.hashing_pool.default_workers", lambda: 6)
+    small = _tree(tmp_path / "small")  # some 900 files: below the threshold
+    early = EarlyScan(small)
+    walk = early.adopt(small, line_filter(FormatPolicy()))
+    assert walk is not None and len(walk.workers) == 2
+    walk.close()
+    monkeypatch.setenv("CHAINGUARD_PROCESS_MIN_FILES", "400")  # scan's threshold: 100 files
+    early = EarlyScan(small)
+    walk = early.adopt(small, line_filter(FormatPolicy()))
+    assert walk is not None and len(walk.workers) == 6
+    walk.close()
