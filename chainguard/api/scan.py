@@ -57,7 +57,8 @@ def scan_path(
         config_note=config.skipped if config is not None else None,
         policy=policy.describe(),
     )
-    started = time.monotonic()
+    # (a walk started before the command line was parsed counts from its own start)
+    started = early.started if early is not None else time.monotonic()
     findings: list[Finding] = []
     files = size = 0
     if path.is_file() and not path.is_symlink():

@@ -308,8 +308,11 @@ class EarlyScan:
     filter; api/scan.py adopts it when its policy has the same one (else cancels it)."""
 
     def __init__(self, root: Path) -> None:
+        import time
+
         from chainguard.hashing_pool import default_process_min_files, default_workers
 
+        self.started = time.monotonic()  # what the report's time counts from
         self.root = os.path.abspath(root)
         self.keep = _DEFAULT_FILTER
         self.error: BaseException | None = None
