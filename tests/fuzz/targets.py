@@ -278,9 +278,19 @@ def pickle_front_end(data: bytes) -> None:
 
 
 def detect(data: bytes) -> None:
-    from chainguard.formats.detect import detect_format, npy_header_has_objects, zip_member_names
+    from chainguard.formats.detect import (
+        TEXTUAL,
+        detect_format,
+        detect_structured,
+        npy_header_has_objects,
+        zip_member_names,
+    )
 
-    detect_format(data, len(data))
+    for size in (len(data), len(data) + 1):  # the whole file, and a head cut short
+        fmt = detect_format(data, size)
+        # differential: what scan detects without the text pass (chainguard scan's workers)
+        if detect_structured(data, size) != (None if fmt in TEXTUAL else fmt):
+            raise AssertionError(f"detect_structured disagrees with detect_format ({fmt})")
     npy_header_has_objects(data)
     zip_member_names(data)
 
