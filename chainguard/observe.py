@@ -6,7 +6,7 @@ Hashing a directory needs nothing from the signed SBOM but the shard size of lar
 signature and reads the SBOM, and compares only once trust is established: nothing unverified
 is ever compared with anything. If trust fails, the hashing is cancelled and its result thrown
 away. Files the SBOM records with another shard size (or without shards) are hashed again
-afterwards (api/verify_tree.py, shards_to_settle).
+afterwards (api/tree.py, shards_to_settle).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from chainguard.api._assurance import NO_ASSURANCE, Assurance
 from chainguard.api._common import password, write_atomic
-from chainguard.api.verify_deployment import DeploymentCheck, check_deployment
+from chainguard.api.deployment import DeploymentCheck, check_deployment
 from chainguard.attest.cache import DEFAULT_FULL_REHASH_EVERY, HashCache
 from chainguard.attest.drift import Drift, compute_drift, drift_findings, finding_keys
 from chainguard.attest.log import (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from chainguard._extras import require_extra
 from chainguard.api._common import write_atomic
-from chainguard.api.verify_deps import collect_manifests
+from chainguard.api.deps import collect_manifests
 from chainguard.errors import InputError, PatchNotAppliedError, UnsafeArtifactError, UsageError
 from chainguard.models import (
     DEFAULT_SHARD_SIZE,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from chainguard.api._assurance import NO_ASSURANCE, Assurance
 from chainguard.api._common import own_files
-from chainguard.api.verify_deployment import DeploymentCheck, check_deployment
-from chainguard.api.verify_tree import OVERLAP_FROM_BYTES
+from chainguard.api.deployment import DeploymentCheck, check_deployment
+from chainguard.api.tree import OVERLAP_FROM_BYTES
 from chainguard.collectors import procfs
 from chainguard.collectors.environment import listed_files
 from chainguard.collectors.tree import ignore_rules

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from chainguard.api._assurance import NO_ASSURANCE, Assurance, assurance_findings
 from chainguard.api._common import own_files
 from chainguard.api._report import trusted_report, untrusted_report
-from chainguard.api.verify_deps import bytecode_cache, check_dependencies, collect_dependencies
-from chainguard.api.verify_tree import OVERLAP_FROM_BYTES, check_component, signed_sbom_size
+from chainguard.api.deps import bytecode_cache, check_dependencies, collect_dependencies
+from chainguard.api.tree import OVERLAP_FROM_BYTES, check_component, signed_sbom_size
 from chainguard.collectors.hfcache import local_root
 from chainguard.errors import UsageError
 from chainguard.findings import Finding, Report, Stats
