@@ -162,3 +162,22 @@ def start_workers(
             workers.append(_WorkerProcess(jobs, results))
     except OSError as e:
         raise HashingError(f"cannot start a hashing worker process: {e}") from e
+
+
+def stop_workers(workers: list[_WorkerProcess], jobs: queue.Queue[Any]) -> None:
+    """End the worker processes ``start_workers`` started on ``jobs``: unblock every feeder
+    thread (the queued jobs dropped, an end marker each), then close each process's pipes,
+    which ends its loop. ``workers`` is emptied."""
+    while True:
+        try:
+            jobs.get_nowait()
+        except queue.Empty:
+            break
+    for _ in workers:
+        with contextlib.suppress(queue.Full):
+            jobs.put_nowait(None)
+    for w in workers:
+        w.stop()
+        w.writer.join(timeout=5)
+        w.thread.join(timeout=5)
+    workers.clear()

@@ -13,7 +13,6 @@ start, at most ``process_min_files`` files are held.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from chainguard._hashworker import CHUNK_SIZE, _hash_listed, _hash_small_file
 from chainguard.errors import HashingError
-from chainguard.hashing_pool import _WorkerProcess, start_workers
+from chainguard.hashing_pool import _WorkerProcess, start_workers, stop_workers
 
 if TYPE_CHECKING:
     # For annotations only: chainguard/hashing.py imports this module.
@@ -203,19 +202,5 @@ class _SmallFiles:
         self._deliver(unit, result)
 
     def close(self) -> None:
-        if not self.workers:
-            return
-        # Unblock every feeder thread, then end the processes (closing stdin ends their loop).
-        while True:
-            try:
-                self.jobs.get_nowait()
-            except queue.Empty:
-                break
-        for _ in self.workers:
-            with contextlib.suppress(queue.Full):
-                self.jobs.put_nowait(None)
-        for w in self.workers:
-            w.stop()
-            w.writer.join(timeout=5)
-            w.thread.join(timeout=5)
-        self.workers = []
+        if self.workers:
+            stop_workers(self.workers, self.jobs)

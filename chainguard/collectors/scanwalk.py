@@ -15,7 +15,6 @@ adopts the walk when its policy's line filter is the one the walk used.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
@@ -249,20 +248,9 @@ class ScanWalk:
             self.todo.append((self._list_request(below), below, None))
 
     def close(self) -> None:
-        # As hashing_small._SmallFiles.close: unblock every feeder thread, then end the processes.
-        while True:
-            try:
-                self.jobs.get_nowait()
-            except queue.Empty:
-                break
-        for _ in self.workers:
-            with contextlib.suppress(queue.Full):
-                self.jobs.put_nowait(None)
-        for w in self.workers:
-            w.stop()
-            w.writer.join(timeout=5)
-            w.thread.join(timeout=5)
-        self.workers = []
+        from chainguard.hashing_pool import stop_workers
+
+        stop_workers(self.workers, self.jobs)
 
 
 def hub_snapshots(path: Path) -> list[tuple[Path, str, Path]]:

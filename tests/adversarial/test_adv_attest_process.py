@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +33,6 @@ with open(sys.argv[1], "rb") as f:
 print("ready", flush=True)
 sys.stdin.read()
 """
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    """The processes a test starts: killed and reaped when it ends, pass or fail."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        proc.wait(timeout=30)
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
 
 
 def serve(processes: list[subprocess.Popen[str]], weights: Path) -> subprocess.Popen[str]:

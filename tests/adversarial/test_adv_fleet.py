@@ -464,21 +464,7 @@ def test_credentials_never_go_to_a_token_service_in_the_clear(tmp_path: Path) ->
     try:
         host = make_fleet_host(tmp_path, "alpha")
         env = {"CHAINGUARD_REGISTRY_PASSWORD": "s3cret"}
-        published = cli(
-            "attest",
-            "--config",
-            host.config,
-            "--state",
-            host.state,
-            "--normal-priority",
-            "--publish",
-            server.url(),
-            "--username",
-            "ci",
-            "--format",
-            "json",
-            env=env,
-        )
+        published = host.attest(server.url(), "--username", "ci", "--format", "json", env=env)
         message = published.finding("attestation-unpublished", server.url())["message"]
         assert "in the clear" in message
         keys = enroll(tmp_path / "keys", host)  # its key exists once it has attested

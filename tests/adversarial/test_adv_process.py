@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,19 +119,6 @@ def host(signed_host: Host, tmp_path: Path) -> Host:
         venv_python(venv),
         root / "build",
     )
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    """The processes a test starts: killed and reaped when it ends, pass or fail."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        proc.wait(timeout=30)
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
 
 
 def serve(

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,18 +75,6 @@ def hub(signed_hub: HubHost, tmp_path: Path) -> HubHost:
     shutil.copytree(signed_hub.root, root, symlinks=True)
     repo = root / "hub" / "models--org--tiny"
     return HubHost(root, root / "chainguard.toml", repo, repo / "snapshots" / COMMIT)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        proc.wait(timeout=30)
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
 
 
 def _serve(processes: list[subprocess.Popen[str]], weights: Path) -> int:

@@ -272,23 +272,7 @@ def test_registry_credentials_from_username_and_environment(tmp_path: Path) -> N
         assert anonymous.code == 0
         assert "401" in anonymous.finding("attestation-unpublished", server.url())["message"]
         env = {"CHAINGUARD_REGISTRY_PASSWORD": "s3cret"}
-        out = cli(
-            "attest",
-            "--config",
-            host.config,
-            "--state",
-            host.state,
-            "--normal-priority",
-            "--host",
-            "alpha",
-            "--publish",
-            server.url(),
-            "--username",
-            "ci",
-            "--format",
-            "json",
-            env=env,
-        )
+        out = host.attest(server.url(), "--username", "ci", "--format", "json", env=env)
         assert out.code == 0, out.stderr
         assert "attestation-unpublished" not in out.rule_names  # both runs pushed now
         keys = enroll(tmp_path / "keys", host)
@@ -342,23 +326,8 @@ def test_a_registry_that_hands_out_bearer_tokens(tmp_path: Path) -> None:
     try:
         host = make_fleet_host(tmp_path, "alpha")
         env = {"CHAINGUARD_REGISTRY_PASSWORD": "s3cret"}
-        attest = (
-            "attest",
-            "--config",
-            host.config,
-            "--state",
-            host.state,
-            "--normal-priority",
-            "--host",
-            "alpha",
-            "--publish",
-            server.url(),
-            "--username",
-            "ci",
-            "--format",
-            "json",
-        )
-        out = cli(*attest, env=env)
+        attest = (server.url(), "--username", "ci", "--format", "json")
+        out = host.attest(*attest, env=env)
         assert out.code == 0, out.stderr
         assert "attestation-unpublished" not in out.rule_names
         assert any("push" in scope for scope in tokens.issued), tokens.issued
@@ -380,7 +349,7 @@ def test_a_registry_that_hands_out_bearer_tokens(tmp_path: Path) -> None:
         )
         assert wrong.code == 3 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
         assert tokens.refused > refused_before  # the token service said no, not the registry
-        unpublished = cli(*attest, env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"})
+        unpublished = host.attest(*attest, env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"})
         assert "attestation-unpublished" in unpublished.rule_names
     finally:
         stop_registry(server)

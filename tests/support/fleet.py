@@ -24,7 +24,9 @@ class FleetHost:
         """The host key's public half, made by the first attest run."""
         return self.state / "host.pub"
 
-    def attest(self, registry: str, *extra: str | Path) -> Outcome:
+    def attest(
+        self, registry: str, *extra: str | Path, env: dict[str, str] | None = None
+    ) -> Outcome:
         return cli(
             "attest",
             "--config",
@@ -37,6 +39,7 @@ class FleetHost:
             "--publish",
             registry,
             *extra,
+            env=env,
         )
 
     def break_model(self) -> None:
