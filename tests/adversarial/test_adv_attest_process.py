@@ -21,32 +21,11 @@ from typing import Any
 import pytest
 from support.cli import Outcome, assert_one_line_error, cli, verdict
 from support.release import MODEL_FILES, Release, make_release, write_model
+from support.serving import serve
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc (Linux only)"
 )
-
-SERVER = """
-import mmap, sys
-with open(sys.argv[1], "rb") as f:
-    weights = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
-def serve(processes: list[subprocess.Popen[str]], weights: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(weights)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(proc)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 @pytest.fixture

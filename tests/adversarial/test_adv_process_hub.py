@@ -20,17 +20,11 @@ from pathlib import Path
 import pytest
 from support.cli import cli, verdict
 from support.release import make_release, write_model
+from support.serving import serve
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-SERVER = """
-import mmap, sys
-with open(sys.argv[1], "rb") as f:
-    weights = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-print("ready", flush=True)
-sys.stdin.read()
-"""
 
 
 @dataclass(frozen=True)
@@ -77,19 +71,6 @@ def hub(signed_hub: HubHost, tmp_path: Path) -> HubHost:
     return HubHost(root, root / "chainguard.toml", repo, repo / "snapshots" / COMMIT)
 
 
-def _serve(processes: list[subprocess.Popen[str]], weights: Path) -> int:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(weights)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    processes.append(proc)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc.pid
-
-
 def _verify(hub: HubHost, pid: int) -> tuple[int, list[dict[str, str]]]:
     outcome = verdict(
         cli("verify", "process", str(pid), "--config", hub.config, "--format", "json")
@@ -102,7 +83,7 @@ def _verify(hub: HubHost, pid: int) -> tuple[int, list[dict[str, str]]]:
 def test_the_signed_blob_through_its_snapshot_link_is_verified(
     hub: HubHost, processes: list[subprocess.Popen[str]]
 ) -> None:
-    pid = _serve(processes, hub.snapshot / "model.safetensors")
+    pid = serve(processes, hub.snapshot / "model.safetensors").pid
     code, findings = _verify(hub, pid)
     assert code == 0, findings
     (note,) = [f for f in findings if f["rule"] == "process-verified"]
@@ -116,7 +97,7 @@ def test_a_blob_the_snapshot_does_not_link_is_caught(
     other = write_model(tmp_path / "other", seed=1) / "model.safetensors"
     blob = hub.repo / "blobs" / hashlib.sha256(other.read_bytes()).hexdigest()
     shutil.copyfile(other, blob)
-    pid = _serve(processes, blob)
+    pid = serve(processes, blob).pid
     code, findings = _verify(hub, pid)
     assert code == 1, findings
     (found,) = [f for f in findings if f["rule"] == "loaded-artifact-unexpected"]
@@ -132,7 +113,7 @@ def test_the_signed_blob_replaced_after_loading_is_caught(
     signed = blob.read_bytes()
     unsigned = write_model(tmp_path / "unsigned", seed=2) / "model.safetensors"
     os.replace(unsigned, blob)  # the process loads unsigned bytes under the signed blob's name
-    pid = _serve(processes, link)
+    pid = serve(processes, link).pid
     staged = blob.with_name("staged")
     staged.write_bytes(signed)
     os.replace(staged, blob)  # and the signed bytes are back on disk

@@ -33,6 +33,12 @@ def status(server: RegistryServer, keys: Path, *extra: str) -> tuple[int, dict[s
     return out.code, doc
 
 
+def status_as_ci(server: RegistryServer, keys: Path, password: str) -> Outcome:
+    """fleet status as the registry user ``ci`` with ``password``."""
+    env = {"CHAINGUARD_REGISTRY_PASSWORD": password}
+    return cli("fleet", "status", server.url(), "--host-keys", keys, "--username", "ci", env=env)
+
+
 def rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["host"]: r for r in doc["hosts"]}
 
@@ -276,18 +282,9 @@ def test_registry_credentials_from_username_and_environment(tmp_path: Path) -> N
         assert out.code == 0, out.stderr
         assert "attestation-unpublished" not in out.rule_names  # both runs pushed now
         keys = enroll(tmp_path / "keys", host)
-        ok = cli("fleet", "status", server.url(), "--host-keys", keys, "--username", "ci", env=env)
+        ok = status_as_ci(server, keys, "s3cret")
         assert ok.code == 0, ok.stdout + ok.stderr
-        wrong = cli(
-            "fleet",
-            "status",
-            server.url(),
-            "--host-keys",
-            keys,
-            "--username",
-            "ci",
-            env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"},
-        )
+        wrong = status_as_ci(server, keys, "wrong")
         assert_one_line_error(wrong, 3, "401")
         missing = cli("fleet", "status", server.url(), "--host-keys", keys, "--username", "ci")
         assert_one_line_error(missing, 2, "CHAINGUARD_REGISTRY_PASSWORD")
@@ -332,21 +329,10 @@ def test_a_registry_that_hands_out_bearer_tokens(tmp_path: Path) -> None:
         assert "attestation-unpublished" not in out.rule_names
         assert any("push" in scope for scope in tokens.issued), tokens.issued
         keys = enroll(tmp_path / "keys", host)
-        status = cli(
-            "fleet", "status", server.url(), "--host-keys", keys, "--username", "ci", env=env
-        )
+        status = status_as_ci(server, keys, "s3cret")
         assert status.code == 0, status.stdout + status.stderr
         refused_before = tokens.refused
-        wrong = cli(
-            "fleet",
-            "status",
-            server.url(),
-            "--host-keys",
-            keys,
-            "--username",
-            "ci",
-            env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"},
-        )
+        wrong = status_as_ci(server, keys, "wrong")
         assert wrong.code == 3 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
         assert tokens.refused > refused_before  # the token service said no, not the registry
         unpublished = host.attest(*attest, env={"CHAINGUARD_REGISTRY_PASSWORD": "wrong"})
