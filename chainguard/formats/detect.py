@@ -350,8 +350,8 @@ def npy_header_has_objects(header: bytes) -> bool:
 
     try:
         parsed = ast.literal_eval(header.decode("latin-1").strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return True
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return True  # (TypeError: a literal set of dicts, "{{}}", unhashable)
     if not isinstance(parsed, dict) or "descr" not in parsed:
         return True
     return _descr_has_objects(parsed["descr"], depth=0)

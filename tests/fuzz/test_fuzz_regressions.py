@@ -285,3 +285,14 @@ def test_a_vex_status_of_the_wrong_type_is_an_advisory_error(document: object) -
 
     with pytest.raises(AdvisoryError, match="must be one of"):
         parse_vex(json.dumps(document).encode(), "vex.json")
+
+
+@pytest.mark.parametrize("header", [b"{{}}", b"{[]}", b"{{}: 1}", b"{'descr': {{}}}"])
+def test_npy_header_that_literal_eval_cannot_hash_is_unparseable_not_fatal(
+    header: bytes,
+) -> None:
+    from chainguard.formats.detect import detect_format, npy_header_has_objects
+
+    assert npy_header_has_objects(header)  # unparseable counts as "may hold objects"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    assert detect_format(npy, len(npy)) == "numpy-pickle"
